@@ -1,0 +1,31 @@
+#!/bin/bash
+# Builds build/ngx_rtmp_dub_module.so against Debian's nginx (nginx-dev)
+# with the exact configure arguments of Debian's binary.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+b=$top/build
+ngx=$b/nginx-dev
+
+. /usr/share/nginx/src/conf_flags
+
+if [ ! -x "$ngx/configure" ]; then
+    rm -rf "$ngx"
+    mkdir -p "$ngx"
+    cp -a /usr/share/nginx/src/. "$ngx/"
+fi
+
+cd "$ngx"
+
+if [ ! -f objs/Makefile ] || [ "$top/config" -nt objs/Makefile ]; then
+    ./configure "${NGX_CONF_FLAGS[@]}" \
+        --with-cc-opt="-g -O2 -fstack-protector-strong -Wformat \
+-Werror=format-security -fPIC -D_FORTIFY_SOURCE=2" \
+        --with-ld-opt="-Wl,-z,relro -Wl,-z,now -fPIC" \
+        --add-dynamic-module="$top" > "$b/configure.log" 2>&1 \
+        || { tail -20 "$b/configure.log"; exit 1; }
+fi
+
+make -s -f objs/Makefile modules
+cp objs/ngx_rtmp_dub_module.so "$b/ngx_rtmp_dub_module.so.tmp"
+mv "$b/ngx_rtmp_dub_module.so.tmp" "$b/ngx_rtmp_dub_module.so"

@@ -1,0 +1,76 @@
+#!/bin/bash
+# Installs what the module needs to build, run and be tested, from
+# Debian's packages (and later npm), and fetches nginx-rtmp-module's
+# sources for its headers.  Idempotent and quick when all is in place.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+deps=$top/build/deps
+
+PKGS="nginx libnginx-mod-rtmp nginx-dev
+      ffmpeg libavcodec-dev libavformat-dev libavutil-dev libswresample-dev
+      libavfilter-dev libwebsockets-dev libwebsockets-evlib-uv libuv1-dev
+      libyajl-dev espeak-ng pkg-config prometheus
+      gcc make perl dpkg-dev xz-utils ca-certificates procps"
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+missing=
+for p in $PKGS; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null \
+            | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+
+updated=
+if [ -n "$missing" ]; then
+    echo "setup: installing$missing"
+    as_root apt-get update -qq
+    updated=1
+    # the nginx package must not start a system nginx on port 80
+    printf '#!/bin/sh\nexit 101\n' > /tmp/dub-policy-rc.d
+    chmod +x /tmp/dub-policy-rc.d
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        as_root cp /tmp/dub-policy-rc.d /usr/sbin/policy-rc.d
+        trap 'as_root rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends $missing >/dev/null
+fi
+
+# a deb-src entry beside the deb one, for "apt-get source"
+if ! grep -rqs '^Types:.*deb-src\|^deb-src ' /etc/apt/sources.list \
+        /etc/apt/sources.list.d/; then
+    src=/etc/apt/sources.list.d/debian.sources
+    if [ -f "$src" ]; then
+        sed 's/^Types: deb$/Types: deb-src/' "$src" \
+            | as_root tee /etc/apt/sources.list.d/dub-deb-src.sources >/dev/null
+    else
+        grep -h '^deb ' /etc/apt/sources.list 2>/dev/null \
+            | sed 's/^deb /deb-src /' \
+            | as_root tee /etc/apt/sources.list.d/dub-deb-src.list >/dev/null
+    fi
+    updated=
+fi
+
+fetch_source() {            # package, directory glob
+    if ! ls -d $deps/$2 >/dev/null 2>&1; then
+        [ -n "$updated" ] || { as_root apt-get update -qq; updated=1; }
+        mkdir -p "$deps"
+        (cd "$deps" && apt-get source -qq --download-only --tar-only "$1" \
+            2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+        for t in "$deps"/$1_*.orig.tar.*; do
+            tar -C "$deps" -xf "$t"
+        done
+        ls -d $deps/$2 >/dev/null
+    fi
+}
+
+fetch_source libnginx-mod-rtmp 'nginx-rtmp-module-*/ngx_rtmp.h'
+
+if [ "${1:-}" = --nginx-source ]; then
+    fetch_source nginx 'nginx-1.*/configure'
+fi

@@ -1,0 +1,134 @@
+
+/*
+ * Copyright (C) nginx-dub developers
+ */
+
+
+#include <string.h>
+
+#include "dub_time.h"
+
+
+#define DUB_TIME_LATE_MS        1000
+#define DUB_TIME_JUMP_MS        5000
+
+
+int64_t
+dub_unwrap(dub_unwrap_t *u, uint32_t ts)
+{
+    if (!u->started) {
+        u->started = 1;
+        u->last = ts;
+        u->ext = ts;
+        return u->ext;
+    }
+
+    /* the signed 32-bit difference crosses the wrap either way */
+    u->ext += (int32_t) (ts - u->last);
+    u->last = ts;
+
+    return u->ext;
+}
+
+
+void
+dub_timeline_init(dub_timeline_t *tl, int64_t delay)
+{
+    memset(tl, 0, sizeof(dub_timeline_t));
+
+    tl->delay = delay;
+    tl->late = DUB_TIME_LATE_MS;
+    tl->jump = DUB_TIME_JUMP_MS;
+}
+
+
+void
+dub_timeline_new_epoch(dub_timeline_t *tl)
+{
+    tl->in_epoch = 0;
+}
+
+
+void
+dub_timeline_map(dub_timeline_t *tl, unsigned track, int64_t ts,
+    int64_t now, int64_t *out_ts, int64_t *due)
+{
+    int64_t   d, late, out, when, last_out;
+    unsigned  rebase;
+
+    track &= 1;
+
+    last_out = tl->last_out[0] > tl->last_out[1]
+               ? tl->last_out[0] : tl->last_out[1];
+
+    rebase = 0;
+
+    if (!tl->in_epoch) {
+        rebase = 1;
+
+    } else {
+        d = ts - tl->last_ts;
+
+        if (d > tl->jump || d < -tl->jump) {
+            tl->jumps++;
+            rebase = 1;
+        }
+    }
+
+    if (rebase) {
+        /*
+         * A new publisher or a timestamp discontinuity: the tag is due
+         * D after its arrival, and output timestamps go on from the last
+         * one by the wall-clock gap, so they stay continuous.
+         */
+
+        when = now + tl->delay;
+
+        if (tl->started) {
+            if (when < tl->last_due) {
+                when = tl->last_due;
+            }
+
+            out = last_out + (when - tl->last_due);
+
+            if (out <= last_out) {
+                out = last_out + 1;
+            }
+
+        } else {
+            out = 0;
+        }
+
+        tl->wall_off = when - ts;
+        tl->ts_off = out - ts;
+        tl->in_epoch = 1;
+        tl->started = 1;
+    }
+
+    when = ts + tl->wall_off;
+    late = now + tl->delay - when;
+
+    if (late > tl->late) {
+        /* the input stalled: keep D behind it from here on */
+        tl->wall_off += late;
+        when += late;
+        tl->stalls++;
+    }
+
+    out = ts + tl->ts_off;
+
+    if (tl->has_out[track] && out < tl->last_out[track]) {
+        out = tl->last_out[track];
+    }
+
+    tl->has_out[track] = 1;
+    tl->last_out[track] = out;
+    tl->last_ts = ts;
+
+    if (when > tl->last_due) {
+        tl->last_due = when;
+    }
+
+    *out_ts = out;
+    *due = when;
+}

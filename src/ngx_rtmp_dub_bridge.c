@@ -1,0 +1,507 @@
+
+/*
+ * Copyright (C) nginx-dub developers
+ *
+ * The per-stream bridge: tags from the publisher into segments, each
+ * segment's fate decided at its output slot, and the output paced
+ * exactly "dub_delay" behind the input.  A bridge outlives its publisher
+ * until the output has drained, and a new publisher of the same name
+ * continues the same output.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_rtmp_dub_module.h"
+
+
+#define NGX_RTMP_DUB_HEAD_BYTES     8
+
+
+static ngx_rtmp_dub_bridge_t *ngx_rtmp_dub_bridge_find(
+    ngx_rtmp_dub_app_conf_t *dacf, u_char *name, size_t len);
+static void ngx_rtmp_dub_bridge_closed(ngx_rtmp_dub_bridge_t *b,
+    dub_segment_t *seg);
+static void ngx_rtmp_dub_bridge_slot(ngx_rtmp_dub_bridge_t *b,
+    dub_segment_t *seg);
+static void ngx_rtmp_dub_bridge_timer(ngx_event_t *ev);
+static void ngx_rtmp_dub_bridge_run(ngx_rtmp_dub_bridge_t *b);
+static void ngx_rtmp_dub_bridge_free(ngx_rtmp_dub_bridge_t *b);
+
+
+static ngx_queue_t  ngx_rtmp_dub_bridges;
+static ngx_uint_t   ngx_rtmp_dub_nbridges;
+
+
+static const char  *ngx_rtmp_dub_fallback_names[] = {
+    "not_configured",
+    "too_short",
+    "not_ready",
+};
+
+
+ngx_int_t
+ngx_rtmp_dub_bridge_attach(ngx_rtmp_session_t *s,
+    ngx_rtmp_dub_app_conf_t *dacf, u_char *name)
+{
+    size_t                  len;
+    uint64_t                next;
+    ngx_rtmp_dub_ctx_t     *ctx;
+    ngx_rtmp_dub_bridge_t  *b;
+
+    len = ngx_strlen(name);
+
+    if (len == 0) {
+        ngx_log_error(NGX_LOG_INFO, s->connection->log, 0,
+                      "dub: \"%V\" publish without a stream name, "
+                      "not dubbed", &s->app);
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_rtmp_get_module_ctx(s, ngx_rtmp_dub_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(s->connection->pool, sizeof(ngx_rtmp_dub_ctx_t));
+        if (ctx == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_rtmp_set_ctx(s, ctx, ngx_rtmp_dub_module);
+    }
+
+    b = ngx_rtmp_dub_bridge_find(dacf, name, len);
+
+    if (b && b->publisher) {
+        ngx_log_error(NGX_LOG_ERR, s->connection->log, 0,
+                      "dub: \"%V/%s\" not dubbed: \"%V/%V\" is already fed "
+                      "by another publisher", &s->app, name,
+                      &dacf->output_app, &b->stream);
+        return NGX_DECLINED;
+    }
+
+    if (b) {
+        /* a new publisher continues the draining output */
+
+        next = b->segmenter.next_index;
+        dub_segmenter_init(&b->segmenter, dacf->segment, 2 * dacf->segment);
+        b->segmenter.next_index = next;
+
+        ngx_memzero(&b->unwrap, sizeof(dub_unwrap_t));
+        dub_timeline_new_epoch(&b->timeline);
+
+        b->dacf = dacf;
+        b->overflow = 0;
+
+    } else {
+        b = ngx_calloc(sizeof(ngx_rtmp_dub_bridge_t), s->connection->log);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_rtmp_dub_nbridges++ == 0) {
+            ngx_queue_init(&ngx_rtmp_dub_bridges);
+        }
+
+        ngx_queue_insert_tail(&ngx_rtmp_dub_bridges, &b->queue);
+
+        ngx_memcpy(b->name, name, len);
+        b->stream.data = b->name;
+        b->stream.len = len;
+
+        b->dacf = dacf;
+        b->main_conf = s->main_conf;
+        b->srv_conf = s->srv_conf;
+
+        b->log = *ngx_cycle->log;
+        b->log.connection = 0;
+
+        b->timer.handler = ngx_rtmp_dub_bridge_timer;
+        b->timer.data = b;
+        b->timer.log = &b->log;
+
+        dub_timeline_init(&b->timeline, dacf->delay);
+        dub_segmenter_init(&b->segmenter, dacf->segment, 2 * dacf->segment);
+    }
+
+    b->publisher = s;
+    b->publishes++;
+    ctx->bridge = b;
+
+    ngx_log_error(NGX_LOG_INFO, s->connection->log, 0,
+                  "dub: \"%V/%V\" publishing, output \"%V/%V\" %Mms behind"
+                  "%s", &dacf->cacf->name, &b->stream, &dacf->output_app,
+                  &b->stream, dacf->delay,
+                  b->publishes > 1 ? " (continued)" : "");
+
+    return NGX_OK;
+}
+
+
+void
+ngx_rtmp_dub_bridge_detach(ngx_rtmp_session_t *s)
+{
+    dub_segment_t          *seg;
+    ngx_rtmp_dub_ctx_t     *ctx;
+    ngx_rtmp_dub_bridge_t  *b;
+
+    ctx = ngx_rtmp_get_module_ctx(s, ngx_rtmp_dub_module);
+
+    if (ctx == NULL || ctx->bridge == NULL) {
+        return;
+    }
+
+    b = ctx->bridge;
+    ctx->bridge = NULL;
+
+    if (ctx->output) {
+        if (b->output == s) {
+            ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                          "dub: \"%V/%V\" output session closed",
+                          &b->dacf->output_app, &b->stream);
+            b->output = NULL;
+        }
+
+        return;
+    }
+
+    if (b->publisher != s) {
+        return;
+    }
+
+    b->publisher = NULL;
+
+    seg = dub_segmenter_finish(&b->segmenter);
+
+    if (seg) {
+        ngx_rtmp_dub_bridge_closed(b, seg);
+    }
+
+    ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                  "dub: \"%V/%V\" publisher left, %uz bytes to drain",
+                  &b->dacf->cacf->name, &b->stream, b->bytes);
+
+    ngx_rtmp_dub_bridge_run(b);
+}
+
+
+void
+ngx_rtmp_dub_bridge_tag(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_header_t *h,
+    ngx_chain_t *in)
+{
+    size_t          len, n, hlen;
+    u_char         *p;
+    int64_t         ts;
+    unsigned        track, flags;
+    ngx_chain_t    *cl;
+    dub_tag_t      *tag;
+    dub_segment_t  *closed, *opened, *seg;
+    dub_flv_tag_t   ft;
+    u_char          head[NGX_RTMP_DUB_HEAD_BYTES];
+
+    if (b->overflow) {
+        return;
+    }
+
+    track = (h->type == NGX_RTMP_MSG_AUDIO) ? DUB_TRACK_AUDIO
+                                            : DUB_TRACK_VIDEO;
+
+    len = 0;
+    hlen = 0;
+
+    for (cl = in; cl; cl = cl->next) {
+        n = cl->buf->last - cl->buf->pos;
+
+        if (hlen < NGX_RTMP_DUB_HEAD_BYTES) {
+            ngx_memcpy(head + hlen, cl->buf->pos,
+                       ngx_min(n, NGX_RTMP_DUB_HEAD_BYTES - hlen));
+            hlen += ngx_min(n, NGX_RTMP_DUB_HEAD_BYTES - hlen);
+        }
+
+        len += n;
+    }
+
+    if (len == 0) {
+        return;
+    }
+
+    flags = 0;
+
+    if (dub_flv_parse(track, head, hlen, &ft) == 0) {
+        flags = ft.flags;
+
+    } else {
+        ngx_log_debug2(NGX_LOG_DEBUG_RTMP, &b->log, 0,
+                       "dub: short %s tag of %uz bytes kept as is",
+                       track == DUB_TRACK_AUDIO ? "audio" : "video", len);
+    }
+
+    if (b->bytes + len > b->dacf->max_buffer) {
+        ngx_log_error(NGX_LOG_ERR, b->publisher->connection->log, 0,
+                      "dub: \"%V/%V\" over \"dub_max_buffer\" (%uz bytes "
+                      "buffered): the publisher sends faster than real "
+                      "time, dropping it", &b->dacf->cacf->name, &b->stream,
+                      b->bytes);
+        b->overflow = 1;
+        ngx_rtmp_finalize_session(b->publisher);
+        return;
+    }
+
+    ts = dub_unwrap(&b->unwrap, h->timestamp);
+
+    tag = dub_segmenter_add(&b->segmenter, track, flags, ts, NULL, len,
+                            &closed, &opened);
+
+    if (closed) {
+        ngx_rtmp_dub_bridge_closed(b, closed);
+    }
+
+    if (opened) {
+        if (b->tail) {
+            b->tail->next = opened;
+
+        } else {
+            b->head = opened;
+            b->pos = 0;
+        }
+
+        b->tail = opened;
+    }
+
+    if (tag == NULL) {
+        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                      "dub: \"%V/%V\" no memory for a %uz byte tag, "
+                      "tag dropped", &b->dacf->cacf->name, &b->stream, len);
+        return;
+    }
+
+    seg = b->segmenter.cur;
+    p = seg->data + tag->off;
+
+    for (cl = in; cl; cl = cl->next) {
+        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+    }
+
+    dub_timeline_map(&b->timeline, track, ts, (int64_t) ngx_current_msec,
+                     &tag->out_ts, &tag->due);
+
+    b->bytes += len;
+    b->tags_in++;
+
+    if (!b->timer.timer_set) {
+        ngx_rtmp_dub_bridge_run(b);
+    }
+}
+
+
+ngx_uint_t
+ngx_rtmp_dub_bridge_count(void)
+{
+    return ngx_rtmp_dub_nbridges;
+}
+
+
+void
+ngx_rtmp_dub_bridge_free_all(void)
+{
+    ngx_queue_t            *q;
+    ngx_rtmp_dub_bridge_t  *b;
+
+    while (ngx_rtmp_dub_nbridges) {
+        q = ngx_queue_head(&ngx_rtmp_dub_bridges);
+        b = ngx_queue_data(q, ngx_rtmp_dub_bridge_t, queue);
+
+        /* sessions go away with the process: just drop the pointers */
+
+        b->output = NULL;
+        b->publisher = NULL;
+
+        ngx_rtmp_dub_bridge_free(b);
+    }
+}
+
+
+static ngx_rtmp_dub_bridge_t *
+ngx_rtmp_dub_bridge_find(ngx_rtmp_dub_app_conf_t *dacf, u_char *name,
+    size_t len)
+{
+    ngx_queue_t            *q;
+    ngx_rtmp_dub_bridge_t  *b;
+
+    if (ngx_rtmp_dub_nbridges == 0) {
+        return NULL;
+    }
+
+    for (q = ngx_queue_head(&ngx_rtmp_dub_bridges);
+         q != ngx_queue_sentinel(&ngx_rtmp_dub_bridges);
+         q = ngx_queue_next(q))
+    {
+        b = ngx_queue_data(q, ngx_rtmp_dub_bridge_t, queue);
+
+        if (b->dacf->output_cacf == dacf->output_cacf
+            && b->stream.len == len
+            && ngx_memcmp(b->stream.data, name, len) == 0)
+        {
+            return b;
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_rtmp_dub_bridge_closed(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
+{
+    b->segments++;
+
+    ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                  "dub: \"%V/%V\" segment %uL cut: %Lms at %Lms, "
+                  "%uD video %uD audio tags, %uz bytes%s%s%s",
+                  &b->dacf->cacf->name, &b->stream, seg->index,
+                  dub_segment_duration(seg), seg->start, seg->nvideo,
+                  seg->naudio, seg->len, seg->final ? ", last" : "",
+                  seg->forced ? ", no keyframe" : "",
+                  seg->headers_changed ? ", new headers" : "");
+}
+
+
+/* the output reached the first tag of "seg": dubbed or original audio */
+
+static void
+ngx_rtmp_dub_bridge_slot(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
+{
+    ngx_rtmp_dub_fallback_e  reason;
+
+    if (!seg->closed) {
+        reason = NGX_RTMP_DUB_FB_NOT_READY;
+
+    } else if (seg->final
+               && dub_segment_duration(seg) < NGX_RTMP_DUB_MIN_PARTIAL)
+    {
+        reason = NGX_RTMP_DUB_FB_TOO_SHORT;
+
+    } else {
+        reason = NGX_RTMP_DUB_FB_NOT_CONFIGURED;
+    }
+
+    b->fallbacks[reason]++;
+
+    ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                  "dub: \"%V/%V\" segment %uL out with original audio: %s",
+                  &b->dacf->cacf->name, &b->stream, seg->index,
+                  ngx_rtmp_dub_fallback_names[reason]);
+}
+
+
+static void
+ngx_rtmp_dub_bridge_timer(ngx_event_t *ev)
+{
+    ngx_rtmp_dub_bridge_run(ev->data);
+}
+
+
+static void
+ngx_rtmp_dub_bridge_run(ngx_rtmp_dub_bridge_t *b)
+{
+    int64_t         now;
+    dub_tag_t      *tag;
+    dub_segment_t  *seg;
+
+    now = (int64_t) ngx_current_msec;
+
+    for ( ;; ) {
+        seg = b->head;
+
+        if (seg == NULL) {
+            break;
+        }
+
+        if (b->pos == seg->ntags) {
+            if (!seg->closed) {
+                /* the output caught up with the input */
+                return;
+            }
+
+            b->head = seg->next;
+
+            if (b->head == NULL) {
+                b->tail = NULL;
+            }
+
+            b->bytes -= seg->len;
+            b->pos = 0;
+
+            dub_segment_free(seg);
+            continue;
+        }
+
+        tag = &seg->tags[b->pos];
+
+        if (tag->due > now) {
+            ngx_add_timer(&b->timer, (ngx_msec_t) (tag->due - now));
+            return;
+        }
+
+        if (b->pos == 0) {
+            ngx_rtmp_dub_bridge_slot(b, seg);
+
+            if (b->output == NULL) {
+                (void) ngx_rtmp_dub_output_open(b, tag->out_ts);
+            }
+        }
+
+        if (b->output) {
+            if (ngx_rtmp_dub_output_send(b, seg, tag) == NGX_OK) {
+                b->tags_out++;
+            }
+        }
+
+        b->pos++;
+    }
+
+    if (b->publisher == NULL) {
+        ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                      "dub: \"%V/%V\" output done: %uL segments, %uL tags "
+                      "in, %uL out", &b->dacf->output_app, &b->stream,
+                      b->segments, b->tags_in, b->tags_out);
+
+        ngx_rtmp_dub_output_close(b);
+        ngx_rtmp_dub_bridge_free(b);
+    }
+}
+
+
+static void
+ngx_rtmp_dub_bridge_free(ngx_rtmp_dub_bridge_t *b)
+{
+    dub_segment_t       *seg;
+    ngx_rtmp_dub_ctx_t  *ctx;
+
+    if (b->timer.timer_set) {
+        ngx_del_timer(&b->timer);
+    }
+
+    if (b->publisher) {
+        ctx = ngx_rtmp_get_module_ctx(b->publisher, ngx_rtmp_dub_module);
+        ctx->bridge = NULL;
+    }
+
+    while (b->head) {
+        seg = b->head;
+        b->head = seg->next;
+        dub_segment_free(seg);
+    }
+
+    /* the open segment, if any, was the tail of the queue */
+
+    b->segmenter.cur = NULL;
+
+    ngx_free(b->header[0].data);
+    ngx_free(b->header[1].data);
+
+    ngx_queue_remove(&b->queue);
+    ngx_rtmp_dub_nbridges--;
+
+    ngx_free(b);
+}

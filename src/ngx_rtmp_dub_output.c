@@ -1,0 +1,320 @@
+
+/*
+ * Copyright (C) nginx-dub developers
+ *
+ * The output: an in-process publisher session in "dub_output_app".  Its
+ * connection goes nowhere (/dev/null, sends swallowed, nothing to read),
+ * so nginx-rtmp's live, record, HLS, exec and push modules handle it like
+ * any other published stream.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_rtmp_dub_module.h"
+#include "ngx_rtmp_live_module.h"
+#include "ngx_rtmp_streams.h"
+
+
+static ngx_int_t ngx_rtmp_dub_output_inject(ngx_rtmp_session_t *s,
+    unsigned track, uint32_t ts, u_char *data, size_t len);
+static ssize_t ngx_rtmp_dub_output_recv(ngx_connection_t *c, u_char *buf,
+    size_t size);
+static ssize_t ngx_rtmp_dub_output_write(ngx_connection_t *c, u_char *buf,
+    size_t size);
+static ngx_chain_t *ngx_rtmp_dub_output_write_chain(ngx_connection_t *c,
+    ngx_chain_t *in, off_t limit);
+static void ngx_rtmp_dub_output_event(ngx_event_t *ev);
+
+
+ngx_int_t
+ngx_rtmp_dub_output_open(ngx_rtmp_dub_bridge_t *b, int64_t ts)
+{
+    ngx_fd_t                  fd;
+    ngx_log_t                *log;
+    ngx_uint_t                t;
+    ngx_pool_t               *pool;
+    ngx_connection_t         *c;
+    ngx_rtmp_session_t       *s;
+    ngx_rtmp_dub_ctx_t       *ctx;
+    ngx_rtmp_publish_t        v;
+    ngx_rtmp_live_ctx_t      *lctx;
+    ngx_rtmp_conf_ctx_t      *addr_ctx;
+    ngx_rtmp_addr_conf_t     *addr_conf;
+
+    fd = ngx_open_file("/dev/null", NGX_FILE_RDWR, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_ERR, &b->log, ngx_errno,
+                      ngx_open_file_n " \"/dev/null\" failed");
+        return NGX_ERROR;
+    }
+
+    c = ngx_get_connection(fd, &b->log);
+
+    if (c == NULL) {
+        (void) ngx_close_file(fd);
+        return NGX_ERROR;
+    }
+
+    pool = ngx_create_pool(4096, &b->log);
+    if (pool == NULL) {
+        ngx_close_connection(c);
+        return NGX_ERROR;
+    }
+
+    log = ngx_palloc(pool, sizeof(ngx_log_t));
+    addr_conf = ngx_pcalloc(pool, sizeof(ngx_rtmp_addr_conf_t));
+    addr_ctx = ngx_pcalloc(pool, sizeof(ngx_rtmp_conf_ctx_t));
+
+    if (log == NULL || addr_conf == NULL || addr_ctx == NULL) {
+        ngx_close_connection(c);
+        ngx_destroy_pool(pool);
+        return NGX_ERROR;
+    }
+
+    *log = b->log;
+
+    c->pool = pool;
+    c->log = log;
+    pool->log = log;
+    c->read->log = log;
+    c->write->log = log;
+
+    c->recv = ngx_rtmp_dub_output_recv;
+    c->send = ngx_rtmp_dub_output_write;
+    c->send_chain = ngx_rtmp_dub_output_write_chain;
+    c->read->handler = ngx_rtmp_dub_output_event;
+    c->write->handler = ngx_rtmp_dub_output_event;
+
+    c->number = ngx_atomic_fetch_add(ngx_connection_counter, 1);
+    ngx_str_set(&c->addr_text, "dub");
+
+    addr_conf->ctx = addr_ctx;
+    addr_ctx->main_conf = b->main_conf;
+    addr_ctx->srv_conf = b->srv_conf;
+    ngx_str_set(&addr_conf->addr_text, "dub");
+
+#if (NGX_STAT_STUB)
+    /* ngx_rtmp_close_connection() takes it back */
+    (void) ngx_atomic_fetch_add(ngx_stat_active, 1);
+#endif
+
+    s = ngx_rtmp_init_session(c, addr_conf);
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    s->app_conf = b->dacf->output_cacf->app_conf;
+    s->app = b->dacf->output_app;
+    ngx_str_set(&s->flashver, "ngx-dub");
+
+    ctx = ngx_pcalloc(pool, sizeof(ngx_rtmp_dub_ctx_t));
+    if (ctx == NULL) {
+        ngx_rtmp_finalize_session(s);
+        return NGX_ERROR;
+    }
+
+    ctx->output = 1;
+    ctx->bridge = b;
+    ngx_rtmp_set_ctx(s, ctx, ngx_rtmp_dub_module);
+
+    b->output = s;
+
+    ngx_memzero(&v, sizeof(ngx_rtmp_publish_t));
+    ngx_memcpy(v.name, b->stream.data, b->stream.len);
+    ngx_memcpy(v.type, "live", sizeof("live"));
+    v.silent = 1;
+
+    if (ngx_rtmp_publish(s, &v) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                      "dub: \"%V/%V\" output publish failed",
+                      &b->dacf->output_app, &b->stream);
+        goto failed;
+    }
+
+    lctx = ngx_rtmp_get_module_ctx(s, ngx_rtmp_live_module);
+
+    if (lctx == NULL || !lctx->publishing) {
+        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                      "dub: \"%V/%V\" output refused: another client "
+                      "publishes that stream; retrying at the next segment",
+                      &b->dacf->output_app, &b->stream);
+        goto failed;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                  "dub: \"%V/%V\" output started", &b->dacf->output_app,
+                  &b->stream);
+
+    /* a new output session starts with the sequence headers in force */
+
+    for (t = 0; t < 2; t++) {
+        if (b->header[t].len
+            && ngx_rtmp_dub_output_inject(s, t, (uint32_t) ts,
+                                          b->header[t].data,
+                                          b->header[t].len)
+               != NGX_OK)
+        {
+            goto failed;
+        }
+    }
+
+    return NGX_OK;
+
+failed:
+
+    ngx_rtmp_dub_output_close(b);
+
+    return NGX_ERROR;
+}
+
+
+ngx_int_t
+ngx_rtmp_dub_output_send(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg,
+    dub_tag_t *tag)
+{
+    u_char              *data;
+    ngx_str_t           *hdr;
+    ngx_rtmp_session_t  *s;
+
+    s = b->output;
+
+    if (s->connection->destroyed) {
+        /* finalized by someone else: reopen at the next segment */
+        ngx_rtmp_dub_output_close(b);
+        return NGX_DECLINED;
+    }
+
+    data = seg->data + tag->off;
+
+    if (tag->flags & DUB_TAG_HEADER) {
+        hdr = &b->header[tag->track];
+
+        if (hdr->len != tag->len) {
+            ngx_free(hdr->data);
+            hdr->len = 0;
+
+            hdr->data = ngx_alloc(tag->len, &b->log);
+            if (hdr->data == NULL) {
+                return NGX_ERROR;
+            }
+        }
+
+        ngx_memcpy(hdr->data, data, tag->len);
+        hdr->len = tag->len;
+    }
+
+    if (ngx_rtmp_dub_output_inject(s, tag->track, (uint32_t) tag->out_ts,
+                                   data, tag->len)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                      "dub: \"%V/%V\" output session failed, reopening at "
+                      "the next segment", &b->dacf->output_app, &b->stream);
+        ngx_rtmp_dub_output_close(b);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_rtmp_dub_output_close(ngx_rtmp_dub_bridge_t *b)
+{
+    ngx_rtmp_session_t  *s;
+    ngx_rtmp_dub_ctx_t  *ctx;
+
+    s = b->output;
+
+    if (s == NULL) {
+        return;
+    }
+
+    b->output = NULL;
+
+    ctx = ngx_rtmp_get_module_ctx(s, ngx_rtmp_dub_module);
+
+    if (ctx) {
+        ctx->bridge = NULL;
+    }
+
+    ngx_rtmp_finalize_session(s);
+}
+
+
+static ngx_int_t
+ngx_rtmp_dub_output_inject(ngx_rtmp_session_t *s, unsigned track,
+    uint32_t ts, u_char *data, size_t len)
+{
+    ngx_buf_t          buf;
+    ngx_chain_t        cl;
+    ngx_rtmp_header_t  h;
+
+    ngx_memzero(&h, sizeof(ngx_rtmp_header_t));
+    ngx_memzero(&buf, sizeof(ngx_buf_t));
+
+    if (track == DUB_TRACK_AUDIO) {
+        h.csid = NGX_RTMP_CSID_AUDIO;
+        h.type = NGX_RTMP_MSG_AUDIO;
+
+    } else {
+        h.csid = NGX_RTMP_CSID_VIDEO;
+        h.type = NGX_RTMP_MSG_VIDEO;
+    }
+
+    h.msid = NGX_RTMP_MSID;
+    h.timestamp = ts;
+    h.mlen = (uint32_t) len;
+
+    /* handlers copy what they keep: no need to copy here */
+
+    buf.start = data;
+    buf.pos = data;
+    buf.last = data + len;
+    buf.end = data + len;
+    buf.memory = 1;
+
+    cl.buf = &buf;
+    cl.next = NULL;
+
+    s->current_time = ts;
+
+    return ngx_rtmp_receive_message(s, &h, &cl);
+}
+
+
+static ssize_t
+ngx_rtmp_dub_output_recv(ngx_connection_t *c, u_char *buf, size_t size)
+{
+    return NGX_AGAIN;
+}
+
+
+static ssize_t
+ngx_rtmp_dub_output_write(ngx_connection_t *c, u_char *buf, size_t size)
+{
+    /* status messages to a publisher: nobody listens */
+    return size;
+}
+
+
+static ngx_chain_t *
+ngx_rtmp_dub_output_write_chain(ngx_connection_t *c, ngx_chain_t *in,
+    off_t limit)
+{
+    for ( /* void */ ; in; in = in->next) {
+        in->buf->pos = in->buf->last;
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_rtmp_dub_output_event(ngx_event_t *ev)
+{
+    /* the connection has no peer: no I/O events */
+}

@@ -1,0 +1,436 @@
+package DubTest;
+
+# Test harness in the manner of nginx's own tests: each test file starts
+# its own nginx on free ports in a temporary directory, drives it with
+# real ffmpeg/ffprobe, fails on [alert], [crit], [emerg], a crashed
+# worker or sanitizer output in the logs, and always stops what it
+# started.
+#
+# Environment:
+#   TEST_NGINX_BINARY   nginx to run (default /usr/sbin/nginx)
+#   TEST_NGINX_STATIC   1: the binary has nginx-rtmp and this module built
+#                       in (the sanitizer build), load no modules
+#   TEST_NGINX_LEAVE    1: keep the temporary directory
+#   TEST_NGINX_VERBOSE  1: print nginx's error log on failure
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Path qw(make_path);
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use POSIX qw(WNOHANG setsid);
+use Time::HiRes qw(time sleep);
+use Test::More;
+
+our $TOP = abs_path(dirname(__FILE__) . '/../..');
+our @PIDS;
+my @INSTANCES;
+
+sub new {
+    my ($class, %args) = @_;
+
+    my $self = bless {
+        rtmp    => $args{rtmp} // '',
+        http    => $args{http},
+        main    => $args{main} // '',
+        workers => $args{workers} // 1,
+        binary  => $ENV{TEST_NGINX_BINARY} // '/usr/sbin/nginx',
+        dir     => tempdir('dub-test-XXXXXX', TMPDIR => 1,
+                           CLEANUP => !$ENV{TEST_NGINX_LEAVE}),
+    }, $class;
+
+    $self->{rtmp_port} = free_port();
+    $self->{http_port} = free_port();
+
+    make_path("$self->{dir}/logs", "$self->{dir}/hls", "$self->{dir}/rec");
+
+    push @INSTANCES, $self;
+    return $self;
+}
+
+sub dir { $_[0]{dir} }
+sub rtmp_port { $_[0]{rtmp_port} }
+sub http_port { $_[0]{http_port} }
+
+sub url {
+    my ($self, $path) = @_;
+    return "rtmp://127.0.0.1:$self->{rtmp_port}/$path";
+}
+
+sub free_port {
+    my $s = IO::Socket::INET->new(
+        LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp',
+        Listen => 1, ReuseAddr => 0) or die "no free port: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+sub modules {
+    return '' if $ENV{TEST_NGINX_STATIC};
+    my $so = "$TOP/build/ngx_rtmp_dub_module.so";
+    die "$so is missing: run make\n" unless -f $so;
+    return "load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;\n"
+         . "load_module $so;\n";
+}
+
+sub subst {
+    my ($self, $text) = @_;
+    $text =~ s/%%RTMP_PORT%%/$self->{rtmp_port}/g;
+    $text =~ s/%%HTTP_PORT%%/$self->{http_port}/g;
+    $text =~ s/%%TESTDIR%%/$self->{dir}/g;
+    $text =~ s/%%TOP%%/$TOP/g;
+    return $text;
+}
+
+sub conf_text {
+    my ($self, %over) = @_;
+    my $rtmp = $over{rtmp} // $self->{rtmp};
+    my $http = exists $over{http} ? $over{http} : $self->{http};
+
+    my $conf = modules() . <<"EOF";
+error_log $self->{dir}/logs/error.log info;
+pid $self->{dir}/nginx.pid;
+daemon off;
+master_process on;
+worker_processes $self->{workers};
+worker_shutdown_timeout 30s;
+$self->{main}
+
+events {
+    worker_connections 1024;
+}
+
+rtmp {
+    server {
+        listen 127.0.0.1:%%RTMP_PORT%%;
+
+$rtmp
+    }
+}
+EOF
+
+    if (defined $http) {
+        $conf .= <<"EOF";
+
+http {
+    access_log off;
+    client_body_temp_path $self->{dir}/tmp;
+    proxy_temp_path $self->{dir}/tmp;
+    fastcgi_temp_path $self->{dir}/tmp;
+    uwsgi_temp_path $self->{dir}/tmp;
+    scgi_temp_path $self->{dir}/tmp;
+
+    server {
+        listen 127.0.0.1:%%HTTP_PORT%%;
+
+$http
+    }
+}
+EOF
+    }
+
+    return $self->subst($conf);
+}
+
+sub write_conf {
+    my ($self, %over) = @_;
+    my $file = "$self->{dir}/nginx.conf";
+    open my $fh, '>', $file or die "$file: $!";
+    print $fh $self->conf_text(%over);
+    close $fh;
+    return $file;
+}
+
+# nginx -t: returns (exit code, output)
+sub test_conf {
+    my ($self, %over) = @_;
+    my $file = $self->write_conf(%over);
+    my $out = `$self->{binary} -t -p $self->{dir}/ -c $file 2>&1`;
+    return ($? >> 8, $out);
+}
+
+sub run {
+    my ($self) = @_;
+    my $file = $self->write_conf;
+
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        setsid();
+        open STDOUT, '>', "$self->{dir}/logs/stderr.log";
+        open STDERR, '>&', \*STDOUT;
+        exec $self->{binary}, '-p', "$self->{dir}/", '-c', $file;
+        exit 127;
+    }
+
+    $self->{pid} = $pid;
+
+    my $deadline = time + 30;
+    while (time < $deadline) {
+        if (waitpid($pid, WNOHANG) == $pid) {
+            delete $self->{pid};
+            die "nginx exited at start:\n" . $self->read_file('logs/stderr.log')
+                . $self->read_file('logs/error.log');
+        }
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $self->{rtmp_port});
+        if ($s) {
+            close $s;
+            return $self;
+        }
+        sleep 0.05;
+    }
+
+    die "nginx did not listen on $self->{rtmp_port}";
+}
+
+sub reload {
+    my ($self) = @_;
+    kill 'HUP', $self->{pid};
+}
+
+# Stops nginx and checks its logs.  Returns the problems found.
+sub stop {
+    my ($self, %opts) = @_;
+    my $pid = delete $self->{pid} or return;
+
+    kill $opts{graceful} ? 'QUIT' : 'TERM', $pid;
+
+    my $deadline = time + ($opts{timeout} // 60);
+    while (time < $deadline) {
+        last if waitpid($pid, WNOHANG) == $pid;
+        sleep 0.05;
+    }
+
+    if (kill 0, $pid) {
+        kill 'KILL', -$pid;
+        waitpid($pid, 0);
+        return ("nginx did not stop");
+    }
+
+    return $self->problems;
+}
+
+sub problems {
+    my ($self) = @_;
+    my @bad;
+
+    for my $f ('logs/error.log', 'logs/stderr.log') {
+        for (split /\n/, $self->read_file($f)) {
+            push @bad, $_ if /\[(alert|crit|emerg)\]/
+                || /exited on signal/
+                || /AddressSanitizer|LeakSanitizer|runtime error:/
+                || /^==\d+==/;
+        }
+    }
+
+    return @bad;
+}
+
+# stops nginx and reports the log check as one test
+sub stop_ok {
+    my ($self, $name, %opts) = @_;
+    my @bad = $self->stop(%opts);
+    ok(!@bad, $name // 'no alert, crit, emerg or crash in the logs')
+        or diag(join "\n", @bad[0 .. ($#bad > 20 ? 20 : $#bad)]);
+    diag($self->read_file('logs/error.log'))
+        if @bad && $ENV{TEST_NGINX_VERBOSE};
+    return !@bad;
+}
+
+sub read_file {
+    my ($self, $name) = @_;
+    my $path = $name =~ m{^/} ? $name : "$self->{dir}/$name";
+    open my $fh, '<', $path or return '';
+    local $/;
+    return <$fh>;
+}
+
+sub error_log { $_[0]->read_file('logs/error.log') }
+
+# lines of the error log matching a regex
+sub log_lines {
+    my ($self, $re) = @_;
+    return grep { /$re/ } split /\n/, $self->error_log;
+}
+
+# waits until the error log has a line matching the regex
+sub wait_log {
+    my ($self, $re, $timeout) = @_;
+    my $deadline = time + ($timeout // 30);
+    while (time < $deadline) {
+        return 1 if $self->log_lines($re);
+        sleep 0.1;
+    }
+    return 0;
+}
+
+sub fixture {
+    my ($name) = @_;
+    my $f = "$TOP/fixtures/out/$name.flv";
+    die "$f is missing: run make fixtures\n" unless -f $f;
+    return $f;
+}
+
+sub spawn {
+    my ($self, $log, @cmd) = @_;
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        setsid();
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', "$self->{dir}/logs/$log";
+        open STDERR, '>&', \*STDOUT;
+        exec @cmd;
+        exit 127;
+    }
+    push @PIDS, $pid;
+    return $pid;
+}
+
+# ffmpeg pushing a fixture in real time
+sub publish {
+    my ($self, $fixture, $path, @extra) = @_;
+    my $src = $fixture =~ m{/} ? $fixture : fixture($fixture);
+    return $self->spawn("publish.log", 'ffmpeg', '-nostdin', '-hide_banner',
+        '-loglevel', 'error', '-re', @extra, '-i', $src, '-c', 'copy',
+        '-f', 'flv', $self->url($path));
+}
+
+# ffmpeg playing a stream into a file, codec copy
+sub play {
+    my ($self, $path, $file, @extra) = @_;
+    return $self->spawn("play.log", 'ffmpeg', '-nostdin', '-hide_banner',
+        '-loglevel', 'error', '-y', @extra, '-i', $self->url($path),
+        '-map', '0', '-c', 'copy', '-f', 'flv', $file);
+}
+
+# Watches a stream with ffprobe from now on; the file it returns gets the
+# wall time (epoch seconds) of the first packet that arrives, then the
+# number of packets when the stream ends.
+sub watch_first_packet {
+    my ($self, $path) = @_;
+    my $file = "$self->{dir}/first-" . ($path =~ s{/}{-}gr);
+    my $url = $self->url($path);
+
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        setsid();
+        open STDIN, '<', '/dev/null';
+        open my $p, '-|', "stdbuf -oL ffprobe -v error -analyzeduration 0 "
+            . "-probesize 32 -show_packets -show_entries packet=pts_time "
+            . "-of csv=p=0 '$url' 2>/dev/null" or exit 1;
+        my $n = 0;
+        while (<$p>) {
+            if ($n++ == 0) {
+                open my $fh, '>', $file;
+                printf $fh "%.3f\n", time;
+                close $fh;
+            }
+        }
+        open my $fh, '>>', $file;
+        print $fh "$n\n";
+        close $fh;
+        exit 0;
+    }
+    push @PIDS, $pid;
+
+    return ($pid, $file);
+}
+
+# waits for a process; returns its exit status, or undef on timeout
+sub wait_exit {
+    my ($self, $pid, $timeout) = @_;
+    my $deadline = time + ($timeout // 60);
+    while (time < $deadline) {
+        my $r = waitpid($pid, WNOHANG);
+        if ($r == $pid) {
+            @PIDS = grep { $_ != $pid } @PIDS;
+            return $? >> 8;
+        }
+        return undef if $r < 0;
+        sleep 0.05;
+    }
+    return undef;
+}
+
+sub kill_proc {
+    my ($self, $pid, $sig) = @_;
+    kill $sig // 'TERM', -$pid;
+    kill $sig // 'TERM', $pid;
+}
+
+# per-packet list of a media file: [stream, pts, size, md5] (codec copy)
+sub packets {
+    my ($file) = @_;
+    my @p;
+    open my $fh, '-|', 'ffmpeg', '-nostdin', '-v', 'error', '-i', $file,
+        '-map', '0', '-c', 'copy', '-f', 'framemd5', '-'
+        or die "ffmpeg: $!";
+    while (<$fh>) {
+        next if /^#/;
+        chomp;
+        my @f = map { s/^\s+//r } split /,/;
+        push @p, [ $f[0], $f[2], $f[4], $f[5] ];
+    }
+    close $fh;
+    return \@p;
+}
+
+# packets of one stream: stream index 0 = first stream in the file
+sub stream_packets {
+    my ($packets, $codec_index) = @_;
+    return [ grep { $_->[0] == $codec_index } @$packets ];
+}
+
+sub probe {
+    my ($file, @entries) = @_;
+    my $what = join ',', @entries;
+    my $out = `ffprobe -v error -show_entries $what -of default=nw=1 '$file' 2>&1`;
+    my %r;
+    for (split /\n/, $out) {
+        $r{$1} //= $2 if /^(\w+)=(.*)$/;
+    }
+    return \%r;
+}
+
+# codec names per stream index
+sub streams {
+    my ($file) = @_;
+    my $out = `ffprobe -v error -show_entries stream=index,codec_name -of csv=p=0 '$file' 2>&1`;
+    my %s;
+    for (split /\n/, $out) {
+        my ($i, $c) = split /,/;
+        $s{$c} = $i if defined $c;
+    }
+    return \%s;
+}
+
+sub cleanup {
+    for my $pid (@PIDS) {
+        kill 'KILL', -$pid;
+        kill 'KILL', $pid;
+        waitpid($pid, 0);
+    }
+    @PIDS = ();
+
+    for my $t (@INSTANCES) {
+        next unless $t->{pid};
+        kill 'KILL', -$t->{pid};
+        kill 'KILL', $t->{pid};
+        waitpid($t->{pid}, 0);
+        delete $t->{pid};
+    }
+}
+
+END {
+    my $status = $?;
+    cleanup();
+    $? = $status;
+}
+
+$SIG{INT} = $SIG{TERM} = sub { cleanup(); exit 1 };
+
+1;

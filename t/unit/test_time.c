@@ -1,0 +1,131 @@
+
+/*
+ * Copyright (C) nginx-dub developers
+ */
+
+
+#include <string.h>
+
+#include "tap.h"
+#include "dub_time.h"
+
+
+static void
+test_unwrap(void)
+{
+    dub_unwrap_t  u;
+
+    memset(&u, 0, sizeof(u));
+
+    is(dub_unwrap(&u, 1000), 1000, "first timestamp taken as is");
+    is(dub_unwrap(&u, 1040), 1040, "forward step");
+    is(dub_unwrap(&u, 1020), 1020, "small step back (interleave)");
+
+    memset(&u, 0, sizeof(u));
+
+    is(dub_unwrap(&u, 0xffffff00u), 0xffffff00ll, "near the wrap");
+    is(dub_unwrap(&u, 0xffffffe0u), 0xffffffe0ll, "before the wrap");
+    is(dub_unwrap(&u, 0x00000010u), 0x100000010ll, "wrap goes on upward");
+    is(dub_unwrap(&u, 0xfffffff0u), 0xfffffff0ll,
+       "late tag from before the wrap stays before it");
+    is(dub_unwrap(&u, 0x00000050u), 0x100000050ll, "and forward again");
+    is(dub_unwrap(&u, 0x7ffffff0u), 0x17ffffff0ll, "long forward step");
+}
+
+
+static void
+test_timeline(void)
+{
+    int64_t         out, due;
+    dub_timeline_t  tl;
+
+    dub_timeline_init(&tl, 14000);
+
+    dub_timeline_map(&tl, 0, 5000, 100000, &out, &due);
+    is(out, 0, "output starts at 0");
+    is(due, 114000, "first tag due D after it arrived");
+
+    dub_timeline_map(&tl, 1, 5023, 100010, &out, &due);
+    is(out, 23, "audio follows the media clock");
+    is(due, 114023, "due on the media clock");
+
+    dub_timeline_map(&tl, 0, 5033, 100400, &out, &due);
+    is(due, 114033, "jitter under the tolerance keeps the media clock");
+
+    /* the input stalls for 3 s with continuous timestamps */
+
+    dub_timeline_map(&tl, 0, 5066, 103400, &out, &due);
+    is(out, 66, "timestamps stay continuous across a stall");
+    is(due, 117400, "a stall pushes the output back by the stall");
+    is(tl.stalls, 1, "stall counted");
+
+    dub_timeline_map(&tl, 1, 5100, 103420, &out, &due);
+    is(due, 117434, "the new anchor holds");
+
+    /* a forward jump of the input timestamps */
+
+    dub_timeline_map(&tl, 0, 60000, 103450, &out, &due);
+    is(tl.jumps, 1, "jump counted");
+    is(due, 117450, "after a jump the tag is due D after arrival");
+    is(out, 100 + 16, "output timestamps go on by the wall-clock gap");
+
+    dub_timeline_map(&tl, 0, 60033, 103483, &out, &due);
+    is(out, 149, "and continue on the media clock");
+
+    /* backwards jump */
+
+    dub_timeline_map(&tl, 0, 10, 103516, &out, &due);
+    is(tl.jumps, 2, "backward jump counted");
+    ok(out > 149, "output stays monotonic after a backward jump");
+
+    /* a track running backwards is clamped */
+
+    dub_timeline_map(&tl, 1, 0, 103520, &out, &due);
+    dub_timeline_map(&tl, 1, -5, 103521, &out, &due);
+    ok(out >= 0, "per-track output never goes back");
+}
+
+
+static void
+test_epoch(void)
+{
+    int64_t         out, due, last;
+    dub_timeline_t  tl;
+
+    dub_timeline_init(&tl, 8000);
+
+    dub_timeline_map(&tl, 0, 0, 1000, &out, &due);
+    dub_timeline_map(&tl, 0, 2000, 3000, &out, &due);
+    is(out, 2000, "first publisher");
+    is(due, 11000, "first publisher due");
+
+    last = out;
+
+    /* a new publisher 1 s later, timestamps from 0 again */
+
+    dub_timeline_new_epoch(&tl);
+    dub_timeline_map(&tl, 0, 0, 4000, &out, &due);
+    is(due, 12000, "republish due D after arrival");
+    is(out, last + 1000, "republish continues the output timestamps");
+
+    dub_timeline_map(&tl, 0, 40, 4040, &out, &due);
+    is(out, last + 1040, "and follows the new media clock");
+
+    /* a new publisher at once: due never goes back */
+
+    dub_timeline_new_epoch(&tl);
+    dub_timeline_map(&tl, 1, 77777, 4041, &out, &due);
+    ok(due >= 12040, "due stays ordered across publishers");
+    ok(out > last + 1040, "output timestamps stay increasing");
+}
+
+
+int
+main(void)
+{
+    test_unwrap();
+    test_timeline();
+    test_epoch();
+
+    return tap_done();
+}
