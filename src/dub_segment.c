@@ -8,14 +8,16 @@
 #include <string.h>
 
 #include "dub_segment.h"
+#include "dub_time.h"
 
 
 #define DUB_SEGMENT_TAGS        256
 #define DUB_SEGMENT_DATA        65536
 
 
-static dub_segment_t *dub_segment_open(dub_segmenter_t *sg, int64_t ts);
+static dub_segment_t *dub_segment_open(dub_segmenter_t *sg);
 static int dub_segment_reserve(dub_segment_t *seg, size_t len);
+static int64_t dub_segment_last_end(dub_segment_t *seg);
 static int dub_segmenter_is_cut(dub_segmenter_t *sg, unsigned track,
     unsigned flags, int64_t ts);
 
@@ -35,7 +37,8 @@ dub_segmenter_add(dub_segmenter_t *sg, unsigned track, unsigned flags,
     int64_t ts, const uint8_t *data, size_t len, dub_segment_t **closed,
     dub_segment_t **opened)
 {
-    unsigned        forced;
+    int64_t         d;
+    unsigned        media, forced, discont;
     dub_tag_t      *tag;
     dub_segment_t  *seg;
 
@@ -44,16 +47,27 @@ dub_segmenter_add(dub_segmenter_t *sg, unsigned track, unsigned flags,
 
     track &= 1;
 
-    if (track == DUB_TRACK_VIDEO && !(flags & DUB_TAG_HEADER)) {
+    /* sequence headers carry no meaningful time: they never cut */
+    media = !(flags & DUB_TAG_HEADER);
+
+    if (track == DUB_TRACK_VIDEO && media) {
         sg->has_video = 1;
     }
 
     forced = 0;
+    discont = 0;
 
-    if (sg->cur && dub_segmenter_is_cut(sg, track, flags, ts)) {
+    if (sg->cur && media && sg->has_last) {
+        d = ts - sg->last_ts;
+        discont = (d > DUB_TIME_JUMP_MS || d < -DUB_TIME_JUMP_MS);
+    }
+
+    if (sg->cur && media
+        && (discont || dub_segmenter_is_cut(sg, track, flags, ts)))
+    {
         seg = sg->cur;
         seg->closed = 1;
-        seg->end = ts;
+        seg->end = discont ? dub_segment_last_end(seg) : ts;
 
         forced = sg->has_video
                  && !(track == DUB_TRACK_VIDEO && (flags & DUB_TAG_KEY));
@@ -63,14 +77,13 @@ dub_segmenter_add(dub_segmenter_t *sg, unsigned track, unsigned flags,
     }
 
     if (sg->cur == NULL) {
-        sg->cur = dub_segment_open(sg, ts);
+        sg->cur = dub_segment_open(sg);
         if (sg->cur == NULL) {
             return NULL;
         }
 
-        sg->cur->key_start = (track == DUB_TRACK_VIDEO
-                              && (flags & DUB_TAG_KEY)) ? 1 : 0;
         sg->cur->forced = forced;
+        sg->cur->discont = discont;
         *opened = sg->cur;
     }
 
@@ -96,12 +109,23 @@ dub_segmenter_add(dub_segmenter_t *sg, unsigned track, unsigned flags,
 
     seg->len += len;
 
-    if (flags & DUB_TAG_HEADER) {
+    if (!media) {
         if (seg->naudio || seg->nvideo) {
             seg->headers_changed = 1;
         }
 
         return tag;
+    }
+
+    if (seg->naudio == 0 && seg->nvideo == 0) {
+        /*
+         * The first media tag starts the segment; the next cut is one
+         * segment later (with a long GOP it runs on to the next keyframe).
+         */
+        seg->start = ts;
+        seg->end = ts;
+        seg->key_start = (track == DUB_TRACK_VIDEO && (flags & DUB_TAG_KEY));
+        sg->target = ts + sg->conf.segment;
     }
 
     if (track == DUB_TRACK_AUDIO) {
@@ -116,6 +140,8 @@ dub_segmenter_add(dub_segmenter_t *sg, unsigned track, unsigned flags,
     }
 
     seg->last[track] = ts;
+    sg->last_ts = ts;
+    sg->has_last = 1;
 
     return tag;
 }
@@ -124,8 +150,6 @@ dub_segmenter_add(dub_segmenter_t *sg, unsigned track, unsigned flags,
 dub_segment_t *
 dub_segmenter_finish(dub_segmenter_t *sg)
 {
-    int64_t         end;
-    unsigned        t;
     dub_segment_t  *seg;
 
     seg = sg->cur;
@@ -135,17 +159,7 @@ dub_segmenter_finish(dub_segmenter_t *sg)
 
     sg->cur = NULL;
 
-    /* the end of the last frame of the track that lasts longest */
-
-    end = seg->start;
-
-    for (t = 0; t < 2; t++) {
-        if (seg->last[t] != INT64_MIN && seg->last[t] + seg->step[t] > end) {
-            end = seg->last[t] + seg->step[t];
-        }
-    }
-
-    seg->end = end;
+    seg->end = dub_segment_last_end(seg);
     seg->closed = 1;
     seg->final = 1;
 
@@ -170,6 +184,26 @@ dub_segment_free(dub_segment_t *seg)
     free(seg->tags);
     free(seg->data);
     free(seg);
+}
+
+
+/* the end of the last frame of the track that lasts longest */
+
+static int64_t
+dub_segment_last_end(dub_segment_t *seg)
+{
+    int64_t   end;
+    unsigned  t;
+
+    end = seg->start;
+
+    for (t = 0; t < 2; t++) {
+        if (seg->last[t] != INT64_MIN && seg->last[t] + seg->step[t] > end) {
+            end = seg->last[t] + seg->step[t];
+        }
+    }
+
+    return end;
 }
 
 
@@ -203,7 +237,7 @@ dub_segmenter_is_cut(dub_segmenter_t *sg, unsigned track, unsigned flags,
 
 
 static dub_segment_t *
-dub_segment_open(dub_segmenter_t *sg, int64_t ts)
+dub_segment_open(dub_segmenter_t *sg)
 {
     dub_segment_t  *seg;
 
@@ -213,16 +247,10 @@ dub_segment_open(dub_segmenter_t *sg, int64_t ts)
     }
 
     seg->index = sg->next_index++;
-    seg->start = ts;
-    seg->end = ts;
     seg->last[0] = INT64_MIN;
     seg->last[1] = INT64_MIN;
 
-    /*
-     * The next cut is one segment after this one starts; with a long GOP
-     * the segment runs on to the next keyframe.
-     */
-    sg->target = ts + sg->conf.segment;
+    sg->target = INT64_MAX;
 
     return seg;
 }

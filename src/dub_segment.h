@@ -4,7 +4,8 @@
  *
  * The segmenter: copies media tags into segments of a target media
  * duration, cut at the first video keyframe at or after the target (on
- * audio time while the stream has no video).  Plain C, no nginx.
+ * audio time while the stream has no video), and at timestamp
+ * discontinuities.  Plain C, no nginx.
  */
 
 
@@ -36,7 +37,7 @@ struct dub_segment_s {
     void           *user;           /* owned by the layer above */
 
     uint64_t        index;          /* 0-based within the stream */
-    int64_t         start;          /* first tag timestamp */
+    int64_t         start;          /* first media tag timestamp */
     int64_t         end;            /* first timestamp after it */
     int64_t         last[2];        /* last timestamp per track */
     int64_t         step[2];        /* last timestamp step per track */
@@ -56,6 +57,7 @@ struct dub_segment_s {
     unsigned        final:1;        /* the stream ended with it */
     unsigned        key_start:1;    /* starts on a video keyframe */
     unsigned        forced:1;       /* opened without a keyframe */
+    unsigned        discont:1;      /* opened at a timestamp jump */
     unsigned        headers_changed:1;  /* a header arrived inside */
 };
 
@@ -71,6 +73,8 @@ typedef struct {
     dub_segment_t        *cur;      /* open segment or NULL */
     uint64_t              next_index;
     int64_t               target;   /* timestamp of the next cut */
+    int64_t               last_ts;  /* of the last media tag */
+    unsigned              has_last:1;
     unsigned              has_video:1;
 } dub_segmenter_t;
 

@@ -10,12 +10,14 @@
 
 
 #define DUB_TIME_LATE_MS        1000
-#define DUB_TIME_JUMP_MS        5000
 
 
 int64_t
 dub_unwrap(dub_unwrap_t *u, uint32_t ts)
 {
+    int32_t   d;
+    uint32_t  d31;
+
     if (!u->started) {
         u->started = 1;
         u->last = ts;
@@ -24,7 +26,19 @@ dub_unwrap(dub_unwrap_t *u, uint32_t ts)
     }
 
     /* the signed 32-bit difference crosses the wrap either way */
-    u->ext += (int32_t) (ts - u->last);
+    d = (int32_t) (ts - u->last);
+
+    if (d > 0x40000000 || d < -0x40000000) {
+        /*
+         * Encoders that write FLV tags (ffmpeg, OBS) keep 31 bits and
+         * wrap at 2^31: take the step modulo 2^31 when it is smaller.
+         */
+        d31 = (ts - u->last) & 0x7fffffff;
+        d = (d31 >= 0x40000000) ? (int32_t) (d31 - 0x80000000u)
+                                : (int32_t) d31;
+    }
+
+    u->ext += d;
     u->last = ts;
 
     return u->ext;
@@ -130,5 +144,35 @@ dub_timeline_map(dub_timeline_t *tl, unsigned track, int64_t ts,
     }
 
     *out_ts = out;
+    *due = when;
+}
+
+
+void
+dub_timeline_map_header(dub_timeline_t *tl, unsigned track, int64_t now,
+    int64_t *out_ts, int64_t *due)
+{
+    int64_t  when;
+
+    track &= 1;
+
+    /*
+     * A sequence header goes out just before the media that follows it:
+     * at the last output time of its track, no earlier than the last tag.
+     */
+
+    when = tl->started ? tl->last_due : now + tl->delay;
+
+    if (!tl->in_epoch && now + tl->delay > when) {
+        when = now + tl->delay;
+    }
+
+    if (tl->has_out[track]) {
+        *out_ts = tl->last_out[track];
+
+    } else {
+        *out_ts = tl->last_out[track ^ 1];
+    }
+
     *due = when;
 }

@@ -15,6 +15,10 @@
 #include <stdint.h>
 
 
+/* a step between tags larger than this is a timestamp discontinuity */
+#define DUB_TIME_JUMP_MS        5000
+
+
 typedef struct {
     uint32_t        last;
     int64_t         ext;
@@ -46,7 +50,10 @@ typedef struct {
 } dub_timeline_t;
 
 
-/* Unwraps a 32-bit timestamp: steps of up to 2^31 ms either way. */
+/*
+ * Unwraps a 32-bit timestamp: steps of up to 2^30 ms either way, across a
+ * wrap at 2^32 (RTMP) or at 2^31 (FLV writers).
+ */
 int64_t dub_unwrap(dub_unwrap_t *u, uint32_t ts);
 
 void dub_timeline_init(dub_timeline_t *tl, int64_t delay);
@@ -59,6 +66,13 @@ void dub_timeline_new_epoch(dub_timeline_t *tl);
  * time "now" (ms) to its output timestamp and due wall time.
  */
 void dub_timeline_map(dub_timeline_t *tl, unsigned track, int64_t ts,
+    int64_t now, int64_t *out_ts, int64_t *due);
+
+/*
+ * Maps a sequence header: its own timestamp means nothing (encoders send
+ * 0), it goes out with the media around it.
+ */
+void dub_timeline_map_header(dub_timeline_t *tl, unsigned track,
     int64_t now, int64_t *out_ts, int64_t *due);
 
 

@@ -247,7 +247,14 @@ ngx_rtmp_dub_bridge_tag(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_header_t *h,
         return;
     }
 
-    ts = dub_unwrap(&b->unwrap, h->timestamp);
+    /* sequence headers carry no meaningful time (encoders send 0) */
+
+    if (flags & DUB_TAG_HEADER) {
+        ts = b->unwrap.ext;
+
+    } else {
+        ts = dub_unwrap(&b->unwrap, h->timestamp);
+    }
 
     tag = dub_segmenter_add(&b->segmenter, track, flags, ts, NULL, len,
                             &closed, &opened);
@@ -282,8 +289,15 @@ ngx_rtmp_dub_bridge_tag(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_header_t *h,
         p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
     }
 
-    dub_timeline_map(&b->timeline, track, ts, (int64_t) ngx_current_msec,
-                     &tag->out_ts, &tag->due);
+    if (flags & DUB_TAG_HEADER) {
+        dub_timeline_map_header(&b->timeline, track,
+                                (int64_t) ngx_current_msec, &tag->out_ts,
+                                &tag->due);
+
+    } else {
+        dub_timeline_map(&b->timeline, track, ts, (int64_t) ngx_current_msec,
+                         &tag->out_ts, &tag->due);
+    }
 
     b->bytes += len;
     b->tags_in++;

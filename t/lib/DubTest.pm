@@ -26,6 +26,12 @@ use Time::HiRes qw(time sleep);
 use Test::More;
 
 our $TOP = abs_path(dirname(__FILE__) . '/../..');
+
+# the sanitizer build: leaks are checked, nginx's own kept memory is not
+$ENV{ASAN_OPTIONS} //= 'detect_leaks=1:abort_on_error=0:'
+    . 'detect_stack_use_after_return=0';
+$ENV{LSAN_OPTIONS} //= "suppressions=$TOP/t/lsan.supp:print_suppressions=0";
+$ENV{UBSAN_OPTIONS} //= 'print_stacktrace=1';
 our @PIDS;
 my @INSTANCES;
 
@@ -45,7 +51,11 @@ sub new {
     $self->{rtmp_port} = free_port();
     $self->{http_port} = free_port();
 
-    make_path("$self->{dir}/logs", "$self->{dir}/hls", "$self->{dir}/rec");
+    # workers of a root master run as an unprivileged user
+    chmod 0755, $self->{dir};
+    make_path("$self->{dir}/logs", "$self->{dir}/hls", "$self->{dir}/rec",
+              "$self->{dir}/tmp", { mode => 0777 });
+    chmod 0777, map { "$self->{dir}/$_" } qw(hls rec tmp);
 
     push @INSTANCES, $self;
     return $self;
@@ -290,13 +300,15 @@ sub spawn {
     return $pid;
 }
 
-# ffmpeg pushing a fixture in real time
+# ffmpeg pushing a fixture in real time; input options, then an array
+# reference of output options if any
 sub publish {
     my ($self, $fixture, $path, @extra) = @_;
     my $src = $fixture =~ m{/} ? $fixture : fixture($fixture);
+    my $out = (@extra && ref $extra[-1]) ? pop @extra : [];
     return $self->spawn("publish.log", 'ffmpeg', '-nostdin', '-hide_banner',
         '-loglevel', 'error', '-re', @extra, '-i', $src, '-c', 'copy',
-        '-f', 'flv', $self->url($path));
+        @$out, '-f', 'flv', $self->url($path));
 }
 
 # ffmpeg playing a stream into a file, codec copy
@@ -362,7 +374,7 @@ sub kill_proc {
     kill $sig // 'TERM', $pid;
 }
 
-# per-packet list of a media file: [stream, pts, size, md5] (codec copy)
+# per-packet list of a media file: [stream, pts, size, md5, dts]
 sub packets {
     my ($file) = @_;
     my @p;
@@ -373,7 +385,7 @@ sub packets {
         next if /^#/;
         chomp;
         my @f = map { s/^\s+//r } split /,/;
-        push @p, [ $f[0], $f[2], $f[4], $f[5] ];
+        push @p, [ $f[0], $f[2], $f[4], $f[5], $f[1] ];
     }
     close $fh;
     return \@p;
@@ -406,6 +418,72 @@ sub streams {
         $s{$c} = $i if defined $c;
     }
     return \%s;
+}
+
+# tests that "out" carries every packet of "in", byte for byte, in order,
+# with the same timestamps (shifted by "offset" ms)
+sub is_same_media {
+    my ($in, $out, $name, %o) = @_;
+    my $pin = packets($in);
+    my $pout = packets($out);
+    my $sin = streams($in);
+    my $sout = streams($out);
+    my $offset = $o{offset} // 0;
+
+    is(join(',', sort keys %$sout), join(',', sort keys %$sin),
+       "$name: same streams");
+
+    for my $codec (sort keys %$sin) {
+        my $a = stream_packets($pin, $sin->{$codec});
+        my $b = defined $sout->{$codec}
+            ? stream_packets($pout, $sout->{$codec}) : [];
+
+        my ($same, $pts) = (0, 0);
+        for my $i (0 .. $#$a) {
+            last unless $b->[$i] && $a->[$i][3] eq $b->[$i][3]
+                        && $a->[$i][2] == $b->[$i][2];
+            $same++;
+            $pts++ if $a->[$i][1] + $offset == $b->[$i][1];
+        }
+
+        ok($same == @$a && @$b == @$a && $pts == @$a,
+           "$name: $codec packets identical and in time")
+            or diag("$codec: in " . @$a . ", out " . @$b
+                    . ", identical $same, same time $pts");
+    }
+}
+
+# tests that "out" holds the first packets of "in", identical, for each
+# stream, and at least "min" ms of them; returns the packet counts
+sub is_prefix_media {
+    my ($in, $out, $name, $min) = @_;
+    my $pin = packets($in);
+    my $pout = packets($out);
+    my $sin = streams($in);
+    my $sout = streams($out);
+    my %n;
+
+    for my $codec (sort keys %$sin) {
+        my $a = stream_packets($pin, $sin->{$codec});
+        my $b = defined $sout->{$codec}
+            ? stream_packets($pout, $sout->{$codec}) : [];
+
+        my $same = 0;
+        for my $i (0 .. $#$b) {
+            last unless $a->[$i] && $a->[$i][3] eq $b->[$i][3]
+                        && $a->[$i][1] == $b->[$i][1];
+            $same++;
+        }
+
+        my $ms = @$b ? $b->[-1][1] : 0;
+        ok($same == @$b && $ms >= $min,
+           "$name: $codec output is the input's first ${ms} ms")
+            or diag("$codec: out " . @$b . ", identical $same, "
+                    . "last at $ms ms");
+        $n{$codec} = scalar @$b;
+    }
+
+    return \%n;
 }
 
 sub cleanup {

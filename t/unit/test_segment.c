@@ -293,6 +293,44 @@ test_wrap(void)
 }
 
 
+static void
+test_discontinuity(void)
+{
+    sink_t           k;
+    dub_segmenter_t  sg;
+
+    memset(&k, 0, sizeof(k));
+    dub_segmenter_init(&sg, 6000, 12000);
+
+    /* 4 s, then the timestamps restart from 0 */
+    feed_av(&k, &sg, 100000, 4000, 2000, 1, 1);
+    feed_av(&k, &sg, 0, 8000, 2000, 1, 1);
+    dub_segmenter_finish(&sg);
+
+    is(k.nsegs, 3, "backward jump cuts: 4 s, 6 s, 2 s");
+    ok(k.segs[1]->discont && !k.segs[2]->discont, "jump is marked");
+    ok(dub_segment_duration(k.segs[0]) >= 3990
+       && dub_segment_duration(k.segs[0]) <= 4040,
+       "segment before the jump ends with its last frame (%lld)",
+       (long long) dub_segment_duration(k.segs[0]));
+    is(k.segs[2]->start, 6000, "targets restart after the jump");
+    sink_free(&k);
+
+    memset(&k, 0, sizeof(k));
+    dub_segmenter_init(&sg, 6000, 12000);
+
+    /* a forward jump of a minute */
+    feed_av(&k, &sg, 0, 3000, 2000, 1, 1);
+    feed_av(&k, &sg, 63000, 3000, 2000, 1, 1);
+    dub_segmenter_finish(&sg);
+
+    is(k.nsegs, 2, "forward jump cuts");
+    ok(k.segs[1]->discont, "forward jump is marked");
+    ok(dub_segment_duration(k.segs[0]) < 3100, "no minute-long segment");
+    sink_free(&k);
+}
+
+
 int
 main(void)
 {
@@ -301,6 +339,7 @@ main(void)
     test_one_track();
     test_partial_and_headers();
     test_wrap();
+    test_discontinuity();
 
     return tap_done();
 }

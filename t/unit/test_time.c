@@ -29,7 +29,24 @@ test_unwrap(void)
     is(dub_unwrap(&u, 0xfffffff0u), 0xfffffff0ll,
        "late tag from before the wrap stays before it");
     is(dub_unwrap(&u, 0x00000050u), 0x100000050ll, "and forward again");
-    is(dub_unwrap(&u, 0x7ffffff0u), 0x17ffffff0ll, "long forward step");
+    is(dub_unwrap(&u, 0x3ffffff0u), 0x13ffffff0ll, "long forward step");
+
+    /* FLV writers keep 31 bits: ffmpeg and OBS wrap at 2^31 */
+
+    memset(&u, 0, sizeof(u));
+
+    is(dub_unwrap(&u, 0x7fffff00u), 0x7fffff00ll, "near the 31-bit wrap");
+    is(dub_unwrap(&u, 0x00000020u), 0x80000020ll, "31-bit wrap goes upward");
+    is(dub_unwrap(&u, 0x7ffffff0u), 0x7ffffff0ll,
+       "late tag from before the 31-bit wrap");
+    is(dub_unwrap(&u, 0x00000100u), 0x80000100ll, "forward again");
+
+    /* a reset to 0 from far away is a step back, not a wrap */
+
+    memset(&u, 0, sizeof(u));
+
+    is(dub_unwrap(&u, 50000000u), 50000000, "an hour and more in");
+    is(dub_unwrap(&u, 0), 0, "reset to zero is a backward step");
 }
 
 
@@ -120,12 +137,42 @@ test_epoch(void)
 }
 
 
+static void
+test_headers(void)
+{
+    int64_t         out, due;
+    dub_timeline_t  tl;
+
+    dub_timeline_init(&tl, 10000);
+
+    dub_timeline_map_header(&tl, 0, 1000, &out, &due);
+    is(out, 0, "header before any media goes out at 0");
+    is(due, 11000, "header before any media due D after arrival");
+    ok(!tl.started, "a header does not start the timeline");
+
+    dub_timeline_map(&tl, 0, 2147479956ll, 1010, &out, &due);
+    is(out, 0, "media after the header starts at 0");
+    is(due, 11010, "and is due after the header");
+
+    dub_timeline_map(&tl, 1, 2147479990ll, 1040, &out, &due);
+    dub_timeline_map_header(&tl, 1, 1050, &out, &due);
+    is(out, 34, "mid-stream header at its track's last time");
+    is(due, 11044, "due with the last tag");
+
+    dub_timeline_new_epoch(&tl);
+    dub_timeline_map_header(&tl, 0, 5000, &out, &due);
+    is(due, 15000, "a new publisher's header waits D");
+    ok(out <= 34, "and keeps the output monotonic");
+}
+
+
 int
 main(void)
 {
     test_unwrap();
     test_timeline();
     test_epoch();
+    test_headers();
 
     return tap_done();
 }

@@ -1,0 +1,129 @@
+#!/usr/bin/perl
+
+# nginx -t: a good configuration passes with the module loaded after
+# ngx_rtmp_module.so; bad values and combinations fail with a message
+# that names the directive.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use DubTest;
+use Test::More;
+
+my $t = DubTest->new;
+
+sub conf {
+    my ($live, %o) = @_;
+    my $out = $o{out} // "live on;";
+    my $server = $o{server} // '';
+    return <<"EOF";
+        $server
+        application live {
+            live on;
+            $live
+        }
+
+        application dubbed {
+            $out
+        }
+EOF
+}
+
+my ($rc, $out) = $t->test_conf(rtmp => conf("dub on; dub_output_app dubbed;"));
+is($rc, 0, 'minimal configuration passes') or diag($out);
+
+($rc, $out) = $t->test_conf(rtmp => conf(<<'EOF'));
+            dub on;
+            dub_output_app dubbed;
+            dub_segment 2;
+            dub_delay 5500ms;
+            dub_max_buffer 16m;
+EOF
+is($rc, 0, 'all directives with good values pass') or diag($out);
+
+($rc, $out) = $t->test_conf(rtmp => conf("dub off;"));
+is($rc, 0, 'dub off needs no output application') or diag($out);
+
+($rc, $out) = $t->test_conf(rtmp => conf("dub_segment 3s;",
+    server => "dub_output_app dubbed; dub_delay 20s;"));
+is($rc, 0, 'settings at server level') or diag($out);
+
+my @bad = (
+    [ "dub on;", qr/"dub_output_app" is required when "dub" is on/,
+      'dub on without dub_output_app' ],
+    [ "dub maybe; dub_output_app dubbed;",
+      qr/invalid value "maybe" in "dub" directive/, 'dub takes on|off' ],
+    [ "dub on; dub_output_app nowhere;",
+      qr/"dub_output_app" names "nowhere", which is not an application.*nginx\.conf:\d+/,
+      'output application must exist' ],
+    [ "dub on; dub_output_app live;",
+      qr/"dub_output_app" must name another application than "live"/,
+      'output application is not the input' ],
+    [ "dub on; dub_output_app dubbed; dub_output_app other;",
+      qr/"dub_output_app" directive is duplicate/, 'duplicate output' ],
+    [ "dub on; dub_output_app a/b;",
+      qr/invalid application name "a\/b" in "dub_output_app"/,
+      'output name without slash' ],
+    [ "dub on; dub_output_app dubbed; dub_segment 500ms;",
+      qr/"dub_segment" must be between 1s and 60s, not 500ms/,
+      'segment too short' ],
+    [ "dub on; dub_output_app dubbed; dub_segment 0;",
+      qr/"dub_segment" must be between 1s and 60s, not 0ms/,
+      'segment of zero' ],
+    [ "dub on; dub_output_app dubbed; dub_segment 61s;",
+      qr/"dub_segment" must be between 1s and 60s/, 'segment too long' ],
+    [ "dub on; dub_output_app dubbed; dub_segment six;",
+      qr/"dub_segment" directive invalid value/, 'segment not a time' ],
+    [ "dub on; dub_output_app dubbed; dub_delay 6s;",
+      qr/"dub_delay" \(6000ms\) must be greater than "dub_segment" \(6000ms\)/,
+      'delay not above the segment' ],
+    [ "dub on; dub_output_app dubbed; dub_segment 10s; dub_delay 9s;",
+      qr/"dub_delay" \(9000ms\) must be greater than "dub_segment"/,
+      'delay under the segment' ],
+    [ "dub on; dub_output_app dubbed; dub_delay 11m;",
+      qr/"dub_delay" must be at most 600s/, 'delay too long' ],
+    [ "dub on; dub_output_app dubbed; dub_max_buffer 100k;",
+      qr/"dub_max_buffer" must be at least 1m/, 'buffer too small' ],
+    [ "dub on; dub_output_app dubbed; dub_segment;",
+      qr/invalid number of arguments in "dub_segment" directive/,
+      'segment needs a value' ],
+);
+
+for my $case (@bad) {
+    my ($live, $re, $name) = @$case;
+    ($rc, $out) = $t->test_conf(rtmp => conf($live));
+    ok($rc != 0 && $out =~ $re, $name) or diag($out);
+}
+
+($rc, $out) = $t->test_conf(rtmp => conf("dub on; dub_output_app dubbed;",
+    out => "live off;"));
+ok($rc != 0 && $out =~ /"dub_output_app" names "dubbed", which needs "live on"/,
+   'output application needs live on') or diag($out);
+
+($rc, $out) = $t->test_conf(rtmp => conf("dub on; dub_output_app dubbed;",
+    out => "live on; dub on; dub_output_app live;"));
+ok($rc != 0 && $out =~ /"dub_output_app" names "dubbed", which has "dub on"/,
+   'output application must not dub') or diag($out);
+
+($rc, $out) = $t->test_conf(rtmp => conf("dub_output_app dubbed;",
+    server => "dub on;"));
+ok($rc != 0 && $out =~ /"dub" directive is not allowed here/,
+   'dub is an application directive') or diag($out);
+
+SKIP: {
+    skip 'static build', 1 if $ENV{TEST_NGINX_STATIC};
+
+    # loaded before ngx_rtmp_module.so, the module cannot resolve it
+    my $conf = $t->conf_text(rtmp => conf("dub off;"));
+    $conf =~ s/^(load_module \S+ngx_rtmp_module\.so;\n)(load_module .*\n)/$2$1/m;
+    my $file = $t->dir . '/order.conf';
+    open my $fh, '>', $file or die;
+    print $fh $conf;
+    close $fh;
+    $out = `$t->{binary} -t -p ${\$t->dir}/ -c $file 2>&1`;
+    ok($? != 0 && $out =~ /undefined symbol/,
+       'loading before ngx_rtmp_module.so fails at load time') or diag($out);
+}
+
+done_testing;

@@ -1,0 +1,70 @@
+#!/usr/bin/perl
+
+# Four streams at once stay independent: each output is its own input,
+# intact, and killing one publisher changes nothing for the others.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use DubTest;
+use Test::More;
+use Time::HiRes qw(sleep);
+
+my %fixture = (m1 => 'short', m2 => 'mono48', m3 => 'fps25', m4 => 'short');
+
+my $t = DubTest->new(rtmp => <<'EOF');
+        application live {
+            live on;
+            dub on;
+            dub_output_app dubbed;
+            dub_segment 2s;
+            dub_delay 3s;
+        }
+
+        application dubbed {
+            live on;
+            play_restart on;
+        }
+EOF
+
+$t->run;
+
+my (%player, %pub);
+
+for my $n (sort keys %fixture) {
+    $player{$n} = $t->play("dubbed/$n", $t->dir . "/$n.flv");
+}
+
+$t->wait_log(qr/play: name='m4'/, 10);
+
+for my $n (sort keys %fixture) {
+    $pub{$n} = $t->publish($fixture{$n}, "live/$n");
+    sleep 0.3;
+}
+
+sleep 5;
+$t->kill_proc($pub{m4}, 'KILL');
+
+for my $n (sort keys %fixture) {
+    my $rc = $t->wait_exit($pub{$n}, 30);
+    is($rc, 0, "$n: published") if $n ne 'm4';
+}
+
+for my $n (sort keys %fixture) {
+    is($t->wait_exit($player{$n}, 20), 0, "$n: output ended");
+}
+
+for my $n (qw(m1 m2 m3)) {
+    DubTest::is_same_media(DubTest::fixture($fixture{$n}),
+                           $t->dir . "/$n.flv", $n);
+}
+
+DubTest::is_prefix_media(DubTest::fixture('short'), $t->dir . '/m4.flv',
+                         'm4 killed', 3000);
+
+is(scalar $t->log_lines(qr/output done/), 4, 'four outputs done');
+
+$t->stop_ok;
+
+done_testing;
