@@ -1,0 +1,39 @@
+#!/bin/bash
+# The main job on the embedded default: nginx with this module and
+# conf/nginx.conf, in the foreground, until Ctrl-C.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+run=$top/build/run
+
+mkdir -p "$run/logs" "$run/hls" "$run/modules" \
+         "$run/client_body_temp" "$run/proxy_temp" "$run/fastcgi_temp" \
+         "$run/uwsgi_temp" "$run/scgi_temp"
+chmod 0777 "$run/hls"
+ln -sf "$top/build/ngx_rtmp_dub_module.so" "$run/modules/"
+
+for port in 1935 8080; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        echo "run: port $port is in use; stop what listens there" >&2
+        exit 1
+    fi
+done
+
+nginx -t -q -p "$run/" -c "$top/conf/nginx.conf"
+
+cat <<MSG
+nginx with the dubbing module (config: conf/nginx.conf, logs: $run/logs)
+
+  push   rtmp://127.0.0.1:1935/live/NAME
+         e.g. ffmpeg -re -i $top/fixtures/out/main.flv -c copy \\
+                     -f flv rtmp://127.0.0.1:1935/live/demo
+  play   rtmp://127.0.0.1:1935/dubbed/NAME       (14 s later)
+         http://127.0.0.1:8080/hls/NAME.m3u8
+  status http://127.0.0.1:8080/stub_status
+
+Ctrl-C stops it.
+MSG
+
+# hls_path is relative to the working directory
+cd "$run"
+exec nginx -p "$run/" -c "$top/conf/nginx.conf" -g 'daemon off;'

@@ -1,0 +1,71 @@
+#!/usr/bin/perl
+
+# conf/nginx.conf, what "make run" starts, works as shipped: a stream
+# pushed to live/NAME comes out of dubbed/NAME and as HLS, and
+# stub_status answers.  Only the ports and paths are changed for the test.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use DubTest;
+use Test::More;
+use IO::Socket::INET;
+
+plan skip_all => 'Debian nginx only' if $ENV{TEST_NGINX_STATIC};
+
+my $t = DubTest->new;
+my $dir = $t->dir;
+
+open my $fh, '<', "$DubTest::TOP/conf/nginx.conf" or die $!;
+my $conf = do { local $/; <$fh> };
+close $fh;
+
+$conf =~ s/listen 1935;/listen 127.0.0.1:${\$t->rtmp_port};/ or die;
+$conf =~ s/listen 8080;/listen 127.0.0.1:${\$t->http_port};/ or die;
+$conf =~ s{load_module modules/}{load_module $DubTest::TOP/build/} or die;
+$conf =~ s/^(\s*dub_delay) 14s;/$1 8s;/m or die;
+$conf =~ s/^(\s*live on;\n\s*deny publish all;)/$1\n            play_restart on;/m
+    or die;
+
+mkdir "$dir/$_" for qw(client_body_temp proxy_temp fastcgi_temp uwsgi_temp
+                       scgi_temp);
+chmod 0777, "$dir/hls";
+
+open $fh, '>', "$dir/run.conf" or die;
+print $fh $conf;
+close $fh;
+
+my $out = `nginx -t -p $dir/ -c $dir/run.conf 2>&1`;
+is($?, 0, 'conf/nginx.conf passes nginx -t') or diag($out);
+
+my $pid = fork // die;
+if ($pid == 0) {
+    chdir $dir;
+    open STDOUT, '>', "$dir/logs/stderr.log";
+    open STDERR, '>&', \*STDOUT;
+    exec 'nginx', '-p', "$dir/", '-c', "$dir/run.conf", '-g', 'daemon off;';
+}
+$t->{pid} = $pid;
+sleep 1;
+
+my $rec = "$dir/out.flv";
+my $player = $t->play('dubbed/demo', $rec);
+sleep 0.5;
+my $pub = $t->publish('short', 'live/demo');
+
+is($t->wait_exit($pub, 30), 0, 'pushed to live/demo');
+is($t->wait_exit($player, 30), 0, 'played dubbed/demo');
+DubTest::is_same_media(DubTest::fixture('short'), $rec, 'run conf');
+
+ok(-s "$dir/hls/demo.m3u8", 'HLS playlist');
+
+my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                              PeerPort => $t->http_port) or die;
+print $s "GET /stub_status HTTP/1.0\r\n\r\n";
+my $resp = do { local $/; <$s> };
+like($resp, qr/Active connections: \d+/, 'stub_status answers');
+
+$t->stop_ok;
+
+done_testing;
