@@ -51,15 +51,17 @@ my $player = $t->spawn('late.log', 'ffmpeg', '-nostdin', '-hide_banner',
 
 is($t->wait_exit($player, 30), 0, 'late player decoded 4 s');
 
-my %frames;
+my (%type, %frames);
 for (split /\n/, $t->read_file($late)) {
+    $type{$1} = $2 if /^#media_type (\d+): (\w+)/;
     next if /^#/;
-    $frames{(split /,/)[0]}++;
+    $frames{$type{(split /,/)[0]} // 'unknown'}++;
 }
 
-ok(($frames{0} // 0) >= 100, 'late player decoded video frames')
-    or diag("streams: " . join ' ', %frames);
-ok(($frames{1} // 0) >= 150, 'late player decoded audio frames');
+ok(($frames{video} // 0) >= 100, 'late player decoded video frames')
+    or diag("frames: " . join ' ', %frames);
+ok(($frames{audio} // 0) >= 150, 'late player decoded audio frames')
+    or diag("frames: " . join ' ', %frames);
 is($t->read_file('logs/late.log'), '', 'late player saw no decoding error');
 
 is($t->wait_exit($pub, 60), 0, 'publisher done');
