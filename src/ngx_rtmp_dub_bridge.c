@@ -25,6 +25,7 @@ static void ngx_rtmp_dub_bridge_closed(ngx_rtmp_dub_bridge_t *b,
     dub_segment_t *seg);
 static void ngx_rtmp_dub_bridge_slot(ngx_rtmp_dub_bridge_t *b,
     dub_segment_t *seg);
+static void ngx_rtmp_dub_bridge_schedule(ngx_rtmp_dub_bridge_t *b);
 static void ngx_rtmp_dub_bridge_timer(ngx_event_t *ev);
 static void ngx_rtmp_dub_bridge_run(ngx_rtmp_dub_bridge_t *b);
 static void ngx_rtmp_dub_bridge_free(ngx_rtmp_dub_bridge_t *b);
@@ -181,7 +182,7 @@ ngx_rtmp_dub_bridge_detach(ngx_rtmp_session_t *s)
                   "dub: \"%V/%V\" publisher left, %uz bytes to drain",
                   &b->dacf->cacf->name, &b->stream, b->bytes);
 
-    ngx_rtmp_dub_bridge_run(b);
+    ngx_rtmp_dub_bridge_schedule(b);
 }
 
 
@@ -303,7 +304,7 @@ ngx_rtmp_dub_bridge_tag(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_header_t *h,
     b->tags_in++;
 
     if (!b->timer.timer_set) {
-        ngx_rtmp_dub_bridge_run(b);
+        ngx_rtmp_dub_bridge_schedule(b);
     }
 }
 
@@ -405,6 +406,36 @@ ngx_rtmp_dub_bridge_slot(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
                   "dub: \"%V/%V\" segment %uL out with original audio: %s",
                   &b->dacf->cacf->name, &b->stream, seg->index,
                   ngx_rtmp_dub_fallback_names[reason]);
+}
+
+
+/*
+ * Tags go out from the timer only, never from inside a publisher's
+ * handler: arm it for the next tag due, or at once to tidy up.
+ */
+
+static void
+ngx_rtmp_dub_bridge_schedule(ngx_rtmp_dub_bridge_t *b)
+{
+    int64_t         delay;
+    dub_segment_t  *seg;
+
+    delay = 0;
+    seg = b->head;
+
+    if (seg && b->pos < seg->ntags) {
+        delay = seg->tags[b->pos].due - (int64_t) ngx_current_msec;
+
+        if (delay < 0) {
+            delay = 0;
+        }
+    }
+
+    if (b->timer.timer_set) {
+        ngx_del_timer(&b->timer);
+    }
+
+    ngx_add_timer(&b->timer, (ngx_msec_t) delay);
 }
 
 
