@@ -13,14 +13,20 @@ B       := build
 SO      := $(B)/ngx_rtmp_dub_module.so
 ASAN    := $(B)/asan/nginx
 SRCS    := $(wildcard src/*.c src/*.h) config
-PURE    := src/dub_flv.c src/dub_time.c src/dub_segment.c
+PURE    := $(wildcard src/dub_*.c)
 UNITS   := $(patsubst t/unit/%.c,$(B)/unit/%,$(wildcard t/unit/test_*.c))
+FUZZ    := $(patsubst t/fuzz/%.c,$(B)/fuzz/%,$(wildcard t/fuzz/fuzz_*.c))
+TOOLS   := $(B)/tools/audio-probe
 JOBS    ?= 6
+
+LIBS    := $(shell pkg-config --libs libavcodec libavformat libavutil \
+                   libswresample libavfilter yajl 2>/dev/null) -lm
 
 UNIT_CFLAGS := -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
                -Wall -Wextra -Werror -Isrc -It/unit
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Isrc
 
-.PHONY: all setup deps unit fixtures asan test check run clean
+.PHONY: all setup unit fuzz tools fixtures asan sts test check run clean
 
 all: $(SO)
 
@@ -30,11 +36,23 @@ setup:
 $(SO): $(SRCS) scripts/build.sh | setup
 	@scripts/build.sh
 
-$(B)/unit/%: t/unit/%.c $(PURE) $(wildcard src/dub_*.h) t/unit/tap.h
+$(B)/unit/%: t/unit/%.c $(PURE) $(wildcard src/dub_*.h) t/unit/tap.h | setup
 	@mkdir -p $(B)/unit
-	gcc $(UNIT_CFLAGS) -o $@ $< $(PURE)
+	gcc $(UNIT_CFLAGS) -o $@ $< $(PURE) $(LIBS)
 
 unit: $(UNITS)
+
+$(B)/fuzz/%: t/fuzz/%.c $(PURE) $(wildcard src/dub_*.h) | setup
+	@mkdir -p $(B)/fuzz
+	clang $(FUZZ_CFLAGS) -o $@ $< $(PURE) $(LIBS)
+
+fuzz: $(FUZZ)
+
+$(B)/tools/%: t/tools/%.c
+	@mkdir -p $(B)/tools
+	gcc -O2 -Wall -Wextra -Werror -o $@ $< -lm
+
+tools: $(TOOLS)
 
 fixtures: | setup
 	@fixtures/gen.sh
@@ -48,11 +66,14 @@ check:
 	@scripts/check-style.pl
 	@scripts/check-docs.pl
 
-test: all unit fixtures asan
+test: all unit fuzz tools fixtures asan sts
 	prove -j$(JOBS) t/
 
 run: all fixtures
 	@scripts/run.sh
 
+sts: | setup
+	@scripts/setup-sts.sh
+
 clean:
-	rm -rf $(B)/unit $(B)/nginx-dev $(B)/asan $(SO)
+	rm -rf $(B)/unit $(B)/fuzz $(B)/tools $(B)/nginx-dev $(B)/asan $(SO)

@@ -7,7 +7,8 @@
 use strict;
 use warnings;
 
-my @files = @ARGV ? @ARGV : (glob('src/*.[ch]'), glob('t/unit/*.[ch]'));
+my @files = @ARGV ? @ARGV
+            : map { glob } qw(src/*.[ch] t/unit/*.[ch] t/fuzz/*.c t/tools/*.c);
 my $bad = 0;
 
 sub report {
@@ -24,6 +25,8 @@ for my $file (@files) {
     report($file, scalar @lines, 'no newline at end of file')
         if @lines && $lines[-1] !~ /\n$/;
 
+    my $in_comment = 0;
+
     for my $i (0 .. $#lines) {
         my $l = $lines[$i];
         my $n = $i + 1;
@@ -35,6 +38,19 @@ for my $file (@files) {
 
         (my $code = $l) =~ s/"(?:[^"\\]|\\.)*"/""/g;
         $code =~ s/'(?:[^'\\]|\\.)*'/''/g;
+
+        # what is inside /* */ is prose, not code
+        if ($in_comment) {
+            if ($code =~ s{^.*?\*/}{}) {
+                $in_comment = 0;
+            } else {
+                $code = '';
+            }
+        }
+        $code =~ s{/\*.*?\*/}{}g;
+        if ($code =~ s{/\*.*$}{}) {
+            $in_comment = 1;
+        }
 
         report($file, $n, '// comment') if $code =~ m{//};
         report($file, $n, 'no space after keyword')

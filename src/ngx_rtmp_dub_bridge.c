@@ -2,11 +2,12 @@
 /*
  * Copyright (C) nginx-dub developers
  *
- * The per-stream bridge: tags from the publisher into segments, each
- * segment's fate decided at its output slot, and the output paced
- * exactly "dub_delay" behind the input.  A bridge outlives its publisher
- * until the output has drained, and a new publisher of the same name
- * continues the same output.
+ * The per-stream bridge: tags from the publisher into segments, segments
+ * to the STS session (ngx_rtmp_dub_sts.c), and the output paced exactly
+ * "dub_delay" behind the input, each segment with its dubbed audio if it
+ * is ready at its output slot, its original audio otherwise.  A bridge
+ * outlives its publisher until the output has drained and the STS session
+ * has ended; a new publisher of the same name continues the same output.
  */
 
 
@@ -21,13 +22,18 @@
 
 static ngx_rtmp_dub_bridge_t *ngx_rtmp_dub_bridge_find(
     ngx_rtmp_dub_app_conf_t *dacf, u_char *name, size_t len);
+static void ngx_rtmp_dub_bridge_audio(ngx_rtmp_dub_bridge_t *b,
+    unsigned flags, ngx_chain_t *in, size_t len);
 static void ngx_rtmp_dub_bridge_closed(ngx_rtmp_dub_bridge_t *b,
     dub_segment_t *seg);
 static void ngx_rtmp_dub_bridge_slot(ngx_rtmp_dub_bridge_t *b,
     dub_segment_t *seg);
+static ngx_int_t ngx_rtmp_dub_bridge_emit(ngx_rtmp_dub_bridge_t *b,
+    dub_segment_t *seg, dub_tag_t *tag);
 static void ngx_rtmp_dub_bridge_schedule(ngx_rtmp_dub_bridge_t *b);
 static void ngx_rtmp_dub_bridge_timer(ngx_event_t *ev);
 static void ngx_rtmp_dub_bridge_run(ngx_rtmp_dub_bridge_t *b);
+static void ngx_rtmp_dub_bridge_pop(ngx_rtmp_dub_bridge_t *b);
 static void ngx_rtmp_dub_bridge_free(ngx_rtmp_dub_bridge_t *b);
 
 
@@ -35,10 +41,22 @@ static ngx_queue_t  ngx_rtmp_dub_bridges;
 static ngx_uint_t   ngx_rtmp_dub_nbridges;
 
 
-static const char  *ngx_rtmp_dub_fallback_names[] = {
+const char  *ngx_rtmp_dub_fallback_names[] = {
     "not_configured",
-    "too_short",
+    "sts_unavailable",
     "not_ready",
+    "breaker_open",
+    "backpressure",
+    "inflight_full",
+    "timeout",
+    "failed",
+    "error",
+    "decode",
+    "late",
+    "oversize",
+    "too_short",
+    "unsupported",
+    "input_late",
 };
 
 
@@ -93,6 +111,10 @@ ngx_rtmp_dub_bridge_attach(ngx_rtmp_session_t *s,
 
         b->dacf = dacf;
         b->overflow = 0;
+        b->output_done = 0;
+        b->aac_hdr_len = 0;
+        b->seg_has_audio = 0;
+        b->seg_hdr_changed = 0;
 
     } else {
         b = ngx_calloc(sizeof(ngx_rtmp_dub_bridge_t), s->connection->log);
@@ -123,6 +145,8 @@ ngx_rtmp_dub_bridge_attach(ngx_rtmp_session_t *s,
 
         dub_timeline_init(&b->timeline, dacf->delay);
         dub_segmenter_init(&b->segmenter, dacf->segment, 2 * dacf->segment);
+
+        ngx_rtmp_dub_sts_init(b);
     }
 
     b->publisher = s;
@@ -134,6 +158,8 @@ ngx_rtmp_dub_bridge_attach(ngx_rtmp_session_t *s,
                   "%s", &dacf->cacf->name, &b->stream, &dacf->output_app,
                   &b->stream, dacf->delay,
                   b->publishes > 1 ? " (continued)" : "");
+
+    ngx_rtmp_dub_sts_attach(b);
 
     return NGX_OK;
 }
@@ -182,6 +208,7 @@ ngx_rtmp_dub_bridge_detach(ngx_rtmp_session_t *s)
                   "dub: \"%V/%V\" publisher left, %uz bytes to drain",
                   &b->dacf->cacf->name, &b->stream, b->bytes);
 
+    ngx_rtmp_dub_sts_input_end(b);
     ngx_rtmp_dub_bridge_schedule(b);
 }
 
@@ -227,6 +254,7 @@ ngx_rtmp_dub_bridge_tag(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_header_t *h,
     }
 
     flags = 0;
+    ft.codec = 0;
 
     if (dub_flv_parse(track, head, hlen, &ft) == 0) {
         flags = ft.flags;
@@ -274,6 +302,9 @@ ngx_rtmp_dub_bridge_tag(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_header_t *h,
         }
 
         b->tail = opened;
+
+        b->seg_has_audio = 0;
+        b->seg_hdr_changed = 0;
     }
 
     if (tag == NULL) {
@@ -288,6 +319,10 @@ ngx_rtmp_dub_bridge_tag(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_header_t *h,
 
     for (cl = in; cl; cl = cl->next) {
         p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+    }
+
+    if (track == DUB_TRACK_AUDIO && ft.codec == DUB_FLV_AUDIO_AAC) {
+        ngx_rtmp_dub_bridge_audio(b, flags, in, len);
     }
 
     if (flags & DUB_TAG_HEADER) {
@@ -305,6 +340,48 @@ ngx_rtmp_dub_bridge_tag(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_header_t *h,
 
     if (!b->timer.timer_set) {
         ngx_rtmp_dub_bridge_schedule(b);
+    }
+}
+
+
+/*
+ * The AAC configuration each segment's audio is in: the sequence header
+ * in force at its first frame; a new one within it makes the segment
+ * unsuitable for dubbing.
+ */
+
+static void
+ngx_rtmp_dub_bridge_audio(ngx_rtmp_dub_bridge_t *b, unsigned flags,
+    ngx_chain_t *in, size_t len)
+{
+    size_t  n;
+
+    if (flags & DUB_TAG_HEADER) {
+        if (b->seg_has_audio) {
+            b->seg_hdr_changed = 1;
+        }
+
+        if (len > sizeof(b->aac_hdr)) {
+            b->aac_hdr_len = 0;
+            return;
+        }
+
+        b->aac_hdr_len = 0;
+
+        for ( /* void */ ; in; in = in->next) {
+            n = in->buf->last - in->buf->pos;
+            ngx_memcpy(b->aac_hdr + b->aac_hdr_len, in->buf->pos, n);
+            b->aac_hdr_len += n;
+        }
+
+        return;
+    }
+
+    if (!b->seg_has_audio) {
+        b->seg_has_audio = 1;
+        b->seg_flv_byte = in->buf->pos[0];
+        b->seg_hdr_len = b->aac_hdr_len;
+        ngx_memcpy(b->seg_hdr, b->aac_hdr, b->aac_hdr_len);
     }
 }
 
@@ -332,6 +409,20 @@ ngx_rtmp_dub_bridge_free_all(void)
         b->publisher = NULL;
 
         ngx_rtmp_dub_bridge_free(b);
+    }
+}
+
+
+/*
+ * Something the bridge waited for is over: look again from the timer,
+ * never from inside the caller (which may still use the bridge).
+ */
+
+void
+ngx_rtmp_dub_bridge_check_done(ngx_rtmp_dub_bridge_t *b)
+{
+    if (b->publisher == NULL && b->head == NULL) {
+        ngx_rtmp_dub_bridge_schedule(b);
     }
 }
 
@@ -378,6 +469,8 @@ ngx_rtmp_dub_bridge_closed(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
                   seg->naudio, seg->len, seg->final ? ", last" : "",
                   seg->forced ? ", no keyframe" : "",
                   seg->headers_changed ? ", new headers" : "");
+
+    ngx_rtmp_dub_sts_segment(b, seg);
 }
 
 
@@ -388,16 +481,29 @@ ngx_rtmp_dub_bridge_slot(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
 {
     ngx_rtmp_dub_fallback_e  reason;
 
-    if (!seg->closed) {
-        reason = NGX_RTMP_DUB_FB_NOT_READY;
+    b->out_frag = NULL;
 
-    } else if (seg->final
-               && dub_segment_duration(seg) < NGX_RTMP_DUB_MIN_PARTIAL)
-    {
-        reason = NGX_RTMP_DUB_FB_TOO_SHORT;
+    if (seg->naudio == 0) {
+        /* nothing to dub */
+        return;
+    }
+
+    if (!seg->closed && seg->user == NULL) {
+        reason = b->dacf->sts ? NGX_RTMP_DUB_FB_INPUT_LATE
+                              : NGX_RTMP_DUB_FB_NOT_CONFIGURED;
 
     } else {
-        reason = NGX_RTMP_DUB_FB_NOT_CONFIGURED;
+        b->out_frag = ngx_rtmp_dub_sts_slot(b, seg, &reason);
+    }
+
+    if (b->out_frag) {
+        b->out_frag->next_frame = 0;
+
+        ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                      "dub: \"%V/%V\" segment %uL fragment %s out with "
+                      "dubbed audio", &b->dacf->cacf->name, &b->stream,
+                      seg->index, b->out_frag->id);
+        return;
     }
 
     b->fallbacks[reason]++;
@@ -406,6 +512,63 @@ ngx_rtmp_dub_bridge_slot(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
                   "dub: \"%V/%V\" segment %uL out with original audio: %s",
                   &b->dacf->cacf->name, &b->stream, seg->index,
                   ngx_rtmp_dub_fallback_names[reason]);
+}
+
+
+/* a tag to the output, its audio replaced in a dubbed segment */
+
+static ngx_int_t
+ngx_rtmp_dub_bridge_emit(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg,
+    dub_tag_t *tag)
+{
+    u_char               *p, *frame;
+    size_t                size, len;
+    uint32_t              i, k;
+    ngx_rtmp_dub_frag_t  *f;
+
+    f = b->out_frag;
+
+    if (f == NULL || tag->track != DUB_TRACK_AUDIO
+        || (tag->flags & DUB_TAG_HEADER))
+    {
+        return ngx_rtmp_dub_output_send(b, seg, tag, seg->data + tag->off,
+                                        tag->len);
+    }
+
+    k = f->next_frame++;
+
+    if (k >= f->dubbed.nframes) {
+        return ngx_rtmp_dub_output_send(b, seg, tag, seg->data + tag->off,
+                                        tag->len);
+    }
+
+    frame = f->dubbed.data;
+
+    for (i = 0; i < k; i++) {
+        frame += f->dubbed.sizes[i];
+    }
+
+    size = f->dubbed.sizes[k];
+    len = 2 + size;
+
+    if (len > b->scratch_size) {
+        p = ngx_alloc(len * 2, &b->log);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_free(b->scratch);
+        b->scratch = p;
+        b->scratch_size = len * 2;
+    }
+
+    /* the FLV audio byte of the original, then "AAC raw" */
+
+    b->scratch[0] = f->flv_byte;
+    b->scratch[1] = 1;
+    ngx_memcpy(b->scratch + 2, frame, size);
+
+    return ngx_rtmp_dub_output_send(b, seg, tag, b->scratch, len);
 }
 
 
@@ -468,16 +631,7 @@ ngx_rtmp_dub_bridge_run(ngx_rtmp_dub_bridge_t *b)
                 return;
             }
 
-            b->head = seg->next;
-
-            if (b->head == NULL) {
-                b->tail = NULL;
-            }
-
-            b->bytes -= seg->len;
-            b->pos = 0;
-
-            dub_segment_free(seg);
+            ngx_rtmp_dub_bridge_pop(b);
             continue;
         }
 
@@ -496,31 +650,66 @@ ngx_rtmp_dub_bridge_run(ngx_rtmp_dub_bridge_t *b)
             }
         }
 
-        if (b->output) {
-            if (ngx_rtmp_dub_output_send(b, seg, tag) == NGX_OK) {
-                b->tags_out++;
-            }
+        if (b->output && ngx_rtmp_dub_bridge_emit(b, seg, tag) == NGX_OK) {
+            b->tags_out++;
         }
 
         b->pos++;
     }
 
-    if (b->publisher == NULL) {
+    if (b->publisher) {
+        return;
+    }
+
+    if (!b->output_done) {
+        b->output_done = 1;
+
         ngx_log_error(NGX_LOG_INFO, &b->log, 0,
                       "dub: \"%V/%V\" output done: %uL segments, %uL tags "
                       "in, %uL out", &b->dacf->output_app, &b->stream,
                       b->segments, b->tags_in, b->tags_out);
 
         ngx_rtmp_dub_output_close(b);
-        ngx_rtmp_dub_bridge_free(b);
     }
+
+    if (ngx_rtmp_dub_sts_busy(b)) {
+        /* stream:end and its answer: check_done() comes back */
+        return;
+    }
+
+    ngx_rtmp_dub_bridge_free(b);
+}
+
+
+static void
+ngx_rtmp_dub_bridge_pop(ngx_rtmp_dub_bridge_t *b)
+{
+    dub_segment_t  *seg;
+
+    seg = b->head;
+
+    b->head = seg->next;
+
+    if (b->head == NULL) {
+        b->tail = NULL;
+    }
+
+    b->bytes -= seg->len;
+    b->pos = 0;
+    b->out_frag = NULL;
+
+    if (seg->user) {
+        ngx_rtmp_dub_frag_free(seg->user);
+    }
+
+    dub_segment_free(seg);
 }
 
 
 static void
 ngx_rtmp_dub_bridge_free(ngx_rtmp_dub_bridge_t *b)
 {
-    dub_segment_t       *seg;
+    ngx_uint_t           i;
     ngx_rtmp_dub_ctx_t  *ctx;
 
     if (b->timer.timer_set) {
@@ -532,10 +721,29 @@ ngx_rtmp_dub_bridge_free(ngx_rtmp_dub_bridge_t *b)
         ctx->bridge = NULL;
     }
 
+    if (b->dacf->sts) {
+        ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                      "dub: \"%V/%V\" done: %uL sent, %uL success, "
+                      "%uL partial, %uL failed, %uL late answers, "
+                      "%uL reconnects", &b->dacf->cacf->name, &b->stream,
+                      b->sent, b->processed[0], b->processed[1],
+                      b->processed[2], b->late_answers, b->reconnects);
+
+        for (i = 0; i < NGX_RTMP_DUB_FB_LAST; i++) {
+            if (b->fallbacks[i]) {
+                ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                              "dub: \"%V/%V\" fallbacks %s: %uL",
+                              &b->dacf->cacf->name, &b->stream,
+                              ngx_rtmp_dub_fallback_names[i],
+                              b->fallbacks[i]);
+            }
+        }
+    }
+
+    ngx_rtmp_dub_sts_free(b);
+
     while (b->head) {
-        seg = b->head;
-        b->head = seg->next;
-        dub_segment_free(seg);
+        ngx_rtmp_dub_bridge_pop(b);
     }
 
     /* the open segment, if any, was the tail of the queue */
@@ -544,6 +752,7 @@ ngx_rtmp_dub_bridge_free(ngx_rtmp_dub_bridge_t *b)
 
     ngx_free(b->header[0].data);
     ngx_free(b->header[1].data);
+    ngx_free(b->scratch);
 
     ngx_queue_remove(&b->queue);
     ngx_rtmp_dub_nbridges--;

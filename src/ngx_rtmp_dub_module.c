@@ -19,6 +19,7 @@
 #define NGX_RTMP_DUB_DELAY_MAX      600000
 #define NGX_RTMP_DUB_DELAY_EXTRA    8000
 #define NGX_RTMP_DUB_BUFFER_MIN     (1024 * 1024)
+#define NGX_RTMP_DUB_MESSAGE_MIN    (64 * 1024)
 
 
 static ngx_int_t ngx_rtmp_dub_postconfiguration(ngx_conf_t *cf);
@@ -27,8 +28,19 @@ static char *ngx_rtmp_dub_merge_app_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_rtmp_dub_output_app(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_rtmp_dub_sts_url(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_rtmp_dub_keyval(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_rtmp_dub_reconnect(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_rtmp_dub_bitrate(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_rtmp_dub_merge_sts(ngx_conf_t *cf,
+    ngx_rtmp_dub_app_conf_t *prev, ngx_rtmp_dub_app_conf_t *conf);
 static ngx_int_t ngx_rtmp_dub_resolve(ngx_conf_t *cf,
     ngx_rtmp_core_srv_conf_t *cscf);
+static ngx_int_t ngx_rtmp_dub_init_process(ngx_cycle_t *cycle);
 static void ngx_rtmp_dub_exit_process(ngx_cycle_t *cycle);
 
 static ngx_int_t ngx_rtmp_dub_publish(ngx_rtmp_session_t *s,
@@ -82,6 +94,118 @@ static ngx_command_t  ngx_rtmp_dub_commands[] = {
       offsetof(ngx_rtmp_dub_app_conf_t, max_buffer),
       NULL },
 
+    { ngx_string("dub_sts_url"),
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
+      ngx_rtmp_dub_sts_url,
+      NGX_RTMP_APP_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("dub_sts_header"),
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE2,
+      ngx_rtmp_dub_keyval,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_rtmp_dub_app_conf_t, sts_headers),
+      NULL },
+
+    { ngx_string("dub_sts_auth"),
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE2,
+      ngx_rtmp_dub_keyval,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_rtmp_dub_app_conf_t, sts_auth),
+      NULL },
+
+    { ngx_string("dub_sts_timeout"),
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_rtmp_dub_app_conf_t, sts_timeout),
+      NULL },
+
+    { ngx_string("dub_sts_init_timeout"),
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_rtmp_dub_app_conf_t, sts_init_timeout),
+      NULL },
+
+    { ngx_string("dub_sts_max_inflight"),
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_rtmp_dub_app_conf_t, sts_max_inflight),
+      NULL },
+
+    { ngx_string("dub_sts_reconnect"),
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_1MORE,
+      ngx_rtmp_dub_reconnect,
+      NGX_RTMP_APP_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("dub_sts_max_message"),
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_rtmp_dub_app_conf_t, sts_max_message),
+      NULL },
+
+    { ngx_string("dub_sts_ssl_trusted_certificate"),
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_rtmp_dub_app_conf_t, sts_ca),
+      NULL },
+
+    { ngx_string("dub_breaker_threshold"),
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_rtmp_dub_app_conf_t, breaker_threshold),
+      NULL },
+
+    { ngx_string("dub_breaker_cooldown"),
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_rtmp_dub_app_conf_t, breaker_cooldown),
+      NULL },
+
+    { ngx_string("dub_source_lang"),
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_rtmp_dub_app_conf_t, source_lang),
+      NULL },
+
+    { ngx_string("dub_target_lang"),
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_rtmp_dub_app_conf_t, target_lang),
+      NULL },
+
+    { ngx_string("dub_voice"),
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_rtmp_dub_app_conf_t, voice),
+      NULL },
+
+    { ngx_string("dub_audio_bitrate"),
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
+      ngx_rtmp_dub_bitrate,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_rtmp_dub_app_conf_t, audio_bitrate),
+      NULL },
+
+    { ngx_string("dub_thread_pool"),
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_rtmp_dub_app_conf_t, thread_pool_name),
+      NULL },
+
       ngx_null_command
 };
 
@@ -105,7 +229,7 @@ ngx_module_t  ngx_rtmp_dub_module = {
     NGX_RTMP_MODULE,                        /* module type */
     NULL,                                   /* init master */
     NULL,                                   /* init module */
-    NULL,                                   /* init process */
+    ngx_rtmp_dub_init_process,              /* init process */
     NULL,                                   /* init thread */
     NULL,                                   /* exit thread */
     ngx_rtmp_dub_exit_process,              /* exit process */
@@ -138,6 +262,18 @@ ngx_rtmp_dub_create_app_conf(ngx_conf_t *cf)
     dacf->delay = NGX_CONF_UNSET_MSEC;
     dacf->max_buffer = NGX_CONF_UNSET_SIZE;
 
+    dacf->sts = NGX_CONF_UNSET_PTR;
+    dacf->sts_headers = NGX_CONF_UNSET_PTR;
+    dacf->sts_auth = NGX_CONF_UNSET_PTR;
+    dacf->sts_reconnect = NGX_CONF_UNSET_PTR;
+    dacf->sts_max_message = NGX_CONF_UNSET_SIZE;
+    dacf->sts_timeout = NGX_CONF_UNSET_MSEC;
+    dacf->sts_init_timeout = NGX_CONF_UNSET_MSEC;
+    dacf->sts_max_inflight = NGX_CONF_UNSET_UINT;
+    dacf->breaker_threshold = NGX_CONF_UNSET_UINT;
+    dacf->breaker_cooldown = NGX_CONF_UNSET_MSEC;
+    dacf->audio_bitrate = NGX_CONF_UNSET_UINT;
+
     return dacf;
 }
 
@@ -157,8 +293,9 @@ ngx_rtmp_dub_merge_app_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     ngx_conf_merge_msec_value(conf->segment, prev->segment, 6000);
+    ngx_conf_merge_msec_value(conf->sts_timeout, prev->sts_timeout, 8000);
     ngx_conf_merge_msec_value(conf->delay, prev->delay,
-                              conf->segment + NGX_RTMP_DUB_DELAY_EXTRA);
+                              conf->segment + conf->sts_timeout);
     ngx_conf_merge_size_value(conf->max_buffer, prev->max_buffer,
                               64 * 1024 * 1024);
 
@@ -199,6 +336,421 @@ ngx_rtmp_dub_merge_app_conf(ngx_conf_t *cf, void *parent, void *child)
                            "\"dub\" is on");
         return NGX_CONF_ERROR;
     }
+
+    return ngx_rtmp_dub_merge_sts(cf, prev, conf);
+}
+
+
+static char *
+ngx_rtmp_dub_merge_sts(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *prev,
+    ngx_rtmp_dub_app_conf_t *conf)
+{
+    int64_t                 *ms;
+    ngx_str_t                name;
+    ngx_uint_t               i;
+    ngx_rtmp_dub_sts_url_t  *u;
+    static int64_t           schedule[] = { 2000, 4000, 8000, 16000, 32000 };
+
+    ngx_conf_merge_ptr_value(conf->sts, prev->sts, NULL);
+    ngx_conf_merge_ptr_value(conf->sts_headers, prev->sts_headers, NULL);
+    ngx_conf_merge_ptr_value(conf->sts_auth, prev->sts_auth, NULL);
+    ngx_conf_merge_str_value(conf->sts_ca, prev->sts_ca, "");
+    ngx_conf_merge_size_value(conf->sts_max_message, prev->sts_max_message,
+                              16 * 1024 * 1024);
+    ngx_conf_merge_msec_value(conf->sts_init_timeout, prev->sts_init_timeout,
+                              10000);
+    ngx_conf_merge_uint_value(conf->sts_max_inflight, prev->sts_max_inflight,
+                              3);
+    ngx_conf_merge_uint_value(conf->breaker_threshold,
+                              prev->breaker_threshold, 5);
+    ngx_conf_merge_msec_value(conf->breaker_cooldown, prev->breaker_cooldown,
+                              30000);
+    ngx_conf_merge_str_value(conf->source_lang, prev->source_lang, "en");
+    ngx_conf_merge_str_value(conf->target_lang, prev->target_lang, "es");
+    ngx_conf_merge_str_value(conf->voice, prev->voice, "default");
+    ngx_conf_merge_uint_value(conf->audio_bitrate, prev->audio_bitrate, 0);
+    ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name,
+                             "default");
+
+    if (conf->sts_reconnect == NGX_CONF_UNSET_PTR) {
+        if (prev->sts_reconnect != NGX_CONF_UNSET_PTR) {
+            conf->sts_reconnect = prev->sts_reconnect;
+
+        } else {
+            conf->sts_reconnect = ngx_array_create(cf->pool, 5,
+                                                   sizeof(int64_t));
+            if (conf->sts_reconnect == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            for (i = 0; i < 5; i++) {
+                ms = ngx_array_push(conf->sts_reconnect);
+                *ms = schedule[i];
+            }
+        }
+    }
+
+    if (conf->sts_max_inflight < 1 || conf->sts_max_inflight > 10) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"dub_sts_max_inflight\" must be between 1 and "
+                           "10, not %ui", conf->sts_max_inflight);
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->sts_timeout < 100) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"dub_sts_timeout\" must be at least 100ms");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->sts_init_timeout < 100) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"dub_sts_init_timeout\" must be at least "
+                           "100ms");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->sts_max_message < NGX_RTMP_DUB_MESSAGE_MIN) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"dub_sts_max_message\" must be at least 64k");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->breaker_threshold < 1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"dub_breaker_threshold\" must be at least 1");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->source_lang.len == 0 || conf->target_lang.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"dub_source_lang\" and \"dub_target_lang\" "
+                           "cannot be empty");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->sts == NULL || !conf->enable) {
+        return NGX_CONF_OK;
+    }
+
+    /* this application's own copy: its headers, credentials, CA */
+
+    u = ngx_palloc(cf->pool, sizeof(ngx_rtmp_dub_sts_url_t));
+    if (u == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *u = *conf->sts;
+
+    u->headers = conf->sts_headers;
+    u->auth = conf->sts_auth;
+    u->ca = conf->sts_ca;
+    u->max_message = conf->sts_max_message;
+    u->vhost = NULL;
+
+    if (u->ca.len) {
+        if (ngx_conf_full_name(cf->cycle, &u->ca, 1) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (!u->ssl) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "\"dub_sts_ssl_trusted_certificate\" is "
+                               "ignored for \"%V\"", &u->url);
+        }
+
+        if (ngx_file_info(u->ca.data, &(ngx_file_info_t) { 0 }) == -1) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                               "\"dub_sts_ssl_trusted_certificate\" \"%V\" "
+                               "cannot be read", &u->ca);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    conf->sts = u;
+
+    name = conf->thread_pool_name;
+
+    conf->thread_pool = ngx_thread_pool_add(cf, &name);
+    if (conf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * ws://, wss://, http:// or https://HOST[:PORT][/NAMESPACE]: the path
+ * names the Socket.IO namespace, as socket.io clients read it; the
+ * Engine.IO path is /socket.io/.  The host is resolved now, as nginx does
+ * for upstreams, so that connecting never waits for DNS.
+ */
+
+static char *
+ngx_rtmp_dub_sts_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_rtmp_dub_app_conf_t  *dacf = conf;
+
+    u_char                  *p;
+    size_t                   skip;
+    ngx_str_t               *value, nsp;
+    ngx_url_t                url;
+    ngx_uint_t               ssl;
+    ngx_rtmp_dub_sts_url_t  *u;
+
+    if (dacf->sts != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        dacf->sts = NULL;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncasecmp(value[1].data, (u_char *) "ws://", 5) == 0) {
+        skip = 5;
+        ssl = 0;
+
+    } else if (ngx_strncasecmp(value[1].data, (u_char *) "wss://", 6) == 0) {
+        skip = 6;
+        ssl = 1;
+
+    } else if (ngx_strncasecmp(value[1].data, (u_char *) "http://", 7) == 0) {
+        skip = 7;
+        ssl = 0;
+
+    } else if (ngx_strncasecmp(value[1].data, (u_char *) "https://", 8)
+               == 0)
+    {
+        skip = 8;
+        ssl = 1;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid URL \"%V\" in \"dub_sts_url\": it must "
+                           "start with ws://, wss://, http:// or https://",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&url, sizeof(ngx_url_t));
+
+    url.url.data = value[1].data + skip;
+    url.url.len = value[1].len - skip;
+    url.default_port = ssl ? 443 : 80;
+    url.uri_part = 1;
+
+    if (ngx_parse_url(cf->pool, &url) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "%s in \"dub_sts_url\" \"%V\"",
+                           url.err ? url.err : "invalid URL", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (url.naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no address for \"%V\" in \"dub_sts_url\"",
+                           &url.host);
+        return NGX_CONF_ERROR;
+    }
+
+    nsp = url.uri;
+
+    if (nsp.len && (p = ngx_strlchr(nsp.data, nsp.data + nsp.len, '?'))) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no query string allowed in \"dub_sts_url\" "
+                           "\"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    while (nsp.len > 1 && nsp.data[nsp.len - 1] == '/') {
+        nsp.len--;
+    }
+
+    if (nsp.len == 0) {
+        ngx_str_set(&nsp, "/");
+    }
+
+    u = ngx_pcalloc(cf->pool, sizeof(ngx_rtmp_dub_sts_url_t));
+    if (u == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    u->url = value[1];
+    u->ssl = ssl;
+    u->port = url.port ? url.port : url.default_port;
+
+    u->host.len = url.host.len;
+    u->host.data = ngx_pnalloc(cf->pool, url.host.len + 1);
+    u->nsp.len = nsp.len;
+    u->nsp.data = ngx_pnalloc(cf->pool, nsp.len + 1);
+    u->address = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
+
+    if (u->host.data == NULL || u->nsp.data == NULL || u->address == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_cpystrn(u->host.data, url.host.data, url.host.len + 1);
+    ngx_cpystrn(u->nsp.data, nsp.data, nsp.len + 1);
+
+    /* the first address, without the port, for libwebsockets */
+
+    p = (u_char *) u->address;
+    p += ngx_sock_ntop(url.addrs[0].sockaddr, url.addrs[0].socklen, p,
+                       NGX_SOCKADDR_STRLEN, 0);
+    *p = '\0';
+
+    if (u->address[0] == '[') {
+        /* an IPv6 address without the brackets */
+        ngx_memmove(u->address, u->address + 1, ngx_strlen(u->address));
+        u->address[ngx_strlen(u->address) - 1] = '\0';
+    }
+
+    ngx_str_set(&u->path, "/socket.io/?EIO=4&transport=websocket");
+
+    dacf->sts = u;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_rtmp_dub_keyval(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t      *value;
+    ngx_uint_t      i;
+    ngx_array_t   **a;
+    ngx_keyval_t   *kv;
+
+    a = (ngx_array_t **) (p + cmd->offset);
+
+    if (*a == NGX_CONF_UNSET_PTR || *a == NULL) {
+        *a = ngx_array_create(cf->pool, 4, sizeof(ngx_keyval_t));
+        if (*a == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        return "needs a name";
+    }
+
+    for (i = 0; i < value[1].len; i++) {
+        if (value[1].data[i] <= ' ' || value[1].data[i] == ':'
+            || value[1].data[i] >= 127)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid name \"%V\" in \"%V\"",
+                               &value[1], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    for (i = 0; i < value[2].len; i++) {
+        if (value[2].data[i] == CR || value[2].data[i] == LF) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid value in \"%V\": no line breaks",
+                               &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    kv = ngx_array_push(*a);
+    if (kv == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    kv->key = value[1];
+    kv->value = value[2];
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_rtmp_dub_reconnect(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_rtmp_dub_app_conf_t  *dacf = conf;
+
+    int64_t     *ms;
+    ngx_int_t    t;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (dacf->sts_reconnect != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    dacf->sts_reconnect = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                           sizeof(int64_t));
+    if (dacf->sts_reconnect == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        t = ngx_parse_time(&value[i], 0);
+
+        if (t == NGX_ERROR || t < 10 || t > 3600000) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid interval \"%V\" in "
+                               "\"dub_sts_reconnect\": from 10ms to 1h",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        ms = ngx_array_push(dacf->sts_reconnect);
+        *ms = t;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* a bit rate: "96k" is 96000 */
+
+static char *
+ngx_rtmp_dub_bitrate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t    *value, v;
+    ngx_int_t     n, scale;
+    ngx_uint_t   *np;
+
+    np = (ngx_uint_t *) (p + cmd->offset);
+
+    if (*np != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    v = value[1];
+    scale = 1;
+
+    if (v.len > 1 && (v.data[v.len - 1] == 'k' || v.data[v.len - 1] == 'K')) {
+        scale = 1000;
+        v.len--;
+    }
+
+    n = ngx_atoi(v.data, v.len);
+
+    if (n == NGX_ERROR || n * scale < 16000 || n * scale > 512000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"dub_audio_bitrate\" must be from 16k to "
+                           "512k, not \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    *np = n * scale;
 
     return NGX_CONF_OK;
 }
@@ -449,6 +1001,70 @@ ngx_rtmp_dub_av(ngx_rtmp_session_t *s, ngx_rtmp_header_t *h,
 }
 
 
+/*
+ * Per worker: the libwebsockets context, on a libuv loop nested in
+ * nginx's, if any application talks to an STS.
+ */
+
+static ngx_int_t
+ngx_rtmp_dub_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                   i, j, k;
+    ngx_array_t                  urls;
+    ngx_rtmp_dub_sts_url_t     **u;
+    ngx_rtmp_dub_app_conf_t     *dacf;
+    ngx_rtmp_core_app_conf_t   **cacfp;
+    ngx_rtmp_core_srv_conf_t   **cscfp;
+
+    if (ngx_rtmp_core_main_conf == NULL) {
+        return NGX_OK;
+    }
+
+    dub_audio_init();
+
+    if (ngx_array_init(&urls, cycle->pool, 4, sizeof(void *)) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    cscfp = ngx_rtmp_core_main_conf->servers.elts;
+
+    for (i = 0; i < ngx_rtmp_core_main_conf->servers.nelts; i++) {
+        cacfp = cscfp[i]->applications.elts;
+
+        for (j = 0; j < cscfp[i]->applications.nelts; j++) {
+            dacf = cacfp[j]->app_conf[ngx_rtmp_dub_module.ctx_index];
+
+            if (!dacf->enable || dacf->sts == NULL) {
+                continue;
+            }
+
+            u = urls.elts;
+
+            for (k = 0; k < urls.nelts; k++) {
+                if (u[k] == dacf->sts) {
+                    break;
+                }
+            }
+
+            if (k == urls.nelts) {
+                u = ngx_array_push(&urls);
+                if (u == NULL) {
+                    return NGX_ERROR;
+                }
+
+                *u = dacf->sts;
+            }
+        }
+    }
+
+    if (urls.nelts == 0) {
+        return NGX_OK;
+    }
+
+    return ngx_rtmp_dub_sio_init(cycle, &urls);
+}
+
+
 static void
 ngx_rtmp_dub_exit_process(ngx_cycle_t *cycle)
 {
@@ -462,4 +1078,5 @@ ngx_rtmp_dub_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_rtmp_dub_bridge_free_all();
+    ngx_rtmp_dub_sio_done(cycle);
 }

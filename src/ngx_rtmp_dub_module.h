@@ -18,6 +18,9 @@
 #include "dub_flv.h"
 #include "dub_time.h"
 #include "dub_segment.h"
+#include "dub_breaker.h"
+#include "dub_audio.h"
+#include "ngx_rtmp_dub_sts.h"
 
 
 #define NGX_RTMP_DUB_VERSION        "0.1.0"
@@ -29,12 +32,45 @@
 typedef struct ngx_rtmp_dub_bridge_s  ngx_rtmp_dub_bridge_t;
 
 
+/* why a segment went out with its original audio */
+
 typedef enum {
-    NGX_RTMP_DUB_FB_NOT_CONFIGURED = 0,
-    NGX_RTMP_DUB_FB_TOO_SHORT,
-    NGX_RTMP_DUB_FB_NOT_READY,
+    NGX_RTMP_DUB_FB_NOT_CONFIGURED = 0,     /* no "dub_sts_url" */
+    NGX_RTMP_DUB_FB_STS_UNAVAILABLE,        /* not connected */
+    NGX_RTMP_DUB_FB_NOT_READY,              /* no stream:ready yet */
+    NGX_RTMP_DUB_FB_BREAKER_OPEN,
+    NGX_RTMP_DUB_FB_BACKPRESSURE,           /* the STS said pause */
+    NGX_RTMP_DUB_FB_INFLIGHT_FULL,          /* max in flight all along */
+    NGX_RTMP_DUB_FB_TIMEOUT,
+    NGX_RTMP_DUB_FB_FAILED,                 /* status "failed" */
+    NGX_RTMP_DUB_FB_ERROR,                  /* an error event */
+    NGX_RTMP_DUB_FB_DECODE,                 /* dubbed audio unusable */
+    NGX_RTMP_DUB_FB_LATE,                   /* answer after the slot */
+    NGX_RTMP_DUB_FB_OVERSIZE,               /* answer over the limit */
+    NGX_RTMP_DUB_FB_TOO_SHORT,              /* last segment under 1 s */
+    NGX_RTMP_DUB_FB_UNSUPPORTED,            /* audio not AAC-LC */
+    NGX_RTMP_DUB_FB_INPUT_LATE,             /* segment not complete */
     NGX_RTMP_DUB_FB_LAST
 } ngx_rtmp_dub_fallback_e;
+
+
+typedef enum {
+    NGX_RTMP_DUB_STS_IDLE = 0,              /* waiting to connect */
+    NGX_RTMP_DUB_STS_CONNECTING,            /* until stream:ready */
+    NGX_RTMP_DUB_STS_READY,
+    NGX_RTMP_DUB_STS_ENDING,                /* stream:end sent */
+    NGX_RTMP_DUB_STS_DONE                   /* no session any more */
+} ngx_rtmp_dub_sts_state_e;
+
+
+typedef enum {
+    NGX_RTMP_DUB_FRAG_PACKING = 0,
+    NGX_RTMP_DUB_FRAG_QUEUED,
+    NGX_RTMP_DUB_FRAG_SENT,
+    NGX_RTMP_DUB_FRAG_RECEIVED,             /* answer being decoded */
+    NGX_RTMP_DUB_FRAG_DUBBED,
+    NGX_RTMP_DUB_FRAG_FALLBACK
+} ngx_rtmp_dub_frag_state_e;
 
 
 typedef struct {
@@ -44,6 +80,25 @@ typedef struct {
     ngx_msec_t                  delay;
     size_t                      max_buffer;
 
+    /* the STS */
+    ngx_rtmp_dub_sts_url_t     *sts;        /* NULL: none */
+    ngx_array_t                *sts_headers;
+    ngx_array_t                *sts_auth;
+    ngx_str_t                   sts_ca;
+    size_t                      sts_max_message;
+    ngx_msec_t                  sts_timeout;
+    ngx_msec_t                  sts_init_timeout;
+    ngx_uint_t                  sts_max_inflight;
+    ngx_array_t                *sts_reconnect;  /* of int64_t, ms */
+    ngx_uint_t                  breaker_threshold;
+    ngx_msec_t                  breaker_cooldown;
+    ngx_str_t                   source_lang;
+    ngx_str_t                   target_lang;
+    ngx_str_t                   voice;
+    ngx_uint_t                  audio_bitrate;
+    ngx_str_t                   thread_pool_name;
+    ngx_thread_pool_t          *thread_pool;
+
     /* where "dub_output_app" was set, for postconfiguration errors */
     u_char                     *output_file;
     ngx_uint_t                  output_line;
@@ -52,6 +107,40 @@ typedef struct {
     ngx_rtmp_core_app_conf_t   *output_cacf;
     ngx_rtmp_core_app_conf_t   *cacf;
 } ngx_rtmp_dub_app_conf_t;
+
+
+/* a segment's journey through the STS */
+
+typedef struct {
+    ngx_queue_t                 queue;      /* send queue or in flight */
+    ngx_rtmp_dub_bridge_t      *bridge;
+    dub_segment_t              *seg;
+
+    ngx_rtmp_dub_frag_state_e   state;
+    ngx_rtmp_dub_fallback_e     reason;
+
+    char                        id[40];     /* fragment_id, a UUID */
+    uint64_t                    seq;        /* sequence_number */
+    ngx_msec_t                  sent_at;
+    int64_t                     slot;       /* output time of its start */
+    ngx_event_t                 timeout;
+
+    dub_buf_t                   b64;        /* M4A in base64 */
+    unsigned                    duration_ms;
+
+    /* the audio it replaces */
+    uint32_t                    naudio;
+    u_char                      flv_byte;   /* first byte of its tags */
+    u_char                      asc[32];
+    size_t                      asc_len;
+    dub_aac_config_t            aac;
+
+    dub_aac_frames_t            dubbed;     /* frame i for audio tag i */
+    uint32_t                    next_frame; /* at the output */
+
+    unsigned                    probe:1;    /* the half-open probe */
+    unsigned                    in_queue:1;
+} ngx_rtmp_dub_frag_t;
 
 
 /* per session: a publisher we dub, or one of our output sessions */
@@ -92,18 +181,64 @@ struct ngx_rtmp_dub_bridge_s {
     ngx_str_t                   header[2];
     ngx_event_t                 timer;          /* output pacing */
 
+    /* the input's audio: sequence header in force, and per segment */
+    u_char                      aac_hdr[34];
+    size_t                      aac_hdr_len;
+    u_char                      seg_hdr[34];
+    size_t                      seg_hdr_len;
+    u_char                      seg_flv_byte;
+    unsigned                    seg_has_audio:1;
+    unsigned                    seg_hdr_changed:1;
+
+    /* the STS session */
+    ngx_rtmp_dub_sts_state_e    sts_state;
+    ngx_rtmp_dub_sio_t         *sio;
+    ngx_event_t                 sts_timer;      /* reconnect, init, end */
+    ngx_event_t                 send_timer;     /* slow_down spacing */
+    ngx_uint_t                  attempt;        /* since the last ready */
+    ngx_msec_t                  closed_at;
+    ngx_uint_t                  max_inflight;
+    ngx_uint_t                  inflight;
+    uint64_t                    seq;
+    ngx_queue_t                 send_queue;     /* frags QUEUED */
+    ngx_queue_t                 sent_queue;     /* frags SENT */
+    ngx_queue_t                 tasks;
+    dub_breaker_t               breaker;
+    int                         bp_action;
+    ngx_msec_t                  bp_delay;
+    ngx_msec_t                  last_send;
+    ngx_rtmp_dub_fallback_e     blocked;        /* why the queue waits */
+    ngx_uint_t                  pending;        /* frags not resolved */
+    char                        session_id[64];
+
     ngx_uint_t                  publishes;
     uint64_t                    tags_in;
     uint64_t                    tags_out;
     uint64_t                    segments;
     uint64_t                    fallbacks[NGX_RTMP_DUB_FB_LAST];
+    uint64_t                    sent;
+    uint64_t                    processed[3];
+    uint64_t                    reconnects;
+    uint64_t                    backpressure[3];
+    uint64_t                    late_answers;
+    uint64_t                    rtt_sum;
+    uint64_t                    rtt_count;
+
+    /* the dubbed audio tag being built for the output */
+    u_char                     *scratch;
+    size_t                      scratch_size;
+    ngx_rtmp_dub_frag_t        *out_frag;      /* of the head segment */
 
     unsigned                    overflow:1;
-    unsigned                    output_failed:1;
+    unsigned                    auth_failed:1;
+    unsigned                    paused_sts:1;   /* stream:pause sent */
+    unsigned                    output_done:1;
 };
 
 
 extern ngx_module_t  ngx_rtmp_dub_module;
+
+extern const char  *ngx_rtmp_dub_fallback_names[];
 
 
 ngx_int_t ngx_rtmp_dub_bridge_attach(ngx_rtmp_session_t *s,
@@ -113,10 +248,22 @@ void ngx_rtmp_dub_bridge_tag(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_header_t *h,
     ngx_chain_t *in);
 void ngx_rtmp_dub_bridge_free_all(void);
 ngx_uint_t ngx_rtmp_dub_bridge_count(void);
+void ngx_rtmp_dub_bridge_check_done(ngx_rtmp_dub_bridge_t *b);
+
+/* the STS session of a bridge */
+void ngx_rtmp_dub_sts_init(ngx_rtmp_dub_bridge_t *b);
+void ngx_rtmp_dub_sts_attach(ngx_rtmp_dub_bridge_t *b);
+void ngx_rtmp_dub_sts_segment(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg);
+ngx_rtmp_dub_frag_t *ngx_rtmp_dub_sts_slot(ngx_rtmp_dub_bridge_t *b,
+    dub_segment_t *seg, ngx_rtmp_dub_fallback_e *reason);
+void ngx_rtmp_dub_sts_input_end(ngx_rtmp_dub_bridge_t *b);
+ngx_uint_t ngx_rtmp_dub_sts_busy(ngx_rtmp_dub_bridge_t *b);
+void ngx_rtmp_dub_sts_free(ngx_rtmp_dub_bridge_t *b);
+void ngx_rtmp_dub_frag_free(ngx_rtmp_dub_frag_t *f);
 
 ngx_int_t ngx_rtmp_dub_output_open(ngx_rtmp_dub_bridge_t *b, int64_t ts);
 ngx_int_t ngx_rtmp_dub_output_send(ngx_rtmp_dub_bridge_t *b,
-    dub_segment_t *seg, dub_tag_t *tag);
+    dub_segment_t *seg, dub_tag_t *tag, u_char *data, size_t len);
 void ngx_rtmp_dub_output_close(ngx_rtmp_dub_bridge_t *b);
 
 

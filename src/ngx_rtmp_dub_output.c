@@ -173,9 +173,8 @@ failed:
 
 ngx_int_t
 ngx_rtmp_dub_output_send(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg,
-    dub_tag_t *tag)
+    dub_tag_t *tag, u_char *data, size_t len)
 {
-    u_char              *data;
     ngx_str_t           *hdr;
     ngx_rtmp_session_t  *s;
 
@@ -186,8 +185,6 @@ ngx_rtmp_dub_output_send(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg,
         ngx_rtmp_dub_output_close(b);
         return NGX_DECLINED;
     }
-
-    data = seg->data + tag->off;
 
     if (tag->flags & DUB_TAG_HEADER) {
         hdr = &b->header[tag->track];
@@ -207,7 +204,7 @@ ngx_rtmp_dub_output_send(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg,
     }
 
     if (ngx_rtmp_dub_output_inject(s, tag->track, (uint32_t) tag->out_ts,
-                                   data, tag->len)
+                                   data, len)
         != NGX_OK)
     {
         ngx_log_error(NGX_LOG_ERR, &b->log, 0,

@@ -35,7 +35,7 @@ tap_name(const char *fmt, va_list ap)
 }
 
 
-static int
+static __attribute__((unused)) int
 tap_ok(int pass, const char *file, int line, const char *fmt, ...)
 {
     va_list  ap;
@@ -57,7 +57,7 @@ tap_ok(int pass, const char *file, int line, const char *fmt, ...)
 }
 
 
-static int
+static __attribute__((unused)) int
 tap_is(int64_t got, int64_t want, const char *file, int line,
     const char *fmt, ...)
 {
@@ -84,7 +84,7 @@ tap_is(int64_t got, int64_t want, const char *file, int line,
 }
 
 
-static int
+static __attribute__((unused)) int
 tap_done(void)
 {
     printf("1..%d\n", tap_n);

@@ -1,0 +1,1806 @@
+
+/*
+ * Copyright (C) nginx-dub developers
+ *
+ * A bridge's STS session: the contract of docs/protocol.md.  Segments
+ * become fragments (M4A packed in the thread pool), wait in a send queue
+ * for a ready session, a free in-flight place, a closed breaker and no
+ * backpressure, go out as fragment:data, and come back as
+ * fragment:processed (parsed and decoded in the thread pool) before their
+ * output slot, or fall back to their original audio.  Every fallback is
+ * decided here, with its reason.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+
+#include <sys/random.h>
+
+#include "ngx_rtmp_dub_module.h"
+#include "dub_b64.h"
+#include "dub_json.h"
+
+
+#define NGX_RTMP_DUB_MAX_TEMPO      1.25
+#define NGX_RTMP_DUB_SMALL_EVENT    65536
+
+
+typedef struct {
+    ngx_rtmp_dub_task_t         t;
+    dub_audio_format_t          fmt;
+    u_char                      asc[32];
+    dub_aac_frames_t            in;
+    dub_buf_t                   b64;
+    int                         rc;
+    char                        err[DUB_AUDIO_ERRLEN];
+} ngx_rtmp_dub_pack_task_t;
+
+
+typedef struct {
+    ngx_rtmp_dub_task_t         t;
+    ngx_rtmp_dub_sio_msg_t      msg;
+    int                         rc;
+    char                        err[DUB_JSON_ERRLEN];
+    dub_json_processed_t        p;
+    uint8_t                    *audio;
+    size_t                      audio_len;
+} ngx_rtmp_dub_parse_task_t;
+
+
+typedef struct {
+    ngx_rtmp_dub_task_t         t;
+    dub_audio_format_t          fmt;
+    u_char                      asc[32];
+    dub_audio_conf_t            conf;
+    size_t                      nframes;
+    char                        format[16];
+    dub_audio_input_t           in;
+    uint8_t                    *audio;
+    dub_aac_frames_t            out;
+    dub_audio_fit_t             fit;
+    int                         rc;
+    char                        err[DUB_AUDIO_ERRLEN];
+} ngx_rtmp_dub_dub_task_t;
+
+
+static void ngx_rtmp_dub_sts_connect(ngx_rtmp_dub_bridge_t *b);
+static void ngx_rtmp_dub_sts_timer(ngx_event_t *ev);
+static void ngx_rtmp_dub_sts_joined(void *data);
+static void ngx_rtmp_dub_sts_event(void *data, ngx_rtmp_dub_sio_msg_t *msg);
+static void ngx_rtmp_dub_sts_oversize(void *data, u_char *head, size_t len,
+    size_t size);
+static void ngx_rtmp_dub_sts_closed(void *data, ngx_rtmp_dub_sio_end_e why,
+    const char *reason);
+static void ngx_rtmp_dub_sts_lost(ngx_rtmp_dub_bridge_t *b);
+static void ngx_rtmp_dub_sts_processed(ngx_rtmp_dub_bridge_t *b,
+    ngx_rtmp_dub_sio_msg_t *msg);
+static void ngx_rtmp_dub_sts_ready(ngx_rtmp_dub_bridge_t *b, yajl_val obj);
+static void ngx_rtmp_dub_uuid(char *out);
+static void ngx_rtmp_dub_sts_backpressure(ngx_rtmp_dub_bridge_t *b,
+    yajl_val obj);
+static void ngx_rtmp_dub_sts_error(ngx_rtmp_dub_bridge_t *b, yajl_val obj);
+static ngx_int_t ngx_rtmp_dub_sts_emit(ngx_rtmp_dub_bridge_t *b,
+    const char *event, const char *reason);
+static void ngx_rtmp_dub_sts_ack(ngx_rtmp_dub_bridge_t *b,
+    ngx_rtmp_dub_frag_t *f, const char *status);
+static void ngx_rtmp_dub_sts_send(ngx_rtmp_dub_bridge_t *b);
+static ngx_int_t ngx_rtmp_dub_sts_send_one(ngx_rtmp_dub_bridge_t *b,
+    ngx_rtmp_dub_frag_t *f);
+static void ngx_rtmp_dub_sts_send_timer(ngx_event_t *ev);
+static void ngx_rtmp_dub_frag_timeout(ngx_event_t *ev);
+static ngx_rtmp_dub_frag_t *ngx_rtmp_dub_sts_find(ngx_rtmp_dub_bridge_t *b,
+    const char *id, size_t len, ngx_uint_t any);
+static void ngx_rtmp_dub_frag_fail(ngx_rtmp_dub_frag_t *f,
+    ngx_rtmp_dub_fallback_e reason, ngx_int_t retryable);
+static void ngx_rtmp_dub_frag_resolve(ngx_rtmp_dub_frag_t *f);
+static void ngx_rtmp_dub_sts_maybe_end(ngx_rtmp_dub_bridge_t *b);
+
+static void ngx_rtmp_dub_pack_work(void *data, ngx_log_t *log);
+static void ngx_rtmp_dub_pack_done(ngx_rtmp_dub_task_t *t);
+static void ngx_rtmp_dub_pack_free(ngx_rtmp_dub_task_t *t);
+static void ngx_rtmp_dub_parse_work(void *data, ngx_log_t *log);
+static void ngx_rtmp_dub_parse_done(ngx_rtmp_dub_task_t *t);
+static void ngx_rtmp_dub_parse_free(ngx_rtmp_dub_task_t *t);
+static void ngx_rtmp_dub_dub_work(void *data, ngx_log_t *log);
+static void ngx_rtmp_dub_dub_done(ngx_rtmp_dub_task_t *t);
+static void ngx_rtmp_dub_dub_free(ngx_rtmp_dub_task_t *t);
+
+
+static const ngx_rtmp_dub_sio_handler_t  ngx_rtmp_dub_sts_handler = {
+    ngx_rtmp_dub_sts_joined,
+    ngx_rtmp_dub_sts_event,
+    ngx_rtmp_dub_sts_oversize,
+    ngx_rtmp_dub_sts_closed
+};
+
+
+static const char  *ngx_rtmp_dub_sts_end_names[] = {
+    "closed", "connection failed", "refused", "dead", "broken"
+};
+
+
+#define ngx_rtmp_dub_name(b)  &(b)->dacf->cacf->name, &(b)->stream
+
+
+void
+ngx_rtmp_dub_sts_init(ngx_rtmp_dub_bridge_t *b)
+{
+    ngx_rtmp_dub_app_conf_t  *dacf;
+
+    dacf = b->dacf;
+
+    ngx_queue_init(&b->send_queue);
+    ngx_queue_init(&b->sent_queue);
+    ngx_queue_init(&b->tasks);
+
+    b->sts_timer.handler = ngx_rtmp_dub_sts_timer;
+    b->sts_timer.data = b;
+    b->sts_timer.log = &b->log;
+
+    b->send_timer.handler = ngx_rtmp_dub_sts_send_timer;
+    b->send_timer.data = b;
+    b->send_timer.log = &b->log;
+
+    dub_breaker_init(&b->breaker, (unsigned) dacf->breaker_threshold,
+                     (int64_t) dacf->breaker_cooldown);
+
+    b->sts_state = dacf->sts ? NGX_RTMP_DUB_STS_IDLE : NGX_RTMP_DUB_STS_DONE;
+}
+
+
+/* a publisher (first or next) attached to the bridge */
+
+void
+ngx_rtmp_dub_sts_attach(ngx_rtmp_dub_bridge_t *b)
+{
+    if (b->dacf->sts == NULL || b->auth_failed) {
+        return;
+    }
+
+    switch (b->sts_state) {
+
+    case NGX_RTMP_DUB_STS_IDLE:
+        if (!b->sts_timer.timer_set) {
+            ngx_rtmp_dub_sts_connect(b);
+        }
+
+        break;
+
+    case NGX_RTMP_DUB_STS_ENDING:
+    case NGX_RTMP_DUB_STS_DONE:
+        /* the old session was ending: a new one for the new publisher */
+
+        if (b->sio) {
+            ngx_rtmp_dub_sio_close(b->sio);
+            b->sio = NULL;
+        }
+
+        if (b->sts_timer.timer_set) {
+            ngx_del_timer(&b->sts_timer);
+        }
+
+        b->attempt = 0;
+        ngx_rtmp_dub_sts_connect(b);
+        break;
+
+    default:
+        break;
+    }
+}
+
+
+static void
+ngx_rtmp_dub_sts_connect(ngx_rtmp_dub_bridge_t *b)
+{
+    ngx_rtmp_dub_app_conf_t  *dacf;
+
+    dacf = b->dacf;
+
+    b->sts_state = NGX_RTMP_DUB_STS_CONNECTING;
+    b->session_id[0] = '\0';
+    b->seq = 0;
+
+    ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                  "dub: \"%V/%V\" connecting to STS \"%V\"%s",
+                  ngx_rtmp_dub_name(b), &dacf->sts->url,
+                  b->attempt ? " again" : "");
+
+    b->sio = ngx_rtmp_dub_sio_connect(dacf->sts, &b->stream,
+                                      &ngx_rtmp_dub_sts_handler, b, &b->log);
+
+    if (b->sio == NULL) {
+        ngx_rtmp_dub_sts_lost(b);
+        return;
+    }
+
+    /* the whole way to stream:ready: connect, join, init */
+    ngx_add_timer(&b->sts_timer, dacf->sts_init_timeout);
+}
+
+
+/*
+ * The session is gone (or never came): every fragment in flight falls
+ * back, and the next attempt follows the schedule, its last interval
+ * for ever once spent, so that dubbing resumes when the STS is back.
+ */
+
+static void
+ngx_rtmp_dub_sts_lost(ngx_rtmp_dub_bridge_t *b)
+{
+    ngx_msec_t                delay;
+    ngx_queue_t              *q;
+    ngx_rtmp_dub_frag_t      *f;
+    ngx_rtmp_dub_app_conf_t  *dacf;
+
+    dacf = b->dacf;
+
+    if (b->sts_timer.timer_set) {
+        ngx_del_timer(&b->sts_timer);
+    }
+
+    while (!ngx_queue_empty(&b->sent_queue)) {
+        q = ngx_queue_head(&b->sent_queue);
+        f = ngx_queue_data(q, ngx_rtmp_dub_frag_t, queue);
+
+        if (f->probe) {
+            dub_breaker_probe_lost(&b->breaker);
+        }
+
+        ngx_rtmp_dub_frag_fail(f, NGX_RTMP_DUB_FB_STS_UNAVAILABLE, -1);
+    }
+
+    b->inflight = 0;
+    b->bp_action = DUB_BP_NONE;
+    b->bp_delay = 0;
+    b->paused_sts = 0;
+    b->closed_at = ngx_current_msec;
+
+    if (b->sts_state == NGX_RTMP_DUB_STS_ENDING
+        || b->sts_state == NGX_RTMP_DUB_STS_DONE
+        || b->auth_failed
+        || (b->publisher == NULL && b->pending == 0))
+    {
+        b->sts_state = NGX_RTMP_DUB_STS_DONE;
+        ngx_rtmp_dub_bridge_check_done(b);
+        return;
+    }
+
+    b->sts_state = NGX_RTMP_DUB_STS_IDLE;
+
+    delay = (ngx_msec_t) dub_backoff(dacf->sts_reconnect->elts,
+                                     dacf->sts_reconnect->nelts,
+                                     (unsigned) b->attempt);
+    b->attempt++;
+
+    ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                  "dub: \"%V/%V\" STS reconnect attempt %ui in %Mms",
+                  ngx_rtmp_dub_name(b), b->attempt, delay);
+
+    ngx_add_timer(&b->sts_timer, delay);
+}
+
+
+static void
+ngx_rtmp_dub_sts_timer(ngx_event_t *ev)
+{
+    ngx_rtmp_dub_bridge_t  *b;
+
+    b = ev->data;
+
+    switch (b->sts_state) {
+
+    case NGX_RTMP_DUB_STS_IDLE:
+        b->reconnects++;
+        ngx_rtmp_dub_sts_connect(b);
+        break;
+
+    case NGX_RTMP_DUB_STS_CONNECTING:
+        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                      "dub: \"%V/%V\" no stream:ready from STS \"%V\" "
+                      "within %Mms", ngx_rtmp_dub_name(b),
+                      &b->dacf->sts->url, b->dacf->sts_init_timeout);
+
+        if (b->sio) {
+            ngx_rtmp_dub_sio_close(b->sio);
+            b->sio = NULL;
+        }
+
+        ngx_rtmp_dub_sts_lost(b);
+        break;
+
+    case NGX_RTMP_DUB_STS_ENDING:
+        ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                      "dub: \"%V/%V\" no stream:complete within %Mms, "
+                      "closing", ngx_rtmp_dub_name(b),
+                      b->dacf->sts_timeout);
+
+        if (b->sio) {
+            ngx_rtmp_dub_sio_close(b->sio);
+            b->sio = NULL;
+        }
+
+        b->sts_state = NGX_RTMP_DUB_STS_DONE;
+        ngx_rtmp_dub_bridge_check_done(b);
+        break;
+
+    default:
+        break;
+    }
+}
+
+
+static void
+ngx_rtmp_dub_sts_joined(void *data)
+{
+    ngx_rtmp_dub_bridge_t  *b = data;
+
+    u_char                    stream_id[NGX_RTMP_MAX_NAME + 1];
+    dub_buf_t                 buf;
+    dub_json_init_t           v;
+    dub_aac_config_t          c;
+    ngx_rtmp_dub_app_conf_t  *dacf;
+
+    dacf = b->dacf;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_RTMP, &b->log, 0,
+                   "dub: \"%V/%V\" namespace joined",
+                   &b->dacf->cacf->name, &b->stream);
+
+    ngx_memzero(&v, sizeof(dub_json_init_t));
+
+    ngx_cpystrn(stream_id, b->stream.data, b->stream.len + 1);
+
+    v.stream_id = (char *) stream_id;
+    v.worker_id = (char *) b->sio->worker_id.data;
+    v.source_language = (char *) dacf->source_lang.data;
+    v.target_language = (char *) dacf->target_lang.data;
+    v.voice_profile = (char *) dacf->voice.data;
+    v.chunk_duration_ms = (unsigned) dacf->segment;
+    v.format = "m4a";
+    v.max_inflight = (unsigned) dacf->sts_max_inflight;
+    v.timeout_ms = (unsigned) dacf->sts_timeout;
+
+    if (b->aac_hdr_len > 2
+        && dub_aac_config_parse(b->aac_hdr + 2, b->aac_hdr_len - 2, &c) == 0)
+    {
+        v.sample_rate_hz = c.sample_rate;
+        v.channels = c.channels;
+    }
+
+    if (ngx_rtmp_dub_sio_event_buf(b->sio, &buf) != NGX_OK) {
+        return;
+    }
+
+    if (dub_json_stream_init(&buf, &v) != 0) {
+        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                      "dub: \"%V/%V\" cannot make stream:init (is the "
+                      "stream name valid UTF-8?)", ngx_rtmp_dub_name(b));
+        dub_buf_free(&buf);
+        return;
+    }
+
+    (void) ngx_rtmp_dub_sio_send(b->sio, &buf);
+}
+
+
+/*
+ * An event from the STS.  fragment:processed goes to the thread pool
+ * whole (parse, base64, audio decode); the small events are parsed here.
+ */
+
+static void
+ngx_rtmp_dub_sts_event(void *data, ngx_rtmp_dub_sio_msg_t *msg)
+{
+    ngx_rtmp_dub_bridge_t  *b = data;
+
+    char                  err[DUB_JSON_ERRLEN];
+    dub_json_event_t      ev;
+    dub_json_ack_t        ack;
+    dub_json_complete_t   c;
+
+    if (msg->json_len > 24
+        && ngx_strncmp(msg->json, "[\"fragment:processed\"", 21) == 0)
+    {
+        ngx_rtmp_dub_sts_processed(b, msg);
+        return;
+    }
+
+    if (msg->json_len > NGX_RTMP_DUB_SMALL_EVENT) {
+        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                      "dub: \"%V/%V\" %uz byte event \"%*s...\" from the "
+                      "STS ignored", ngx_rtmp_dub_name(b), msg->json_len,
+                      ngx_min(msg->json_len, 40), msg->json);
+        ngx_rtmp_dub_sio_msg_free(msg);
+        return;
+    }
+
+    if (dub_json_event_parse(msg->json, msg->json_len, &ev, err, sizeof(err))
+        != 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                      "dub: \"%V/%V\" malformed event from the STS: %s",
+                      ngx_rtmp_dub_name(b), err);
+        ngx_rtmp_dub_sio_msg_free(msg);
+        return;
+    }
+
+    if (ngx_strcmp(ev.name, "fragment:processed") == 0) {
+        dub_json_event_free(&ev);
+        ngx_rtmp_dub_sts_processed(b, msg);
+        return;
+    }
+
+    if (ngx_strcmp(ev.name, "stream:ready") == 0) {
+        ngx_rtmp_dub_sts_ready(b, ev.payload);
+
+    } else if (ngx_strcmp(ev.name, "fragment:ack") == 0) {
+        if (dub_json_ack(ev.payload, &ack, err, sizeof(err)) == 0) {
+            ngx_log_debug4(NGX_LOG_DEBUG_RTMP, &b->log, 0,
+                           "dub: \"%V/%V\" fragment %s acked: %s",
+                           &b->dacf->cacf->name, &b->stream,
+                           ack.fragment_id, ack.status);
+
+        } else {
+            ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                          "dub: \"%V/%V\" bad fragment:ack: %s",
+                          ngx_rtmp_dub_name(b), err);
+        }
+
+    } else if (ngx_strcmp(ev.name, "backpressure") == 0) {
+        ngx_rtmp_dub_sts_backpressure(b, ev.payload);
+
+    } else if (ngx_strcmp(ev.name, "error") == 0) {
+        ngx_rtmp_dub_sts_error(b, ev.payload);
+
+    } else if (ngx_strcmp(ev.name, "stream:complete") == 0) {
+        if (dub_json_complete(ev.payload, &c, err, sizeof(err)) == 0) {
+            ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                          "dub: \"%V/%V\" stream:complete from session %s: "
+                          "%L fragments, %L success, %L partial, %L failed",
+                          ngx_rtmp_dub_name(b), b->session_id,
+                          c.total_fragments, c.success_count,
+                          c.partial_count, c.failed_count);
+
+        } else {
+            ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                          "dub: \"%V/%V\" bad stream:complete: %s",
+                          ngx_rtmp_dub_name(b), err);
+        }
+
+        if (b->sts_state == NGX_RTMP_DUB_STS_ENDING) {
+            if (b->sts_timer.timer_set) {
+                ngx_del_timer(&b->sts_timer);
+            }
+
+            ngx_rtmp_dub_sio_close(b->sio);
+            b->sio = NULL;
+            b->sts_state = NGX_RTMP_DUB_STS_DONE;
+            ngx_rtmp_dub_bridge_check_done(b);
+        }
+
+    } else {
+        ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                      "dub: \"%V/%V\" unknown event \"%s\" from the STS "
+                      "ignored", ngx_rtmp_dub_name(b), ev.name);
+    }
+
+    dub_json_event_free(&ev);
+    ngx_rtmp_dub_sio_msg_free(msg);
+}
+
+
+static void
+ngx_rtmp_dub_sts_processed(ngx_rtmp_dub_bridge_t *b,
+    ngx_rtmp_dub_sio_msg_t *msg)
+{
+    ngx_rtmp_dub_parse_task_t  *pt;
+
+    pt = ngx_calloc(sizeof(ngx_rtmp_dub_parse_task_t), &b->log);
+    if (pt == NULL) {
+        ngx_rtmp_dub_sio_msg_free(msg);
+        return;
+    }
+
+    pt->msg = *msg;
+    pt->t.owner = b;
+    pt->t.done = ngx_rtmp_dub_parse_done;
+    pt->t.free = ngx_rtmp_dub_parse_free;
+    pt->t.log = b->log;
+
+    if (ngx_rtmp_dub_task_post(b->dacf->thread_pool, &pt->t,
+                               ngx_rtmp_dub_parse_work, &b->tasks)
+        != NGX_OK)
+    {
+        ngx_rtmp_dub_parse_free(&pt->t);
+    }
+}
+
+
+static void
+ngx_rtmp_dub_sts_ready(ngx_rtmp_dub_bridge_t *b, yajl_val obj)
+{
+    char              err[DUB_JSON_ERRLEN];
+    dub_json_ready_t  r;
+
+    if (dub_json_ready(obj, &r, err, sizeof(err)) != 0) {
+        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                      "dub: \"%V/%V\" bad stream:ready: %s",
+                      ngx_rtmp_dub_name(b), err);
+        return;
+    }
+
+    if (b->sts_state != NGX_RTMP_DUB_STS_CONNECTING) {
+        return;
+    }
+
+    if (b->sts_timer.timer_set) {
+        ngx_del_timer(&b->sts_timer);
+    }
+
+    ngx_cpystrn((u_char *) b->session_id, (u_char *) r.session_id,
+                sizeof(b->session_id));
+
+    b->max_inflight = ngx_min(b->dacf->sts_max_inflight, r.max_inflight);
+    b->sts_state = NGX_RTMP_DUB_STS_READY;
+    b->attempt = 0;
+
+    ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                  "dub: \"%V/%V\" STS session %s ready, max in flight %ui",
+                  ngx_rtmp_dub_name(b), b->session_id, b->max_inflight);
+
+    ngx_rtmp_dub_sts_send(b);
+}
+
+
+static void
+ngx_rtmp_dub_sts_backpressure(ngx_rtmp_dub_bridge_t *b, yajl_val obj)
+{
+    char                     err[DUB_JSON_ERRLEN];
+    dub_json_backpressure_t  bp;
+    static const char       *names[] = { "none", "slow_down", "pause" };
+
+    if (dub_json_backpressure(obj, &bp, err, sizeof(err)) != 0) {
+        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                      "dub: \"%V/%V\" bad backpressure event: %s",
+                      ngx_rtmp_dub_name(b), err);
+        return;
+    }
+
+    b->backpressure[bp.action]++;
+    b->bp_action = bp.action;
+    b->bp_delay = (bp.action == DUB_BP_SLOW_DOWN)
+                  ? (ngx_msec_t) ngx_min(bp.recommended_delay_ms, 60000) : 0;
+
+    ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                  "dub: \"%V/%V\" backpressure from session %s: %s, "
+                  "delay %Mms, severity \"%s\"", ngx_rtmp_dub_name(b),
+                  b->session_id, names[bp.action], b->bp_delay,
+                  bp.severity);
+
+    ngx_rtmp_dub_sts_send(b);
+}
+
+
+static void
+ngx_rtmp_dub_sts_error(ngx_rtmp_dub_bridge_t *b, yajl_val obj)
+{
+    char                  err[DUB_JSON_ERRLEN];
+    dub_json_error_t      e;
+    ngx_rtmp_dub_frag_t  *f;
+
+    if (dub_json_error(obj, &e, err, sizeof(err)) != 0) {
+        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                      "dub: \"%V/%V\" bad error event: %s",
+                      ngx_rtmp_dub_name(b), err);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                  "dub: \"%V/%V\" STS error %s%s%s: \"%s\", %s",
+                  ngx_rtmp_dub_name(b), e.code,
+                  e.fragment_id[0] ? " for fragment " : "", e.fragment_id,
+                  e.message, e.retryable ? "retryable" : "not retryable");
+
+    if (ngx_strcmp(e.code, "AUTH_FAILED") == 0) {
+        /* bad credentials: no point in trying again */
+        b->auth_failed = 1;
+
+        if (b->sio) {
+            ngx_rtmp_dub_sio_close(b->sio);
+            b->sio = NULL;
+        }
+
+        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                      "dub: \"%V/%V\" STS refused the credentials: no more "
+                      "attempts for this stream", ngx_rtmp_dub_name(b));
+
+        ngx_rtmp_dub_sts_lost(b);
+        return;
+    }
+
+    if (e.fragment_id[0]) {
+        f = ngx_rtmp_dub_sts_find(b, e.fragment_id,
+                                  ngx_strlen(e.fragment_id), 0);
+
+        if (f) {
+            ngx_rtmp_dub_frag_fail(f, NGX_RTMP_DUB_FB_ERROR, e.retryable);
+            ngx_rtmp_dub_sts_send(b);
+        }
+
+        return;
+    }
+
+    if (ngx_strcmp(e.code, "STREAM_NOT_FOUND") == 0 && b->sio
+        && b->sts_state == NGX_RTMP_DUB_STS_READY)
+    {
+        /* the STS forgot the stream: introduce it again */
+        b->sts_state = NGX_RTMP_DUB_STS_CONNECTING;
+        ngx_add_timer(&b->sts_timer, b->dacf->sts_init_timeout);
+        ngx_rtmp_dub_sts_joined(b);
+    }
+}
+
+
+static void
+ngx_rtmp_dub_sts_oversize(void *data, u_char *head, size_t len, size_t size)
+{
+    ngx_rtmp_dub_bridge_t  *b = data;
+
+    u_char               *p, *last, *id;
+    ngx_rtmp_dub_frag_t  *f;
+
+    /* which fragment it was about, if its first bytes tell */
+
+    last = head + len;
+    p = ngx_strlcasestrn(head, last, (u_char *) "\"fragment_id\"", 13 - 1);
+
+    if (p == NULL) {
+        return;
+    }
+
+    p += 13;
+
+    while (p < last && (*p == ' ' || *p == ':')) {
+        p++;
+    }
+
+    if (p == last || *p++ != '"') {
+        return;
+    }
+
+    id = p;
+
+    while (p < last && *p != '"') {
+        p++;
+    }
+
+    if (p == last) {
+        return;
+    }
+
+    f = ngx_rtmp_dub_sts_find(b, (char *) id, p - id, 0);
+
+    if (f) {
+        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                      "dub: \"%V/%V\" fragment %s seq %uL: answer of %uz "
+                      "bytes over the limit", ngx_rtmp_dub_name(b), f->id,
+                      f->seq, size);
+        ngx_rtmp_dub_frag_fail(f, NGX_RTMP_DUB_FB_OVERSIZE, 0);
+        ngx_rtmp_dub_sts_send(b);
+    }
+}
+
+
+static void
+ngx_rtmp_dub_sts_closed(void *data, ngx_rtmp_dub_sio_end_e why,
+    const char *reason)
+{
+    ngx_rtmp_dub_bridge_t  *b = data;
+
+    ngx_uint_t  level;
+
+    b->sio = NULL;
+
+    level = (why == NGX_RTMP_DUB_SIO_CLOSED) ? NGX_LOG_INFO : NGX_LOG_ERR;
+
+    ngx_log_error(level, &b->log, 0,
+                  "dub: \"%V/%V\" STS \"%V\" %s%s%s: %s",
+                  ngx_rtmp_dub_name(b), &b->dacf->sts->url,
+                  ngx_rtmp_dub_sts_end_names[why],
+                  b->session_id[0] ? ", session " : "", b->session_id,
+                  reason);
+
+    if (why == NGX_RTMP_DUB_SIO_REFUSED
+        && ngx_strlcasestrn((u_char *) reason,
+                            (u_char *) reason + ngx_strlen(reason),
+                            (u_char *) "auth", 4 - 1))
+    {
+        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                      "dub: \"%V/%V\" STS refused the credentials: no more "
+                      "attempts for this stream", ngx_rtmp_dub_name(b));
+        b->auth_failed = 1;
+    }
+
+    ngx_rtmp_dub_sts_lost(b);
+}
+
+
+/* a segment is complete: pack its audio for the STS, or fall back now */
+
+void
+ngx_rtmp_dub_sts_segment(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
+{
+    uint32_t                   i;
+    u_char                    *p;
+    dub_tag_t                 *tag;
+    ngx_rtmp_dub_frag_t       *f;
+    ngx_rtmp_dub_fallback_e    reason;
+    ngx_rtmp_dub_pack_task_t  *pt;
+
+    if (b->dacf->sts == NULL || seg->naudio == 0) {
+        return;
+    }
+
+    f = ngx_calloc(sizeof(ngx_rtmp_dub_frag_t), &b->log);
+    if (f == NULL) {
+        return;
+    }
+
+    f->bridge = b;
+    f->seg = seg;
+    f->naudio = seg->naudio;
+    f->flv_byte = b->seg_flv_byte;
+    f->duration_ms = (unsigned) dub_segment_duration(seg);
+    f->slot = seg->tags[0].due;
+    f->timeout.handler = ngx_rtmp_dub_frag_timeout;
+    f->timeout.data = f;
+    f->timeout.log = &b->log;
+
+    seg->user = f;
+    b->pending++;
+
+    reason = NGX_RTMP_DUB_FB_LAST;
+
+    if (seg->final && seg->end - seg->start < NGX_RTMP_DUB_MIN_PARTIAL) {
+        reason = NGX_RTMP_DUB_FB_TOO_SHORT;
+
+    } else if (b->seg_hdr_changed || b->seg_hdr_len < 4
+               || b->seg_hdr_len - 2 > sizeof(f->asc)
+               || dub_aac_config_parse(b->seg_hdr + 2, b->seg_hdr_len - 2,
+                                       &f->aac)
+                  != 0
+               || f->aac.object_type != 2 || f->aac.frame_length != 1024)
+    {
+        reason = NGX_RTMP_DUB_FB_UNSUPPORTED;
+
+    } else if (b->auth_failed) {
+        reason = NGX_RTMP_DUB_FB_STS_UNAVAILABLE;
+    }
+
+    if (reason != NGX_RTMP_DUB_FB_LAST) {
+        ngx_rtmp_dub_frag_fail(f, reason, -1);
+        return;
+    }
+
+    ngx_memcpy(f->asc, b->seg_hdr + 2, b->seg_hdr_len - 2);
+    f->asc_len = b->seg_hdr_len - 2;
+
+    ngx_rtmp_dub_uuid(f->id);
+
+    /* the raw AAC frames, copied: the task must not need the segment */
+
+    pt = ngx_calloc(sizeof(ngx_rtmp_dub_pack_task_t), &b->log);
+    if (pt == NULL) {
+        goto failed;
+    }
+
+    pt->in.data = ngx_alloc(seg->len, &b->log);
+    pt->in.sizes = ngx_alloc(seg->naudio * sizeof(uint32_t), &b->log);
+
+    if (pt->in.data == NULL || pt->in.sizes == NULL) {
+        ngx_rtmp_dub_pack_free(&pt->t);
+        goto failed;
+    }
+
+    p = pt->in.data;
+
+    for (i = 0; i < seg->ntags; i++) {
+        tag = &seg->tags[i];
+
+        if (tag->track != DUB_TRACK_AUDIO || (tag->flags & DUB_TAG_HEADER)
+            || tag->len < 2)
+        {
+            continue;
+        }
+
+        p = ngx_cpymem(p, seg->data + tag->off + 2, tag->len - 2);
+        pt->in.sizes[pt->in.nframes++] = tag->len - 2;
+    }
+
+    pt->in.len = p - pt->in.data;
+
+    ngx_memcpy(pt->asc, f->asc, f->asc_len);
+    pt->fmt.sample_rate = f->aac.sample_rate;
+    pt->fmt.channels = f->aac.channels;
+    pt->fmt.frame_length = f->aac.frame_length;
+    pt->fmt.asc = pt->asc;
+    pt->fmt.asc_len = f->asc_len;
+
+    pt->t.owner = b;
+    pt->t.data = f;
+    pt->t.done = ngx_rtmp_dub_pack_done;
+    pt->t.free = ngx_rtmp_dub_pack_free;
+    pt->t.log = b->log;
+
+    f->state = NGX_RTMP_DUB_FRAG_PACKING;
+
+    if (ngx_rtmp_dub_task_post(b->dacf->thread_pool, &pt->t,
+                               ngx_rtmp_dub_pack_work, &b->tasks)
+        != NGX_OK)
+    {
+        ngx_rtmp_dub_pack_free(&pt->t);
+        goto failed;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                  "dub: \"%V/%V\" segment %uL is fragment %s",
+                  ngx_rtmp_dub_name(b), seg->index, f->id);
+
+    return;
+
+failed:
+
+    ngx_rtmp_dub_frag_fail(f, NGX_RTMP_DUB_FB_UNSUPPORTED, -1);
+}
+
+
+/* in thread: M4A, then base64 */
+
+static void
+ngx_rtmp_dub_pack_work(void *data, ngx_log_t *log)
+{
+    ngx_rtmp_dub_pack_task_t  *pt = data;
+
+    size_t    len;
+    uint8_t  *m4a;
+
+    pt->rc = dub_audio_pack_m4a(&pt->fmt, &pt->in, &m4a, &len, pt->err,
+                                sizeof(pt->err));
+
+    if (pt->rc != DUB_AUDIO_OK) {
+        return;
+    }
+
+    if (dub_buf_init(&pt->b64, 0, dub_b64_encoded_len(len) + 1, 0) != 0) {
+        free(m4a);
+        pt->rc = DUB_AUDIO_ENOMEM;
+        return;
+    }
+
+    dub_b64_encode(m4a, len, (char *) pt->b64.data);
+    pt->b64.len = dub_b64_encoded_len(len);
+    pt->b64.data[pt->b64.len] = '\0';
+
+    free(m4a);
+}
+
+
+static void
+ngx_rtmp_dub_pack_done(ngx_rtmp_dub_task_t *t)
+{
+    ngx_rtmp_dub_pack_task_t  *pt = (ngx_rtmp_dub_pack_task_t *) t;
+
+    ngx_rtmp_dub_frag_t    *f;
+    ngx_rtmp_dub_bridge_t  *b;
+
+    f = t->data;
+    b = f->bridge;
+
+    if (f->state != NGX_RTMP_DUB_FRAG_PACKING) {
+        /* its slot came first */
+        return;
+    }
+
+    if (pt->rc != DUB_AUDIO_OK) {
+        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                      "dub: \"%V/%V\" fragment %s: cannot pack its audio: "
+                      "%s", ngx_rtmp_dub_name(b), f->id, pt->err);
+        ngx_rtmp_dub_frag_fail(f, NGX_RTMP_DUB_FB_UNSUPPORTED, -1);
+        return;
+    }
+
+    f->b64 = pt->b64;
+    ngx_memzero(&pt->b64, sizeof(dub_buf_t));
+
+    f->state = NGX_RTMP_DUB_FRAG_QUEUED;
+    f->in_queue = 1;
+    ngx_queue_insert_tail(&b->send_queue, &f->queue);
+
+    ngx_rtmp_dub_sts_send(b);
+}
+
+
+static void
+ngx_rtmp_dub_pack_free(ngx_rtmp_dub_task_t *t)
+{
+    ngx_rtmp_dub_pack_task_t  *pt = (ngx_rtmp_dub_pack_task_t *) t;
+
+    ngx_free(pt->in.data);
+    ngx_free(pt->in.sizes);
+    dub_buf_free(&pt->b64);
+    ngx_free(pt);
+}
+
+
+/*
+ * Sends what can be sent: a ready session, a place in flight, the
+ * breaker allowing, no pause, the slow_down spacing.  The queue head
+ * remembers what holds it, the reason it falls back with if its slot
+ * comes first.
+ */
+
+static void
+ngx_rtmp_dub_sts_send(ngx_rtmp_dub_bridge_t *b)
+{
+    int                   state;
+    ngx_msec_t            now, next;
+    ngx_queue_t          *q;
+    ngx_rtmp_dub_frag_t  *f;
+
+    now = ngx_current_msec;
+
+    while (!ngx_queue_empty(&b->send_queue)) {
+        q = ngx_queue_head(&b->send_queue);
+        f = ngx_queue_data(q, ngx_rtmp_dub_frag_t, queue);
+
+        if (b->sio == NULL || b->sts_state == NGX_RTMP_DUB_STS_IDLE) {
+            b->blocked = NGX_RTMP_DUB_FB_STS_UNAVAILABLE;
+            return;
+        }
+
+        if (b->sts_state != NGX_RTMP_DUB_STS_READY) {
+            b->blocked = NGX_RTMP_DUB_FB_NOT_READY;
+            return;
+        }
+
+        if (b->bp_action == DUB_BP_PAUSE) {
+            b->blocked = NGX_RTMP_DUB_FB_BACKPRESSURE;
+            return;
+        }
+
+        if (b->inflight >= b->max_inflight) {
+            b->blocked = NGX_RTMP_DUB_FB_INFLIGHT_FULL;
+            return;
+        }
+
+        if (b->bp_action == DUB_BP_SLOW_DOWN && b->sent
+            && (ngx_msec_int_t) (b->last_send + b->bp_delay - now) > 0)
+        {
+            next = b->last_send + b->bp_delay - now;
+
+            if (b->send_timer.timer_set) {
+                ngx_del_timer(&b->send_timer);
+            }
+
+            ngx_add_timer(&b->send_timer, next);
+            b->blocked = NGX_RTMP_DUB_FB_BACKPRESSURE;
+            return;
+        }
+
+        state = dub_breaker_state(&b->breaker, (int64_t) now);
+
+        if (state == DUB_BREAKER_OPEN) {
+            b->blocked = NGX_RTMP_DUB_FB_BREAKER_OPEN;
+            return;
+        }
+
+        if (state == DUB_BREAKER_HALF_OPEN) {
+            if (!dub_breaker_allow(&b->breaker, (int64_t) now)) {
+                b->blocked = NGX_RTMP_DUB_FB_BREAKER_OPEN;
+                return;
+            }
+
+            f->probe = 1;
+
+            ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                          "dub: \"%V/%V\" breaker half-open: fragment %s "
+                          "is the probe", ngx_rtmp_dub_name(b), f->id);
+
+            if (b->paused_sts) {
+                (void) ngx_rtmp_dub_sts_emit(b, "stream:resume", NULL);
+                b->paused_sts = 0;
+            }
+        }
+
+        ngx_queue_remove(q);
+        f->in_queue = 0;
+
+        if (ngx_rtmp_dub_sts_send_one(b, f) != NGX_OK) {
+            if (f->probe) {
+                dub_breaker_probe_lost(&b->breaker);
+            }
+
+            ngx_rtmp_dub_frag_fail(f, NGX_RTMP_DUB_FB_STS_UNAVAILABLE, -1);
+        }
+    }
+}
+
+
+static ngx_int_t
+ngx_rtmp_dub_sts_send_one(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_dub_frag_t *f)
+{
+    u_char                    stream_id[NGX_RTMP_MAX_NAME + 1];
+    ngx_msec_t                now, deadline;
+    dub_buf_t                 buf;
+    struct timeval            tv;
+    dub_json_fragment_t       v;
+
+    now = ngx_current_msec;
+
+    ngx_gettimeofday(&tv);
+    ngx_cpystrn(stream_id, b->stream.data, b->stream.len + 1);
+
+    ngx_memzero(&v, sizeof(dub_json_fragment_t));
+
+    v.fragment_id = f->id;
+    v.stream_id = (char *) stream_id;
+    v.sequence_number = b->seq;
+    v.timestamp = (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    v.format = "m4a";
+    v.sample_rate_hz = f->aac.sample_rate;
+    v.channels = f->aac.channels;
+    v.duration_ms = f->duration_ms;
+    v.data_base64 = (char *) f->b64.data;
+    v.data_base64_len = f->b64.len;
+    v.pts_ns = f->seg->tags[0].out_ts * 1000000;
+    v.source_pts_ns = f->seg->start * 1000000;
+
+    if (ngx_rtmp_dub_sio_event_buf(b->sio, &buf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (dub_json_fragment_data(&buf, &v) != 0) {
+        dub_buf_free(&buf);
+        return NGX_ERROR;
+    }
+
+    if (ngx_rtmp_dub_sio_send(b->sio, &buf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    dub_buf_free(&f->b64);
+
+    f->seq = b->seq++;
+    f->sent_at = now;
+    f->state = NGX_RTMP_DUB_FRAG_SENT;
+
+    ngx_queue_insert_tail(&b->sent_queue, &f->queue);
+    b->inflight++;
+    b->sent++;
+    b->last_send = now;
+
+    /* the earlier of the timeout and the output slot */
+
+    deadline = b->dacf->sts_timeout;
+
+    if (f->slot - (int64_t) now < (int64_t) deadline) {
+        deadline = f->slot > (int64_t) now ? (ngx_msec_t) (f->slot - now)
+                                           : 1;
+    }
+
+    ngx_add_timer(&f->timeout, deadline);
+
+    ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                  "dub: \"%V/%V\" fragment %s seq %uL sent to session %s: "
+                  "%uDms, %ui in flight", ngx_rtmp_dub_name(b), f->id, f->seq,
+                  b->session_id, (uint32_t) f->duration_ms, b->inflight);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_rtmp_dub_sts_send_timer(ngx_event_t *ev)
+{
+    ngx_rtmp_dub_sts_send(ev->data);
+}
+
+
+static void
+ngx_rtmp_dub_frag_timeout(ngx_event_t *ev)
+{
+    ngx_rtmp_dub_frag_t    *f;
+    ngx_rtmp_dub_bridge_t  *b;
+
+    f = ev->data;
+    b = f->bridge;
+
+    ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                  "dub: \"%V/%V\" fragment %s seq %uL: no answer from "
+                  "session %s within %Mms", ngx_rtmp_dub_name(b), f->id,
+                  f->seq, b->session_id, ngx_current_msec - f->sent_at);
+
+    /* a timeout is a retryable failure for the breaker */
+    ngx_rtmp_dub_frag_fail(f, NGX_RTMP_DUB_FB_TIMEOUT, 1);
+
+    ngx_rtmp_dub_sts_send(b);
+}
+
+
+/* in thread: parse, check, base64 */
+
+static void
+ngx_rtmp_dub_parse_work(void *data, ngx_log_t *log)
+{
+    ngx_rtmp_dub_parse_task_t  *pt = data;
+
+    size_t            n;
+    dub_buf_t        *bin;
+    dub_json_event_t  ev;
+
+    pt->rc = -1;
+
+    if (dub_json_event_parse(pt->msg.json, pt->msg.json_len, &ev, pt->err,
+                             sizeof(pt->err))
+        != 0)
+    {
+        return;
+    }
+
+    if (dub_json_processed(ev.payload, &pt->p, pt->err, sizeof(pt->err))
+        != 0)
+    {
+        goto done;
+    }
+
+    if (pt->p.has_audio) {
+        if (pt->p.attachment >= 0) {
+            if ((ngx_uint_t) pt->p.attachment >= pt->msg.nbin) {
+                ngx_sprintf((u_char *) pt->err, "no binary attachment %d%Z",
+                            pt->p.attachment);
+                goto done;
+            }
+
+            /* the attachment is the audio: take it */
+
+            bin = &pt->msg.bin[pt->p.attachment];
+            pt->audio = bin->data;
+            pt->audio_len = bin->len;
+
+            if (bin->data != bin->mem) {
+                ngx_memmove(bin->mem, bin->data, bin->len);
+                pt->audio = bin->mem;
+            }
+
+            bin->mem = NULL;
+            bin->data = NULL;
+
+        } else {
+            n = dub_b64_decoded_max(pt->p.data_base64_len);
+
+            pt->audio = malloc(n + 1);
+            if (pt->audio == NULL) {
+                ngx_sprintf((u_char *) pt->err, "no memory%Z");
+                goto done;
+            }
+
+            if (dub_b64_decode(pt->p.data_base64, pt->p.data_base64_len,
+                               pt->audio, &pt->audio_len)
+                != 0)
+            {
+                ngx_sprintf((u_char *) pt->err,
+                            "\"data_base64\" is not base64%Z");
+                pt->rc = -2;
+                goto done;
+            }
+        }
+    }
+
+    pt->rc = 0;
+
+done:
+
+    /* the pointers into the tree must not outlive it */
+    pt->p.data_base64 = NULL;
+
+    dub_json_event_free(&ev);
+
+    /* the message text is no longer needed */
+    ngx_rtmp_dub_sio_msg_free(&pt->msg);
+}
+
+
+static void
+ngx_rtmp_dub_parse_done(ngx_rtmp_dub_task_t *t)
+{
+    ngx_rtmp_dub_parse_task_t  *pt = (ngx_rtmp_dub_parse_task_t *) t;
+
+    ngx_msec_t                 rtt;
+    ngx_rtmp_dub_frag_t       *f;
+    ngx_rtmp_dub_bridge_t     *b;
+    ngx_rtmp_dub_dub_task_t   *dt;
+    static const char         *status[] = { "success", "partial", "failed" };
+
+    b = t->owner;
+
+    if (pt->rc == -1 && pt->p.fragment_id[0] == '\0') {
+        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                      "dub: \"%V/%V\" malformed fragment:processed: %s",
+                      ngx_rtmp_dub_name(b), pt->err);
+        return;
+    }
+
+    f = ngx_rtmp_dub_sts_find(b, pt->p.fragment_id,
+                              ngx_strlen(pt->p.fragment_id), 1);
+
+    if (f == NULL) {
+        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                      "dub: \"%V/%V\" fragment:processed for unknown "
+                      "fragment \"%s\" ignored", ngx_rtmp_dub_name(b),
+                      pt->p.fragment_id);
+        return;
+    }
+
+    if (f->state != NGX_RTMP_DUB_FRAG_SENT) {
+        ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                      "dub: \"%V/%V\" fragment %s seq %uL: answer after its "
+                      "time, dropped", ngx_rtmp_dub_name(b), f->id, f->seq);
+
+        b->late_answers++;
+
+        return;
+    }
+
+    rtt = ngx_current_msec - f->sent_at;
+
+    if (pt->rc != 0) {
+        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                      "dub: \"%V/%V\" fragment %s seq %uL: bad "
+                      "fragment:processed: %s", ngx_rtmp_dub_name(b), f->id,
+                      f->seq, pt->err);
+
+        /* still an answer: the STS is alive, the fragment is lost */
+        ngx_rtmp_dub_frag_fail(f, pt->rc == -2 ? NGX_RTMP_DUB_FB_DECODE
+                                               : NGX_RTMP_DUB_FB_FAILED, 0);
+        ngx_rtmp_dub_sts_ack(b, f, "received");
+        ngx_rtmp_dub_sts_send(b);
+        return;
+    }
+
+    b->processed[pt->p.status]++;
+    b->rtt_sum += rtt;
+    b->rtt_count++;
+
+    ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                  "dub: \"%V/%V\" fragment %s seq %uL processed by session "
+                  "%s: %s in %Mms (STS %Lms)%s%s", ngx_rtmp_dub_name(b),
+                  f->id, f->seq, b->session_id, status[pt->p.status], rtt,
+                  pt->p.processing_time_ms,
+                  pt->p.has_error ? ", error " : "", pt->p.error_code);
+
+    if (f->timeout.timer_set) {
+        ngx_del_timer(&f->timeout);
+    }
+
+    ngx_queue_remove(&f->queue);
+    b->inflight--;
+
+    if (pt->p.status == DUB_STATUS_FAILED) {
+        f->state = NGX_RTMP_DUB_FRAG_RECEIVED;
+        ngx_rtmp_dub_frag_fail(f, NGX_RTMP_DUB_FB_FAILED,
+                               pt->p.has_error ? pt->p.retryable : 1);
+        ngx_rtmp_dub_sts_ack(b, f, "received");
+        ngx_rtmp_dub_sts_send(b);
+        return;
+    }
+
+    dub_breaker_success(&b->breaker);
+
+    if (b->paused_sts) {
+        (void) ngx_rtmp_dub_sts_emit(b, "stream:resume", NULL);
+        b->paused_sts = 0;
+    }
+
+    f->state = NGX_RTMP_DUB_FRAG_RECEIVED;
+
+    ngx_rtmp_dub_sts_send(b);
+
+    /* decode, fit, encode: in the pool */
+
+    dt = ngx_calloc(sizeof(ngx_rtmp_dub_dub_task_t), &b->log);
+    if (dt == NULL) {
+        goto failed;
+    }
+
+    ngx_memcpy(dt->asc, f->asc, f->asc_len);
+    dt->fmt.sample_rate = f->aac.sample_rate;
+    dt->fmt.channels = f->aac.channels;
+    dt->fmt.frame_length = f->aac.frame_length;
+    dt->fmt.asc = dt->asc;
+    dt->fmt.asc_len = f->asc_len;
+
+    dt->conf.bitrate = (unsigned) b->dacf->audio_bitrate;
+    dt->conf.max_tempo = NGX_RTMP_DUB_MAX_TEMPO;
+    dt->conf.no_stretch = (pt->p.status == DUB_STATUS_PARTIAL);
+
+    dt->nframes = f->naudio;
+
+    ngx_cpystrn((u_char *) dt->format, (u_char *) pt->p.format,
+                sizeof(dt->format));
+
+    dt->audio = pt->audio;
+    pt->audio = NULL;
+
+    dt->in.format = dt->format;
+    dt->in.sample_rate = pt->p.sample_rate_hz;
+    dt->in.channels = pt->p.channels;
+    dt->in.data = dt->audio;
+    dt->in.len = pt->audio_len;
+
+    dt->t.owner = b;
+    dt->t.data = f;
+    dt->t.done = ngx_rtmp_dub_dub_done;
+    dt->t.free = ngx_rtmp_dub_dub_free;
+    dt->t.log = b->log;
+
+    if (ngx_rtmp_dub_task_post(b->dacf->thread_pool, &dt->t,
+                               ngx_rtmp_dub_dub_work, &b->tasks)
+        != NGX_OK)
+    {
+        ngx_rtmp_dub_dub_free(&dt->t);
+        goto failed;
+    }
+
+    return;
+
+failed:
+
+    ngx_rtmp_dub_frag_fail(f, NGX_RTMP_DUB_FB_DECODE, 0);
+    ngx_rtmp_dub_sts_ack(b, f, "received");
+}
+
+
+static void
+ngx_rtmp_dub_parse_free(ngx_rtmp_dub_task_t *t)
+{
+    ngx_rtmp_dub_parse_task_t  *pt = (ngx_rtmp_dub_parse_task_t *) t;
+
+    ngx_rtmp_dub_sio_msg_free(&pt->msg);
+    free(pt->audio);
+    ngx_free(pt);
+}
+
+
+/* in thread: the dubbed audio into as many AAC frames as the segment's */
+
+static void
+ngx_rtmp_dub_dub_work(void *data, ngx_log_t *log)
+{
+    ngx_rtmp_dub_dub_task_t  *dt = data;
+
+    dt->rc = dub_audio_dub(&dt->fmt, &dt->conf, dt->nframes, &dt->in,
+                           &dt->out, &dt->fit, dt->err, sizeof(dt->err));
+
+    free(dt->audio);
+    dt->audio = NULL;
+    dt->in.data = NULL;
+}
+
+
+static void
+ngx_rtmp_dub_dub_done(ngx_rtmp_dub_task_t *t)
+{
+    ngx_rtmp_dub_dub_task_t  *dt = (ngx_rtmp_dub_dub_task_t *) t;
+
+    ngx_rtmp_dub_frag_t    *f;
+    ngx_rtmp_dub_bridge_t  *b;
+
+    f = t->data;
+    b = f->bridge;
+
+    if (f->state != NGX_RTMP_DUB_FRAG_RECEIVED) {
+        /* its slot came first */
+        return;
+    }
+
+    if (dt->rc != DUB_AUDIO_OK) {
+        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                      "dub: \"%V/%V\" fragment %s seq %uL: dubbed audio "
+                      "(%s) unusable: %s", ngx_rtmp_dub_name(b), f->id,
+                      f->seq, dt->format, dt->err);
+        ngx_rtmp_dub_frag_fail(f, NGX_RTMP_DUB_FB_DECODE, 0);
+        ngx_rtmp_dub_sts_ack(b, f, "received");
+        return;
+    }
+
+    f->dubbed = dt->out;
+    ngx_memzero(&dt->out, sizeof(dub_aac_frames_t));
+
+    f->state = NGX_RTMP_DUB_FRAG_DUBBED;
+    b->pending--;
+
+    ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                  "dub: \"%V/%V\" fragment %s seq %uL decoded: %L samples "
+                  "of %s to %L, tempo %.3f, %L padded, %L trimmed, "
+                  "%uz AAC frames", ngx_rtmp_dub_name(b), f->id, f->seq,
+                  dt->fit.in_samples, dt->format, dt->fit.out_samples,
+                  dt->fit.tempo, dt->fit.padded, dt->fit.trimmed,
+                  f->dubbed.nframes);
+
+    ngx_rtmp_dub_sts_ack(b, f, "applied");
+
+    ngx_rtmp_dub_sts_maybe_end(b);
+}
+
+
+static void
+ngx_rtmp_dub_dub_free(ngx_rtmp_dub_task_t *t)
+{
+    ngx_rtmp_dub_dub_task_t  *dt = (ngx_rtmp_dub_dub_task_t *) t;
+
+    free(dt->audio);
+    dub_aac_frames_free(&dt->out);
+    ngx_free(dt);
+}
+
+
+/*
+ * The output reached the first tag of "seg": its dubbed audio if it is
+ * here, otherwise the reason it is not.
+ */
+
+ngx_rtmp_dub_frag_t *
+ngx_rtmp_dub_sts_slot(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg,
+    ngx_rtmp_dub_fallback_e *reason)
+{
+    ngx_rtmp_dub_frag_t  *f;
+
+    f = seg->user;
+
+    if (f == NULL) {
+        *reason = b->dacf->sts ? NGX_RTMP_DUB_FB_INPUT_LATE
+                               : NGX_RTMP_DUB_FB_NOT_CONFIGURED;
+        return NULL;
+    }
+
+    switch (f->state) {
+
+    case NGX_RTMP_DUB_FRAG_DUBBED:
+        *reason = NGX_RTMP_DUB_FB_LAST;
+        return f;
+
+    case NGX_RTMP_DUB_FRAG_FALLBACK:
+        break;
+
+    case NGX_RTMP_DUB_FRAG_SENT:
+        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                      "dub: \"%V/%V\" fragment %s seq %uL: no answer from "
+                      "session %s by its output time", ngx_rtmp_dub_name(b),
+                      f->id, f->seq, b->session_id);
+        ngx_rtmp_dub_frag_fail(f, NGX_RTMP_DUB_FB_TIMEOUT, 1);
+        ngx_rtmp_dub_sts_send(b);
+        break;
+
+    case NGX_RTMP_DUB_FRAG_RECEIVED:
+        ngx_rtmp_dub_frag_fail(f, NGX_RTMP_DUB_FB_LATE, 0);
+        break;
+
+    default: /* PACKING, QUEUED */
+        ngx_rtmp_dub_frag_fail(f, f->state == NGX_RTMP_DUB_FRAG_QUEUED
+                                  ? b->blocked : NGX_RTMP_DUB_FB_LATE, -1);
+        break;
+    }
+
+    *reason = f->reason;
+
+    return NULL;
+}
+
+
+/*
+ * A fragment falls back.  "retryable": 1 or 0 tells the breaker about a
+ * failure of the STS; -1 says nothing to it.
+ */
+
+static void
+ngx_rtmp_dub_frag_fail(ngx_rtmp_dub_frag_t *f, ngx_rtmp_dub_fallback_e reason,
+    ngx_int_t retryable)
+{
+    ngx_rtmp_dub_bridge_t  *b;
+
+    b = f->bridge;
+
+    if (f->state == NGX_RTMP_DUB_FRAG_FALLBACK
+        || f->state == NGX_RTMP_DUB_FRAG_DUBBED)
+    {
+        return;
+    }
+
+    if (f->state == NGX_RTMP_DUB_FRAG_SENT) {
+        ngx_queue_remove(&f->queue);
+        b->inflight--;
+    }
+
+    if (f->in_queue) {
+        ngx_queue_remove(&f->queue);
+        f->in_queue = 0;
+    }
+
+    if (f->timeout.timer_set) {
+        ngx_del_timer(&f->timeout);
+    }
+
+    dub_buf_free(&f->b64);
+
+    f->state = NGX_RTMP_DUB_FRAG_FALLBACK;
+    f->reason = reason;
+
+    if (retryable >= 0 && f->id[0]) {
+        if (f->probe && !retryable) {
+            dub_breaker_probe_lost(&b->breaker);
+        }
+
+        if (dub_breaker_failure(&b->breaker, (int) retryable,
+                                (int64_t) ngx_current_msec))
+        {
+            ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                          "dub: \"%V/%V\" breaker open after fragment %s: "
+                          "no fragment sent for %Mms",
+                          ngx_rtmp_dub_name(b), f->id,
+                          b->dacf->breaker_cooldown);
+
+            if (b->sio && b->sts_state == NGX_RTMP_DUB_STS_READY
+                && !b->paused_sts
+                && ngx_rtmp_dub_sts_emit(b, "stream:pause", "breaker_open")
+                   == NGX_OK)
+            {
+                b->paused_sts = 1;
+            }
+        }
+    }
+
+    ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                  "dub: \"%V/%V\" segment %uL%s%s falls back to its "
+                  "original audio: %s", ngx_rtmp_dub_name(b),
+                  f->seg->index, f->id[0] ? " fragment " : "", f->id,
+                  ngx_rtmp_dub_fallback_names[reason]);
+
+    ngx_rtmp_dub_frag_resolve(f);
+}
+
+
+static void
+ngx_rtmp_dub_frag_resolve(ngx_rtmp_dub_frag_t *f)
+{
+    ngx_rtmp_dub_bridge_t  *b;
+
+    b = f->bridge;
+
+    b->pending--;
+
+    ngx_rtmp_dub_sts_maybe_end(b);
+}
+
+
+static ngx_rtmp_dub_frag_t *
+ngx_rtmp_dub_sts_find(ngx_rtmp_dub_bridge_t *b, const char *id, size_t len,
+    ngx_uint_t any)
+{
+    dub_segment_t        *seg;
+    ngx_queue_t          *q;
+    ngx_rtmp_dub_frag_t  *f;
+
+    if (len == 0 || len >= sizeof(f->id)) {
+        return NULL;
+    }
+
+    for (q = ngx_queue_head(&b->sent_queue);
+         q != ngx_queue_sentinel(&b->sent_queue);
+         q = ngx_queue_next(q))
+    {
+        f = ngx_queue_data(q, ngx_rtmp_dub_frag_t, queue);
+
+        if (ngx_strncmp(f->id, id, len) == 0 && f->id[len] == '\0') {
+            return f;
+        }
+    }
+
+    if (!any) {
+        return NULL;
+    }
+
+    /* answers after the deadline: the segment is still queued for output */
+
+    for (seg = b->head; seg; seg = seg->next) {
+        f = seg->user;
+
+        if (f && ngx_strncmp(f->id, id, len) == 0 && f->id[len] == '\0') {
+            return f;
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_int_t
+ngx_rtmp_dub_sts_emit(ngx_rtmp_dub_bridge_t *b, const char *event,
+    const char *reason)
+{
+    u_char     stream_id[NGX_RTMP_MAX_NAME + 1];
+    dub_buf_t  buf;
+
+    if (b->sio == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_cpystrn(stream_id, b->stream.data, b->stream.len + 1);
+
+    if (ngx_rtmp_dub_sio_event_buf(b->sio, &buf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (dub_json_stream_event(&buf, event, (char *) stream_id, reason) != 0) {
+        dub_buf_free(&buf);
+        return NGX_ERROR;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                  "dub: \"%V/%V\" %s to session %s%s%s",
+                  ngx_rtmp_dub_name(b), event, b->session_id,
+                  reason ? ": " : "", reason ? reason : "");
+
+    return ngx_rtmp_dub_sio_send(b->sio, &buf);
+}
+
+
+static void
+ngx_rtmp_dub_sts_ack(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_dub_frag_t *f,
+    const char *status)
+{
+    dub_buf_t       buf;
+    struct timeval  tv;
+
+    if (b->sio == NULL || b->sts_state < NGX_RTMP_DUB_STS_READY) {
+        return;
+    }
+
+    if (ngx_rtmp_dub_sio_event_buf(b->sio, &buf) != NGX_OK) {
+        return;
+    }
+
+    ngx_gettimeofday(&tv);
+
+    if (dub_json_fragment_ack(&buf, f->id, status,
+                              (int64_t) tv.tv_sec * 1000
+                              + tv.tv_usec / 1000)
+        != 0)
+    {
+        dub_buf_free(&buf);
+        return;
+    }
+
+    (void) ngx_rtmp_dub_sio_send(b->sio, &buf);
+}
+
+
+/* the publisher left */
+
+void
+ngx_rtmp_dub_sts_input_end(ngx_rtmp_dub_bridge_t *b)
+{
+    ngx_rtmp_dub_sts_maybe_end(b);
+}
+
+
+/*
+ * No publisher and every fragment resolved: stream:end, a bounded wait
+ * for stream:complete, then the connection closes.
+ */
+
+static void
+ngx_rtmp_dub_sts_maybe_end(ngx_rtmp_dub_bridge_t *b)
+{
+    if (b->publisher || b->pending) {
+        return;
+    }
+
+    switch (b->sts_state) {
+
+    case NGX_RTMP_DUB_STS_READY:
+        if (ngx_rtmp_dub_sts_emit(b, "stream:end", "publisher_left")
+            == NGX_OK)
+        {
+            b->sts_state = NGX_RTMP_DUB_STS_ENDING;
+            ngx_add_timer(&b->sts_timer, b->dacf->sts_timeout);
+            return;
+        }
+
+        /* fall through */
+
+    case NGX_RTMP_DUB_STS_IDLE:
+    case NGX_RTMP_DUB_STS_CONNECTING:
+        if (b->sts_timer.timer_set) {
+            ngx_del_timer(&b->sts_timer);
+        }
+
+        if (b->sio) {
+            ngx_rtmp_dub_sio_close(b->sio);
+            b->sio = NULL;
+        }
+
+        b->sts_state = NGX_RTMP_DUB_STS_DONE;
+        ngx_rtmp_dub_bridge_check_done(b);
+        return;
+
+    default:
+        return;
+    }
+}
+
+
+/* is the STS session still doing something the bridge must wait for? */
+
+ngx_uint_t
+ngx_rtmp_dub_sts_busy(ngx_rtmp_dub_bridge_t *b)
+{
+    return b->sts_state != NGX_RTMP_DUB_STS_DONE;
+}
+
+
+void
+ngx_rtmp_dub_sts_free(ngx_rtmp_dub_bridge_t *b)
+{
+    if (b->sts_timer.timer_set) {
+        ngx_del_timer(&b->sts_timer);
+    }
+
+    if (b->send_timer.timer_set) {
+        ngx_del_timer(&b->send_timer);
+    }
+
+    if (b->sio) {
+        ngx_rtmp_dub_sio_close(b->sio);
+        b->sio = NULL;
+    }
+
+    ngx_rtmp_dub_task_abandon(&b->tasks);
+}
+
+
+void
+ngx_rtmp_dub_frag_free(ngx_rtmp_dub_frag_t *f)
+{
+    if (f->timeout.timer_set) {
+        ngx_del_timer(&f->timeout);
+    }
+
+    if (f->in_queue || f->state == NGX_RTMP_DUB_FRAG_SENT) {
+        ngx_queue_remove(&f->queue);
+    }
+
+    /* a task still working for it must not come back to it */
+    ngx_rtmp_dub_task_abandon_data(&f->bridge->tasks, f);
+
+    dub_buf_free(&f->b64);
+    dub_aac_frames_free(&f->dubbed);
+    ngx_free(f);
+}
+
+
+static void
+ngx_rtmp_dub_uuid(char *out)
+{
+    uint8_t     rnd[16];
+    ngx_uint_t  i;
+
+    if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t) sizeof(rnd)) {
+        for (i = 0; i < sizeof(rnd); i++) {
+            rnd[i] = (uint8_t) ngx_random();
+        }
+    }
+
+    dub_json_uuid(rnd, out);
+}

@@ -1,0 +1,196 @@
+
+/*
+ * Copyright (C) nginx-dub developers
+ *
+ * The nginx adapters under the STS session: the libuv loop nested in
+ * nginx's, Socket.IO over libwebsockets, and thread-pool tasks.
+ */
+
+
+#ifndef _NGX_RTMP_DUB_STS_H_INCLUDED_
+#define _NGX_RTMP_DUB_STS_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+#include <ngx_thread_pool.h>
+
+#include <uv.h>
+#include <libwebsockets.h>
+
+#include "dub_buf.h"
+#include "dub_sio.h"
+
+
+/* the libuv loop */
+
+typedef struct {
+    uv_loop_t                   loop;
+    ngx_connection_t           *conn;       /* on uv_backend_fd() */
+    ngx_event_t                 timer;
+    ngx_event_t                 posted;
+    ngx_log_t                  *log;
+    unsigned                    ready:1;
+    unsigned                    running:1;
+} ngx_rtmp_dub_uv_t;
+
+
+uv_loop_t *ngx_rtmp_dub_uv_init(ngx_cycle_t *cycle);
+void ngx_rtmp_dub_uv_kick(void);
+void ngx_rtmp_dub_uv_spin(ngx_uint_t n);
+void ngx_rtmp_dub_uv_done(void);
+
+
+/* where and how to reach an STS: from "dub_sts_*" directives */
+
+typedef struct {
+    ngx_str_t                   url;        /* as configured */
+    ngx_str_t                   host;       /* Host header, SNI, checks */
+    char                       *address;    /* numeric, resolved */
+    in_port_t                   port;
+    unsigned                    ssl:1;
+    ngx_str_t                   path;       /* "/socket.io/?EIO=4&..." */
+    ngx_str_t                   nsp;        /* "/" or "/sts" */
+    ngx_array_t                *headers;    /* ngx_keyval_t */
+    ngx_array_t                *auth;       /* ngx_keyval_t */
+    ngx_str_t                   ca;         /* trusted CA file */
+    size_t                      max_message;
+    struct lws_vhost           *vhost;      /* per worker */
+} ngx_rtmp_dub_sts_url_t;
+
+
+/* one Socket.IO connection */
+
+typedef struct ngx_rtmp_dub_sio_s  ngx_rtmp_dub_sio_t;
+
+typedef enum {
+    NGX_RTMP_DUB_SIO_CLOSED = 0,    /* the peer or the network closed it */
+    NGX_RTMP_DUB_SIO_FAILED,        /* could not connect */
+    NGX_RTMP_DUB_SIO_REFUSED,       /* namespace connection refused */
+    NGX_RTMP_DUB_SIO_DEAD,          /* no heartbeat */
+    NGX_RTMP_DUB_SIO_BROKEN         /* the peer broke the framing */
+} ngx_rtmp_dub_sio_end_e;
+
+
+typedef struct {
+    dub_buf_t                   text;       /* owned by the handler */
+    const char                 *json;       /* inside text */
+    size_t                      json_len;
+    dub_buf_t                   bin[DUB_SIO_MAX_ATTACHMENTS];
+    ngx_uint_t                  nbin;
+} ngx_rtmp_dub_sio_msg_t;
+
+
+typedef struct {
+    /* the namespace is joined: events can flow */
+    void  (*joined)(void *data);
+
+    /* an event; the handler owns msg's buffers afterwards */
+    void  (*event)(void *data, ngx_rtmp_dub_sio_msg_t *msg);
+
+    /* a message over the size limit was dropped; its first bytes */
+    void  (*oversize)(void *data, u_char *head, size_t len, size_t size);
+
+    /* the connection is over: no more callbacks after this one */
+    void  (*closed)(void *data, ngx_rtmp_dub_sio_end_e why,
+                    const char *reason);
+} ngx_rtmp_dub_sio_handler_t;
+
+
+#define NGX_RTMP_DUB_SIO_HEAD       4096
+
+
+struct ngx_rtmp_dub_sio_s {
+    struct lws                     *wsi;
+    ngx_rtmp_dub_sts_url_t         *url;
+    const ngx_rtmp_dub_sio_handler_t  *handler;
+    void                           *data;       /* NULL once detached */
+    ngx_log_t                      *log;
+
+    ngx_str_t                       stream_id;
+    ngx_str_t                       worker_id;
+
+    /* receiving */
+    dub_buf_t                       rx;
+    size_t                          rx_size;        /* whole message */
+    u_char                          head[NGX_RTMP_DUB_SIO_HEAD];
+    size_t                          head_len;
+    unsigned                        rx_binary:1;
+    unsigned                        rx_discard:1;
+    ngx_rtmp_dub_sio_msg_t         *pending;        /* awaiting binary */
+    ngx_uint_t                      pending_need;
+
+    /* sending: a queue of framed messages */
+    ngx_queue_t                     out;
+    size_t                          out_sent;       /* of the first one */
+
+    /* heartbeat from the server */
+    ngx_event_t                     heartbeat;
+    ngx_msec_t                      ping_window;
+
+    char                            reason[128];    /* of the end */
+
+    unsigned                        connecting:1;   /* inside connect */
+    unsigned                        open:1;         /* engine.io open */
+    unsigned                        joined:1;
+    unsigned                        closing:1;
+    unsigned                        ended:1;        /* closed reported */
+};
+
+
+ngx_int_t ngx_rtmp_dub_sio_init(ngx_cycle_t *cycle, ngx_array_t *urls);
+void ngx_rtmp_dub_sio_done(ngx_cycle_t *cycle);
+
+ngx_rtmp_dub_sio_t *ngx_rtmp_dub_sio_connect(ngx_rtmp_dub_sts_url_t *url,
+    ngx_str_t *stream_id, const ngx_rtmp_dub_sio_handler_t *handler,
+    void *data, ngx_log_t *log);
+
+/* a buffer framed for an event on the connection's namespace */
+ngx_int_t ngx_rtmp_dub_sio_event_buf(ngx_rtmp_dub_sio_t *sio, dub_buf_t *b);
+
+/* queues a framed message; takes the buffer */
+ngx_int_t ngx_rtmp_dub_sio_send(ngx_rtmp_dub_sio_t *sio, dub_buf_t *b);
+
+/* leaves the namespace and closes; no callback afterwards */
+void ngx_rtmp_dub_sio_close(ngx_rtmp_dub_sio_t *sio);
+
+void ngx_rtmp_dub_sio_msg_free(ngx_rtmp_dub_sio_msg_t *msg);
+
+
+/* thread-pool tasks: work done off the event loop */
+
+typedef struct ngx_rtmp_dub_task_s  ngx_rtmp_dub_task_t;
+
+typedef void (*ngx_rtmp_dub_task_done_pt)(ngx_rtmp_dub_task_t *task);
+
+
+struct ngx_rtmp_dub_task_s {
+    ngx_thread_task_t           task;
+    ngx_queue_t                 queue;      /* owner's tasks */
+    void                       *owner;      /* NULL once abandoned */
+    void                       *data;       /* the owner's subject */
+    ngx_rtmp_dub_task_done_pt   done;       /* on the event loop */
+    void                      (*free)(ngx_rtmp_dub_task_t *task);
+    ngx_log_t                   log;
+};
+
+
+/*
+ * Posts "task" (allocated by the caller with ngx_calloc(), a struct that
+ * starts with ngx_rtmp_dub_task_t) to the pool; "work" runs in a thread,
+ * "done" back on the event loop unless the owner abandoned it meanwhile;
+ * "free" releases it either way.
+ */
+ngx_int_t ngx_rtmp_dub_task_post(ngx_thread_pool_t *tp,
+    ngx_rtmp_dub_task_t *t, void (*work)(void *data, ngx_log_t *log),
+    ngx_queue_t *owner_tasks);
+
+/* the owner goes away: its tasks finish alone and free themselves */
+void ngx_rtmp_dub_task_abandon(ngx_queue_t *owner_tasks);
+
+/* the same for the owner's tasks about "data" only */
+void ngx_rtmp_dub_task_abandon_data(ngx_queue_t *owner_tasks, void *data);
+
+
+#endif /* _NGX_RTMP_DUB_STS_H_INCLUDED_ */

@@ -1,0 +1,95 @@
+
+/*
+ * Copyright (C) nginx-dub developers
+ *
+ * Thread-pool tasks with an owner that may go away first: the owner keeps
+ * its tasks in a queue and abandons them when it is freed; an abandoned
+ * task still finishes in its thread (it owns its data), then frees itself
+ * on the event loop without calling back.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+
+#include "ngx_rtmp_dub_sts.h"
+
+
+static void ngx_rtmp_dub_task_event(ngx_event_t *ev);
+
+
+ngx_int_t
+ngx_rtmp_dub_task_post(ngx_thread_pool_t *tp, ngx_rtmp_dub_task_t *t,
+    void (*work)(void *data, ngx_log_t *log), ngx_queue_t *owner_tasks)
+{
+    t->task.ctx = t;
+    t->task.handler = work;
+    t->task.event.data = t;
+    t->task.event.handler = ngx_rtmp_dub_task_event;
+    t->task.event.log = &t->log;
+
+    if (ngx_thread_task_post(tp, &t->task) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_queue_insert_tail(owner_tasks, &t->queue);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_rtmp_dub_task_abandon(ngx_queue_t *owner_tasks)
+{
+    ngx_queue_t          *q;
+    ngx_rtmp_dub_task_t  *t;
+
+    while (!ngx_queue_empty(owner_tasks)) {
+        q = ngx_queue_head(owner_tasks);
+        t = ngx_queue_data(q, ngx_rtmp_dub_task_t, queue);
+
+        ngx_queue_remove(q);
+        ngx_queue_init(q);
+
+        t->owner = NULL;
+    }
+}
+
+
+void
+ngx_rtmp_dub_task_abandon_data(ngx_queue_t *owner_tasks, void *data)
+{
+    ngx_queue_t          *q, *next;
+    ngx_rtmp_dub_task_t  *t;
+
+    for (q = ngx_queue_head(owner_tasks);
+         q != ngx_queue_sentinel(owner_tasks);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        t = ngx_queue_data(q, ngx_rtmp_dub_task_t, queue);
+
+        if (t->data == data) {
+            ngx_queue_remove(q);
+            ngx_queue_init(q);
+            t->owner = NULL;
+        }
+    }
+}
+
+
+static void
+ngx_rtmp_dub_task_event(ngx_event_t *ev)
+{
+    ngx_rtmp_dub_task_t  *t;
+
+    t = ev->data;
+
+    if (t->owner) {
+        ngx_queue_remove(&t->queue);
+        t->done(t);
+    }
+
+    t->free(t);
+}
