@@ -11,7 +11,8 @@ PKGS="nginx libnginx-mod-rtmp nginx-dev
       ffmpeg libavcodec-dev libavformat-dev libavutil-dev libswresample-dev
       libavfilter-dev libwebsockets-dev libwebsockets-evlib-uv libuv1-dev
       libyajl-dev espeak-ng pkg-config prometheus
-      gcc make perl dpkg-dev xz-utils ca-certificates procps"
+      gcc make perl dpkg-dev xz-utils ca-certificates procps openssl
+      clang libclang-rt-14-dev"
 
 as_root() {
     if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi

@@ -752,7 +752,6 @@ ngx_rtmp_dub_sts_segment(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
     f->seg = seg;
     f->naudio = seg->naudio;
     f->flv_byte = b->seg_flv_byte;
-    f->duration_ms = (unsigned) dub_segment_duration(seg);
     f->slot = seg->tags[0].due;
     f->timeout.handler = ngx_rtmp_dub_frag_timeout;
     f->timeout.data = f;
@@ -786,6 +785,10 @@ ngx_rtmp_dub_sts_segment(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
 
     ngx_memcpy(f->asc, b->seg_hdr + 2, b->seg_hdr_len - 2);
     f->asc_len = b->seg_hdr_len - 2;
+
+    /* what the STS gets is the audio: its own length, not the video's */
+    f->duration_ms = (unsigned) ((uint64_t) f->naudio * f->aac.frame_length
+                                 * 1000 / f->aac.sample_rate);
 
     ngx_rtmp_dub_uuid(f->id);
 

@@ -218,7 +218,7 @@ let config;
 try {
   config = parseArgs(process.argv.slice(2));
 } catch (e) {
-  process.stderr.write(`echo-sts: ${e.message}\n${USAGE}\n`);
+  process.stderr.write(`echo-sts: ${e.message} (see --help)\n`);
   process.exit(2);
 }
 

@@ -21,6 +21,8 @@ use File::Basename qw(dirname);
 use File::Path qw(make_path);
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
+use HTTP::Tiny;
+use JSON::PP;
 use POSIX qw(WNOHANG setsid);
 use Time::HiRes qw(time sleep);
 use Test::More;
@@ -352,6 +354,39 @@ sub watch_first_packet {
     return ($pid, $file);
 }
 
+# The echo STS (sts/echo/server.js) with its command-line options;
+# returns an object with port, pid, url(nsp), control(), stats().
+sub sts {
+    my ($self, @opts) = @_;
+    my $n = ++$self->{nsts};
+    my $out = "$self->{dir}/logs/sts$n.out";
+
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        setsid();
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>', $out;
+        open STDERR, '>>', "$self->{dir}/logs/sts$n.log";
+        exec 'node', "$TOP/sts/echo/server.js", @opts;
+        exit 127;
+    }
+    push @PIDS, $pid;
+
+    my $deadline = time + 20;
+    my $port;
+    while (time < $deadline) {
+        ($port) = $self->read_file($out) =~ /^listening (\d+)/m;
+        last if $port;
+        die "echo STS exited:\n" . $self->read_file("logs/sts$n.log")
+            if waitpid($pid, WNOHANG) == $pid;
+        sleep 0.05;
+    }
+    die "echo STS did not start" unless $port;
+
+    return DubTest::STS->new(port => $port, pid => $pid, harness => $self,
+                             opts => \@opts, n => $n);
+}
+
 # waits for a process; returns its exit status, or undef on timeout
 sub wait_exit {
     my ($self, $pid, $timeout) = @_;
@@ -486,6 +521,39 @@ sub is_prefix_media {
     return \%n;
 }
 
+# the audio of a media file as 16-bit mono PCM at "rate", in a file
+sub pcm {
+    my ($file, $rate) = @_;
+    my $out = "$file.$rate.s16";
+    system("ffmpeg -nostdin -v error -y -i '$file' -map 0:a -ac 1 -ar $rate "
+           . "-f s16le '$out'") == 0 or die "cannot decode $file";
+    return $out;
+}
+
+# build/tools/audio-probe: one array of numbers per line of output
+sub audio_probe {
+    my ($pcm, @args) = @_;
+    my $tool = "$TOP/build/tools/audio-probe";
+    die "$tool is missing: run make tools\n" unless -x $tool;
+    my @rows;
+    open my $fh, '-|', "'$tool' @args < '$pcm'" or die "$tool: $!";
+    while (<$fh>) {
+        chomp;
+        push @rows, [ split ' ' ];
+    }
+    close $fh;
+    return \@rows;
+}
+
+# [pts ms, size] of one stream's packets, in decode order
+sub stream_times {
+    my ($file, $codec) = @_;
+    my $s = streams($file);
+    return [] unless defined $s->{$codec};
+    return [ map { [ $_->[4], $_->[2] ] }
+             @{ stream_packets(packets($file), $s->{$codec}) } ];
+}
+
 sub cleanup {
     for my $pid (@PIDS) {
         kill 'KILL', -$pid;
@@ -510,5 +578,66 @@ END {
 }
 
 $SIG{INT} = $SIG{TERM} = sub { cleanup(); exit 1 };
+
+
+package DubTest::STS;
+
+use strict;
+use warnings;
+
+use HTTP::Tiny;
+use JSON::PP;
+
+sub new {
+    my ($class, %a) = @_;
+    return bless { %a, http => HTTP::Tiny->new(timeout => 10) }, $class;
+}
+
+sub port { $_[0]{port} }
+sub pid { $_[0]{pid} }
+
+# the module's URL for it: http://127.0.0.1:PORT/NSP
+sub url {
+    my ($self, $nsp) = @_;
+    return "http://127.0.0.1:$self->{port}" . ($nsp // '/sts');
+}
+
+sub call {
+    my ($self, $method, $path, $body) = @_;
+    my $r = $self->{http}->request($method,
+        "http://127.0.0.1:$self->{port}$path",
+        $body ? { content => encode_json($body),
+                  headers => { 'Content-Type' => 'application/json' } }
+              : {});
+    die "echo STS $method $path: $r->{status} $r->{content}\n"
+        unless $r->{success};
+    return $r->{content} =~ /^\s*[\[{]/ ? decode_json($r->{content}) : undef;
+}
+
+sub control { my ($self, %c) = @_; return $self->call('POST', '/control', \%c) }
+sub stats { $_[0]->call('GET', '/stats') }
+sub reset { $_[0]->call('POST', '/reset', {}) }
+sub disconnect { $_[0]->call('POST', '/disconnect', {}) }
+sub backpressure { my ($self, %b) = @_; $self->call('POST', '/backpressure', \%b) }
+sub emit { my ($self, %e) = @_; $self->call('POST', '/emit', \%e) }
+
+sub kill {
+    my ($self, $sig) = @_;
+    kill $sig // 'KILL', $self->{pid};
+    waitpid($self->{pid}, 0);
+    @DubTest::PIDS = grep { $_ != $self->{pid} } @DubTest::PIDS;
+}
+
+# the same server again on the same port, after kill()
+sub restart {
+    my ($self) = @_;
+    my @opts = @{ $self->{opts} };
+    for my $i (0 .. $#opts - 1) {
+        $opts[$i + 1] = $self->{port} if $opts[$i] eq '--port';
+    }
+    my $again = $self->{harness}->sts(@opts);
+    %$self = (%$self, pid => $again->{pid});
+    return $self;
+}
 
 1;
