@@ -45,6 +45,7 @@ if ($pid == 0) {
     open STDOUT, '>', "$dir/logs/stderr.log";
     open STDERR, '>&', \*STDOUT;
     exec 'nginx', '-p', "$dir/", '-c', "$dir/run.conf", '-g', 'daemon off;';
+    POSIX::_exit(127);
 }
 $t->{pid} = $pid;
 sleep 1;

@@ -175,7 +175,7 @@ sub run {
         open STDOUT, '>', "$self->{dir}/logs/stderr.log";
         open STDERR, '>&', \*STDOUT;
         exec $self->{binary}, '-p', "$self->{dir}/", '-c', $file;
-        exit 127;
+        POSIX::_exit(127);
     }
 
     $self->{pid} = $pid;
@@ -296,7 +296,7 @@ sub spawn {
         open STDOUT, '>>', "$self->{dir}/logs/$log";
         open STDERR, '>&', \*STDOUT;
         exec @cmd;
-        exit 127;
+        POSIX::_exit(127);
     }
     push @PIDS, $pid;
     return $pid;
@@ -335,7 +335,7 @@ sub watch_first_packet {
         open STDIN, '<', '/dev/null';
         open my $p, '-|', "stdbuf -oL ffprobe -v error -analyzeduration 0 "
             . "-probesize 32 -show_packets -show_entries packet=pts_time "
-            . "-of csv=p=0 '$url' 2>/dev/null" or exit 1;
+            . "-of csv=p=0 '$url' 2>/dev/null" or POSIX::_exit(1);
         my $n = 0;
         while (<$p>) {
             if ($n++ == 0) {
@@ -347,7 +347,9 @@ sub watch_first_packet {
         open my $fh, '>>', $file;
         print $fh "$n\n";
         close $fh;
-        exit 0;
+
+        # not exit(): the END block would stop what the parent started
+        POSIX::_exit(0);
     }
     push @PIDS, $pid;
 
@@ -368,7 +370,7 @@ sub sts {
         open STDOUT, '>', $out;
         open STDERR, '>>', "$self->{dir}/logs/sts$n.log";
         exec 'node', "$TOP/sts/echo/server.js", @opts;
-        exit 127;
+        POSIX::_exit(127);
     }
     push @PIDS, $pid;
 
@@ -387,6 +389,49 @@ sub sts {
                              opts => \@opts, n => $n);
 }
 
+# Watches a stream: every packet's arrival (epoch s) and timestamp go to
+# the file returned, a line each, until the stream ends.
+sub watch_packets {
+    my ($self, $path) = @_;
+    my $file = "$self->{dir}/arrivals-" . ($path =~ s{/}{-}gr);
+    my $url = $self->url($path);
+
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        setsid();
+        open STDIN, '<', '/dev/null';
+        open my $p, '-|', "stdbuf -oL ffprobe -v error -analyzeduration 0 "
+            . "-probesize 32 -show_packets -show_entries "
+            . "packet=codec_type,dts_time -of csv=p=0 '$url' 2>/dev/null"
+            or POSIX::_exit(1);
+        open my $fh, '>', $file;
+        $fh->autoflush(1);
+        while (<$p>) {
+            chomp;
+            printf $fh "%.3f,%s\n", time, $_;
+        }
+        close $fh;
+        POSIX::_exit(0);
+    }
+    push @PIDS, $pid;
+
+    return ($pid, $file);
+}
+
+# the longest wait between two packets seen by watch_packets, ms, after
+# the first one; and how many packets
+sub max_arrival_gap {
+    my ($self, $file) = @_;
+    my ($last, $max, $n) = (undef, 0, 0);
+    for (split /\n/, $self->read_file($file)) {
+        my ($t) = split /,/;
+        $n++;
+        $max = $t - $last if defined $last && $t - $last > $max;
+        $last = $t;
+    }
+    return (int($max * 1000), $n);
+}
+
 # waits for a process; returns its exit status, or undef on timeout
 sub wait_exit {
     my ($self, $pid, $timeout) = @_;
@@ -394,8 +439,10 @@ sub wait_exit {
     while (time < $deadline) {
         my $r = waitpid($pid, WNOHANG);
         if ($r == $pid) {
+            my $status = $?;
             @PIDS = grep { $_ != $pid } @PIDS;
-            return $? >> 8;
+            # killed by a signal: its number, negative
+            return ($status & 127) ? -($status & 127) : $status >> 8;
         }
         return undef if $r < 0;
         sleep 0.05;

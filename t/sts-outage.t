@@ -1,0 +1,134 @@
+#!/usr/bin/perl
+
+# The STS gone: absent for a whole stream, and killed mid-stream then
+# started again.  The output never stalls, the segments the STS could not
+# dub carry their original audio, and dubbing resumes after the
+# reconnection with stream:init again and sequence numbers from 0.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use DubTest;
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+my $t = DubTest->new(main => 'thread_pool default threads=2;', rtmp => <<'EOF');
+        application absent {
+            live on;
+            dub on;
+            dub_output_app dubbed;
+            dub_segment 2s;
+            dub_delay 4s;
+            dub_sts_url http://127.0.0.1:%%NOBODY%%/sts;
+            dub_sts_reconnect 1s;
+        }
+
+        application live {
+            live on;
+            dub on;
+            dub_output_app dubbed;
+            dub_segment 2s;
+            dub_delay 4s;
+            dub_sts_timeout 2s;
+            dub_sts_url %%STS%%;
+            dub_sts_reconnect 1s;
+        }
+
+        application dubbed {
+            live on;
+            play_restart on;
+        }
+EOF
+
+my $sts = $t->sts('--port', 0, '--mode', 'tone', '--latency-ms', 100);
+my $nobody = DubTest::free_port();
+$t->{rtmp} =~ s/%%STS%%/${\$sts->url}/;
+$t->{rtmp} =~ s/%%NOBODY%%/$nobody/;
+
+$t->run;
+
+# 36 s of the short fixture, for both streams
+
+my $looped = $t->dir . '/looped.flv';
+system("ffmpeg -nostdin -v error -stream_loop 2 -i "
+       . DubTest::fixture('short') . " -c copy -f flv $looped") == 0 or die;
+
+my $absent = $t->dir . '/absent.flv';
+my $out = $t->dir . '/out.flv';
+
+my $p1 = $t->play('dubbed/a', $absent);
+my $p2 = $t->play('dubbed/k', $out);
+my ($w1, $f1) = $t->watch_packets('dubbed/a');
+my ($w2, $f2) = $t->watch_packets('dubbed/k');
+$t->wait_log(qr/play: name='k'/, 10);
+sleep 1;
+
+my $t0 = time;
+my $pub1 = $t->publish($looped, 'absent/a');
+my $pub2 = $t->publish($looped, 'live/k');
+
+# the STS dies 10 s in, comes back 8 s later on the same port
+
+sleep 0.1 while time < $t0 + 10;
+$sts->kill('KILL');
+sleep 0.1 while time < $t0 + 18;
+$sts->restart;
+
+is($t->wait_exit($pub1, 60), 0, 'published without an STS');
+is($t->wait_exit($pub2, 60), 0, 'published through the outage');
+
+is($t->wait_exit($p1, 30), 0, 'absent: output ended');
+is($t->wait_exit($p2, 30), 0, 'outage: output ended');
+$t->wait_exit($_, 10) for $w1, $w2;
+
+# absent for the whole stream: all original audio, nothing lost
+
+DubTest::is_same_media($looped, $absent, 'STS absent');
+my @fb = $t->log_lines(qr/"absent\/a" segment \d+ out with original audio: sts_unavailable/);
+ok(@fb >= 17, 'every segment falls back as sts_unavailable (' . @fb . ')');
+ok(scalar $t->log_lines(qr/"absent\/a" STS reconnect attempt 5 in 1000ms/),
+   'reconnection attempts go on');
+
+my ($gap, $n) = $t->max_arrival_gap($f1);
+ok($n > 1000 && $gap < 100, "absent: no output gap over 100 ms ($gap ms)");
+
+# killed and restarted
+
+($gap, $n) = $t->max_arrival_gap($f2);
+ok($n > 1000 && $gap < 100, "outage: no output gap over 100 ms ($gap ms)");
+
+my $vin = DubTest::stream_packets(DubTest::packets($looped),
+                                  DubTest::streams($looped)->{h264});
+my $vout = DubTest::stream_packets(DubTest::packets($out),
+                                   DubTest::streams($out)->{h264});
+is(scalar @$vout, scalar @$vin, 'outage: every video frame out');
+is(scalar @{ DubTest::stream_times($out, 'aac') },
+   scalar @{ DubTest::stream_times($looped, 'aac') },
+   'outage: every audio frame out');
+
+my @segs = map { [ /segment (\d+) (?:fragment \S+ )?out with (dubbed|original)/ ] }
+           $t->log_lines(qr/"live\/k" segment \d+ .*out with/);
+my @dubbed = map { $_->[0] } grep { $_->[1] eq 'dubbed' } @segs;
+my @orig = map { $_->[0] } grep { $_->[1] eq 'original' } @segs;
+
+ok(@dubbed && $dubbed[0] < 3, 'dubbed before the outage');
+ok(@orig >= 2, 'original audio during the outage (' . @orig . ' segments)');
+ok(@dubbed && $dubbed[-1] > $orig[-1], 'dubbed again after it');
+
+my $st = $sts->stats;
+ok(@{ $st->{inits} } >= 1, 'stream:init again on the new connection');
+is($st->{fragments}[0]{sequence_number}, 0,
+   'sequence numbers start again from 0');
+
+# what the tone says: dubbed seconds before and after, original between
+
+my $w = DubTest::audio_probe(DubTest::pcm($out, 16000), 'tone', 16000, 1000,
+                             1000);
+my @tone = map { $_->[1] > 0.9 ? 1 : 0 } @$w;
+my $s = join '', @tone;
+like($s, qr/^1{4,}0+1{4,}$/, "tone, then original audio, then tone ($s)");
+
+$t->stop_ok;
+
+done_testing;
