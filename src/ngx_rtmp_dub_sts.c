@@ -1561,6 +1561,14 @@ ngx_rtmp_dub_frag_fail(ngx_rtmp_dub_frag_t *f, ngx_rtmp_dub_fallback_e reason,
             {
                 b->paused_sts = 1;
             }
+
+            /* look at the queue again when the breaker turns half-open */
+
+            if (b->send_timer.timer_set) {
+                ngx_del_timer(&b->send_timer);
+            }
+
+            ngx_add_timer(&b->send_timer, b->dacf->breaker_cooldown);
         }
     }
 

@@ -1,0 +1,108 @@
+#!/usr/bin/perl
+
+# The circuit breaker: five retryable failures in a row open it (no
+# fragment sent, original audio, stream:pause); after the cooldown one
+# probe goes (stream:resume), its success closes it.  Non-retryable
+# failures never open it.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use DubTest;
+use Test::More;
+
+my $t = DubTest->new(main => 'thread_pool default threads=2;', rtmp => <<'EOF');
+        application live {
+            live on;
+            dub on;
+            dub_output_app dubbed;
+            dub_segment 2s;
+            dub_delay 4s;
+            dub_sts_timeout 2s;
+            dub_breaker_threshold 5;
+            dub_breaker_cooldown 5s;
+            dub_sts_url %%STS1%%;
+        }
+
+        application other {
+            live on;
+            dub on;
+            dub_output_app dubbed;
+            dub_segment 2s;
+            dub_delay 4s;
+            dub_sts_timeout 2s;
+            dub_breaker_threshold 5;
+            dub_breaker_cooldown 5s;
+            dub_sts_url %%STS2%%;
+        }
+
+        application dubbed {
+            live on;
+        }
+EOF
+
+my $sts1 = $t->sts('--port', 0, '--mode', 'tone');
+my $sts2 = $t->sts('--port', 0, '--mode', 'tone');
+
+$sts1->control(rules => [ { trigger => 'sequence_number',
+    value => [0, 1, 2, 3, 4], action => 'error', error_code => 'MODEL_ERROR',
+    retryable => JSON::PP::true } ]);
+$sts2->control(rules => [ { trigger => 'sequence_number',
+    value => [0, 1, 2, 3, 4, 5, 6, 7], action => 'error',
+    error_code => 'INVALID_SEQUENCE', retryable => JSON::PP::false } ]);
+
+$t->{rtmp} =~ s/%%STS1%%/${\$sts1->url}/;
+$t->{rtmp} =~ s/%%STS2%%/${\$sts2->url}/;
+$t->run;
+
+my $looped = $t->dir . '/looped.flv';
+system("ffmpeg -nostdin -v error -stream_loop 2 -i "
+       . DubTest::fixture('short') . " -c copy -f flv $looped") == 0 or die;
+
+my $p1 = $t->publish($looped, 'live/b');
+my $p2 = $t->publish($looped, 'other/n');
+
+is($t->wait_exit($p1, 60), 0, 'published 36 s');
+is($t->wait_exit($p2, 60), 0, 'published 36 s, non-retryable errors');
+ok($t->wait_log(qr/"dubbed\/b" output done/, 20)
+   && $t->wait_log(qr/"dubbed\/n" output done/, 20), 'outputs drained');
+
+# retryable failures
+
+my @open = $t->log_lines(qr/"live\/b" breaker open after fragment/);
+is(scalar @open, 1, 'the breaker opened once');
+
+my @held = $t->log_lines(qr/"live\/b" segment \d+ out with original audio: breaker_open/);
+ok(@held >= 1, 'fragments held back while open (' . @held . ')');
+
+my $st = $sts1->stats;
+my @f = @{ $st->{fragments} };
+my @seq = map { $_->{sequence_number} } @f;
+is("@seq[0 .. 5]", "0 1 2 3 4 5", 'the first fragments, then the probe');
+
+my $wait = ($f[5]{received_at} - $f[4]{answered_at}) / 1000;
+ok($wait >= 4.9, "nothing sent for the cooldown ($wait s)");
+
+my @names = map { $_->{name} } @{ $st->{events} };
+my $order = join ' ', grep { /^stream:(pause|resume)$/ } @names;
+is($order, 'stream:pause stream:resume', 'stream:pause, then stream:resume');
+
+ok(scalar $t->log_lines(qr/"live\/b" breaker half-open: fragment \S+ is the probe/),
+   'one probe when half-open');
+
+my @after = $t->log_lines(qr/"live\/b" segment \d+ fragment \S+ out with dubbed/);
+ok(@after >= 5, 'the probe succeeded and closed it: dubbed again ('
+   . @after . ' segments)');
+is(scalar @f, 18 - @held, 'every other fragment was sent');
+
+# non-retryable failures
+
+ok(!$t->log_lines(qr/"other\/n" breaker open/), 'non-retryable: never opens');
+is(scalar @{ $sts2->stats->{fragments} }, 18, 'non-retryable: all 18 sent');
+is(scalar $t->log_lines(qr/"other\/n" segment \d+ out with original audio: failed/),
+   8, 'non-retryable: 8 fall back as failed');
+
+$t->stop_ok;
+
+done_testing;
