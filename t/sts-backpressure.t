@@ -1,0 +1,102 @@
+#!/usr/bin/perl
+
+# Backpressure from the STS: "pause" stops the sends until "none";
+# "slow_down" spaces them by at least recommended_delay_ms.  Fragments that
+# cannot be sent in time carry their original audio.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use DubTest;
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+my $t = DubTest->new(main => 'thread_pool default threads=2;', rtmp => <<'EOF');
+        application live {
+            live on;
+            dub on;
+            dub_output_app dubbed;
+            dub_segment 2s;
+            dub_delay 4s;
+            dub_sts_timeout 2s;
+            dub_sts_url %%STS1%%;
+        }
+
+        application slow {
+            live on;
+            dub on;
+            dub_output_app dubbed;
+            dub_segment 2s;
+            dub_delay 4s;
+            dub_sts_timeout 2s;
+            dub_sts_url %%STS2%%;
+        }
+
+        application dubbed {
+            live on;
+        }
+EOF
+
+my $sts1 = $t->sts('--port', 0, '--mode', 'tone');
+my $sts2 = $t->sts('--port', 0, '--mode', 'tone');
+
+$sts2->control(rules => [ { trigger => 'sequence_number', value => 0,
+    action => 'backpressure', bp_action => 'slow_down',
+    recommended_delay_ms => 3000 } ]);
+
+$t->{rtmp} =~ s/%%STS1%%/${\$sts1->url}/;
+$t->{rtmp} =~ s/%%STS2%%/${\$sts2->url}/;
+$t->run;
+
+my $looped = $t->dir . '/looped.flv';
+system("ffmpeg -nostdin -v error -stream_loop 2 -i "
+       . DubTest::fixture('short') . " -c copy -f flv $looped") == 0 or die;
+
+my $t0 = time;
+my $p1 = $t->publish($looped, 'live/p');
+my $p2 = $t->publish($looped, 'slow/s');
+
+sleep 0.1 while time < $t0 + 9;
+my $paused = time * 1000;
+$sts1->backpressure(action => 'pause', severity => 'high');
+
+sleep 0.1 while time < $t0 + 19;
+my $resumed = time * 1000;
+$sts1->backpressure(action => 'none', severity => 'low');
+
+is($t->wait_exit($p1, 60), 0, 'published');
+is($t->wait_exit($p2, 60), 0, 'published, slowed down');
+ok($t->wait_log(qr/"dubbed\/p" output done/, 20)
+   && $t->wait_log(qr/"dubbed\/s" output done/, 20), 'outputs drained');
+
+# pause ... none
+
+my @at = map { $_->{received_at} } @{ $sts1->stats->{fragments} };
+my @during = grep { $_ > $paused + 100 && $_ < $resumed } @at;
+my @before = grep { $_ <= $paused } @at;
+my @after = grep { $_ >= $resumed } @at;
+
+is(scalar @during, 0, 'no fragment sent during the pause');
+ok(@before >= 3, 'fragments before the pause (' . @before . ')');
+ok(@after >= 3, 'and after "none" (' . @after . ')');
+ok($after[0] - $resumed < 1000, 'sending resumed at once');
+ok(scalar $t->log_lines(qr/"live\/p" segment \d+ out with original audio: backpressure/),
+   'segments held by the pause carry their original audio');
+ok(scalar $t->log_lines(qr/"live\/p" backpressure from session \S+: pause/),
+   'pause logged');
+
+# slow_down
+
+@at = map { $_->{received_at} } @{ $sts2->stats->{fragments} };
+my @gaps = map { $at[$_] - $at[$_ - 1] } 2 .. $#at;
+# measured where they arrive: a few ms of jitter
+my @short = grep { $_ < 2950 } @gaps;
+ok(@at >= 5 && !@short, 'slow_down: sends at least 3 s apart ('
+   . join(' ', @gaps) . ')');
+ok(scalar $t->log_lines(qr/"slow\/s" segment \d+ out with original audio: backpressure/),
+   'slow_down: what could not wait carries its original audio');
+
+$t->stop_ok;
+
+done_testing;
