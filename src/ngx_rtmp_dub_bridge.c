@@ -698,9 +698,7 @@ ngx_rtmp_dub_bridge_pop(ngx_rtmp_dub_bridge_t *b)
     b->pos = 0;
     b->out_frag = NULL;
 
-    if (seg->user) {
-        ngx_rtmp_dub_frag_free(seg->user);
-    }
+    ngx_rtmp_dub_sts_forget(b, seg);
 
     dub_segment_free(seg);
 }

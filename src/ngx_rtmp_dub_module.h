@@ -67,6 +67,7 @@ typedef enum {
     NGX_RTMP_DUB_FRAG_PACKING = 0,
     NGX_RTMP_DUB_FRAG_QUEUED,
     NGX_RTMP_DUB_FRAG_SENT,
+    NGX_RTMP_DUB_FRAG_EXPIRED,              /* fell back, still in flight */
     NGX_RTMP_DUB_FRAG_RECEIVED,             /* answer being decoded */
     NGX_RTMP_DUB_FRAG_DUBBED,
     NGX_RTMP_DUB_FRAG_FALLBACK
@@ -258,6 +259,7 @@ ngx_rtmp_dub_frag_t *ngx_rtmp_dub_sts_slot(ngx_rtmp_dub_bridge_t *b,
     dub_segment_t *seg, ngx_rtmp_dub_fallback_e *reason);
 void ngx_rtmp_dub_sts_input_end(ngx_rtmp_dub_bridge_t *b);
 ngx_uint_t ngx_rtmp_dub_sts_busy(ngx_rtmp_dub_bridge_t *b);
+void ngx_rtmp_dub_sts_forget(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg);
 void ngx_rtmp_dub_sts_free(ngx_rtmp_dub_bridge_t *b);
 void ngx_rtmp_dub_frag_free(ngx_rtmp_dub_frag_t *f);
 

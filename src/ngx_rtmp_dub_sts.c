@@ -95,6 +95,9 @@ static ngx_rtmp_dub_frag_t *ngx_rtmp_dub_sts_find(ngx_rtmp_dub_bridge_t *b,
 static void ngx_rtmp_dub_frag_fail(ngx_rtmp_dub_frag_t *f,
     ngx_rtmp_dub_fallback_e reason, ngx_int_t retryable);
 static void ngx_rtmp_dub_frag_resolve(ngx_rtmp_dub_frag_t *f);
+static void ngx_rtmp_dub_frag_land(ngx_rtmp_dub_frag_t *f);
+static void ngx_rtmp_dub_frag_breaker(ngx_rtmp_dub_frag_t *f,
+    ngx_int_t retryable);
 static void ngx_rtmp_dub_sts_maybe_end(ngx_rtmp_dub_bridge_t *b);
 
 static void ngx_rtmp_dub_pack_work(void *data, ngx_log_t *log);
@@ -243,6 +246,11 @@ ngx_rtmp_dub_sts_lost(ngx_rtmp_dub_bridge_t *b)
     while (!ngx_queue_empty(&b->sent_queue)) {
         q = ngx_queue_head(&b->sent_queue);
         f = ngx_queue_data(q, ngx_rtmp_dub_frag_t, queue);
+
+        if (f->state == NGX_RTMP_DUB_FRAG_EXPIRED) {
+            ngx_rtmp_dub_frag_land(f);
+            continue;
+        }
 
         if (f->probe) {
             dub_breaker_probe_lost(&b->breaker);
@@ -624,10 +632,15 @@ ngx_rtmp_dub_sts_error(ngx_rtmp_dub_bridge_t *b, yajl_val obj)
         f = ngx_rtmp_dub_sts_find(b, e.fragment_id,
                                   ngx_strlen(e.fragment_id), 0);
 
-        if (f) {
+        if (f && f->state == NGX_RTMP_DUB_FRAG_EXPIRED) {
+            b->late_answers++;
+            ngx_rtmp_dub_frag_land(f);
+
+        } else if (f) {
             ngx_rtmp_dub_frag_fail(f, NGX_RTMP_DUB_FB_ERROR, e.retryable);
-            ngx_rtmp_dub_sts_send(b);
         }
+
+        ngx_rtmp_dub_sts_send(b);
 
         return;
     }
@@ -682,7 +695,12 @@ ngx_rtmp_dub_sts_oversize(void *data, u_char *head, size_t len, size_t size)
 
     f = ngx_rtmp_dub_sts_find(b, (char *) id, p - id, 0);
 
-    if (f) {
+    if (f && f->state == NGX_RTMP_DUB_FRAG_EXPIRED) {
+        b->late_answers++;
+        ngx_rtmp_dub_frag_land(f);
+        ngx_rtmp_dub_sts_send(b);
+
+    } else if (f) {
         ngx_log_error(NGX_LOG_ERR, &b->log, 0,
                       "dub: \"%V/%V\" fragment %s seq %uL: answer of %uz "
                       "bytes over the limit", ngx_rtmp_dub_name(b), f->id,
@@ -1035,7 +1053,7 @@ static ngx_int_t
 ngx_rtmp_dub_sts_send_one(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_dub_frag_t *f)
 {
     u_char                    stream_id[NGX_RTMP_MAX_NAME + 1];
-    ngx_msec_t                now, deadline;
+    ngx_msec_t                now;
     dub_buf_t                 buf;
     struct timeval            tv;
     dub_json_fragment_t       v;
@@ -1084,16 +1102,12 @@ ngx_rtmp_dub_sts_send_one(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_dub_frag_t *f)
     b->sent++;
     b->last_send = now;
 
-    /* the earlier of the timeout and the output slot */
+    /*
+     * The output slot, if earlier, decides the segment's audio (see
+     * ngx_rtmp_dub_sts_slot()); the timeout decides its place in flight.
+     */
 
-    deadline = b->dacf->sts_timeout;
-
-    if (f->slot - (int64_t) now < (int64_t) deadline) {
-        deadline = f->slot > (int64_t) now ? (ngx_msec_t) (f->slot - now)
-                                           : 1;
-    }
-
-    ngx_add_timer(&f->timeout, deadline);
+    ngx_add_timer(&f->timeout, b->dacf->sts_timeout);
 
     ngx_log_error(NGX_LOG_INFO, &b->log, 0,
                   "dub: \"%V/%V\" fragment %s seq %uL sent to session %s: "
@@ -1125,8 +1139,14 @@ ngx_rtmp_dub_frag_timeout(ngx_event_t *ev)
                   "session %s within %Mms", ngx_rtmp_dub_name(b), f->id,
                   f->seq, b->session_id, ngx_current_msec - f->sent_at);
 
-    /* a timeout is a retryable failure for the breaker */
-    ngx_rtmp_dub_frag_fail(f, NGX_RTMP_DUB_FB_TIMEOUT, 1);
+    if (f->state == NGX_RTMP_DUB_FRAG_EXPIRED) {
+        /* it fell back at its slot already; now it leaves the flight */
+        ngx_rtmp_dub_frag_land(f);
+
+    } else {
+        /* a timeout is a retryable failure for the breaker */
+        ngx_rtmp_dub_frag_fail(f, NGX_RTMP_DUB_FB_TIMEOUT, 1);
+    }
 
     ngx_rtmp_dub_sts_send(b);
 }
@@ -1252,6 +1272,12 @@ ngx_rtmp_dub_parse_done(ngx_rtmp_dub_task_t *t)
                       "time, dropped", ngx_rtmp_dub_name(b), f->id, f->seq);
 
         b->late_answers++;
+
+        if (f->state == NGX_RTMP_DUB_FRAG_EXPIRED) {
+            ngx_rtmp_dub_frag_land(f);
+            ngx_rtmp_dub_sts_ack(b, f, "received");
+            ngx_rtmp_dub_sts_send(b);
+        }
 
         return;
     }
@@ -1482,8 +1508,23 @@ ngx_rtmp_dub_sts_slot(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg,
                       "dub: \"%V/%V\" fragment %s seq %uL: no answer from "
                       "session %s by its output time", ngx_rtmp_dub_name(b),
                       f->id, f->seq, b->session_id);
-        ngx_rtmp_dub_frag_fail(f, NGX_RTMP_DUB_FB_TIMEOUT, 1);
-        ngx_rtmp_dub_sts_send(b);
+
+        /*
+         * The STS may still be working on it: it keeps its place in
+         * flight until its answer or its timeout, so that the STS never
+         * has more than the limit.
+         */
+
+        f->state = NGX_RTMP_DUB_FRAG_EXPIRED;
+        f->reason = NGX_RTMP_DUB_FB_TIMEOUT;
+
+        ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                      "dub: \"%V/%V\" segment %uL fragment %s falls back "
+                      "to its original audio: timeout", ngx_rtmp_dub_name(b),
+                      f->seg->index, f->id);
+
+        ngx_rtmp_dub_frag_breaker(f, 1);
+        ngx_rtmp_dub_frag_resolve(f);
         break;
 
     case NGX_RTMP_DUB_FRAG_RECEIVED:
@@ -1516,6 +1557,7 @@ ngx_rtmp_dub_frag_fail(ngx_rtmp_dub_frag_t *f, ngx_rtmp_dub_fallback_e reason,
     b = f->bridge;
 
     if (f->state == NGX_RTMP_DUB_FRAG_FALLBACK
+        || f->state == NGX_RTMP_DUB_FRAG_EXPIRED
         || f->state == NGX_RTMP_DUB_FRAG_DUBBED)
     {
         return;
@@ -1540,45 +1582,85 @@ ngx_rtmp_dub_frag_fail(ngx_rtmp_dub_frag_t *f, ngx_rtmp_dub_fallback_e reason,
     f->state = NGX_RTMP_DUB_FRAG_FALLBACK;
     f->reason = reason;
 
-    if (retryable >= 0 && f->id[0]) {
-        if (f->probe && !retryable) {
-            dub_breaker_probe_lost(&b->breaker);
-        }
-
-        if (dub_breaker_failure(&b->breaker, (int) retryable,
-                                (int64_t) ngx_current_msec))
-        {
-            ngx_log_error(NGX_LOG_ERR, &b->log, 0,
-                          "dub: \"%V/%V\" breaker open after fragment %s: "
-                          "no fragment sent for %Mms",
-                          ngx_rtmp_dub_name(b), f->id,
-                          b->dacf->breaker_cooldown);
-
-            if (b->sio && b->sts_state == NGX_RTMP_DUB_STS_READY
-                && !b->paused_sts
-                && ngx_rtmp_dub_sts_emit(b, "stream:pause", "breaker_open")
-                   == NGX_OK)
-            {
-                b->paused_sts = 1;
-            }
-
-            /* look at the queue again when the breaker turns half-open */
-
-            if (b->send_timer.timer_set) {
-                ngx_del_timer(&b->send_timer);
-            }
-
-            ngx_add_timer(&b->send_timer, b->dacf->breaker_cooldown);
-        }
-    }
+    ngx_rtmp_dub_frag_breaker(f, retryable);
 
     ngx_log_error(NGX_LOG_INFO, &b->log, 0,
                   "dub: \"%V/%V\" segment %uL%s%s falls back to its "
                   "original audio: %s", ngx_rtmp_dub_name(b),
-                  f->seg->index, f->id[0] ? " fragment " : "", f->id,
+                  f->seg ? f->seg->index : (uint64_t) -1,
+                  f->id[0] ? " fragment " : "", f->id,
                   ngx_rtmp_dub_fallback_names[reason]);
 
     ngx_rtmp_dub_frag_resolve(f);
+}
+
+
+/* what a failed fragment tells the breaker: see frag_fail() */
+
+static void
+ngx_rtmp_dub_frag_breaker(ngx_rtmp_dub_frag_t *f, ngx_int_t retryable)
+{
+    ngx_rtmp_dub_bridge_t  *b;
+
+    b = f->bridge;
+
+    if (retryable < 0 || f->id[0] == '\0') {
+        return;
+    }
+
+    if (f->probe && !retryable) {
+        dub_breaker_probe_lost(&b->breaker);
+    }
+
+    if (!dub_breaker_failure(&b->breaker, (int) retryable,
+                             (int64_t) ngx_current_msec))
+    {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                  "dub: \"%V/%V\" breaker open after fragment %s: "
+                  "no fragment sent for %Mms",
+                  ngx_rtmp_dub_name(b), f->id, b->dacf->breaker_cooldown);
+
+    if (b->sio && b->sts_state == NGX_RTMP_DUB_STS_READY && !b->paused_sts
+        && ngx_rtmp_dub_sts_emit(b, "stream:pause", "breaker_open") == NGX_OK)
+    {
+        b->paused_sts = 1;
+    }
+
+    /* look at the queue again when the breaker turns half-open */
+
+    if (b->send_timer.timer_set) {
+        ngx_del_timer(&b->send_timer);
+    }
+
+    ngx_add_timer(&b->send_timer, b->dacf->breaker_cooldown);
+}
+
+
+/* an expired fragment leaves the flight: its answer or its timeout */
+
+static void
+ngx_rtmp_dub_frag_land(ngx_rtmp_dub_frag_t *f)
+{
+    ngx_rtmp_dub_bridge_t  *b;
+
+    b = f->bridge;
+
+    ngx_queue_remove(&f->queue);
+    b->inflight--;
+
+    if (f->timeout.timer_set) {
+        ngx_del_timer(&f->timeout);
+    }
+
+    f->state = NGX_RTMP_DUB_FRAG_FALLBACK;
+
+    if (f->seg == NULL) {
+        /* its segment went out already */
+        ngx_rtmp_dub_frag_free(f);
+    }
 }
 
 
@@ -1761,9 +1843,56 @@ ngx_rtmp_dub_sts_busy(ngx_rtmp_dub_bridge_t *b)
 }
 
 
+/*
+ * A segment went out: its fragment goes too, unless the STS still works
+ * on it; then it keeps its place in flight until its answer or timeout.
+ */
+
+void
+ngx_rtmp_dub_sts_forget(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
+{
+    ngx_rtmp_dub_frag_t  *f;
+
+    f = seg->user;
+
+    if (f == NULL) {
+        return;
+    }
+
+    seg->user = NULL;
+    f->seg = NULL;
+
+    if (f->state == NGX_RTMP_DUB_FRAG_SENT
+        || f->state == NGX_RTMP_DUB_FRAG_EXPIRED)
+    {
+        return;
+    }
+
+    ngx_rtmp_dub_frag_free(f);
+}
+
+
 void
 ngx_rtmp_dub_sts_free(ngx_rtmp_dub_bridge_t *b)
 {
+    ngx_queue_t          *q;
+    ngx_rtmp_dub_frag_t  *f;
+
+    /* fragments still in flight after their segment */
+
+    q = ngx_queue_head(&b->sent_queue);
+
+    while (q != ngx_queue_sentinel(&b->sent_queue)) {
+        f = ngx_queue_data(q, ngx_rtmp_dub_frag_t, queue);
+        q = ngx_queue_next(q);
+
+        if (f->seg == NULL) {
+            ngx_queue_remove(&f->queue);
+            f->state = NGX_RTMP_DUB_FRAG_FALLBACK;
+            ngx_rtmp_dub_frag_free(f);
+        }
+    }
+
     if (b->sts_timer.timer_set) {
         ngx_del_timer(&b->sts_timer);
     }
@@ -1788,8 +1917,16 @@ ngx_rtmp_dub_frag_free(ngx_rtmp_dub_frag_t *f)
         ngx_del_timer(&f->timeout);
     }
 
-    if (f->in_queue || f->state == NGX_RTMP_DUB_FRAG_SENT) {
+    if (f->in_queue) {
         ngx_queue_remove(&f->queue);
+    }
+
+    if (f->state == NGX_RTMP_DUB_FRAG_SENT
+        || f->state == NGX_RTMP_DUB_FRAG_EXPIRED)
+    {
+        /* the bridge goes away */
+        ngx_queue_remove(&f->queue);
+        f->bridge->inflight--;
     }
 
     /* a task still working for it must not come back to it */
