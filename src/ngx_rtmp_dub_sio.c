@@ -150,7 +150,7 @@ ngx_rtmp_dub_sio_init(ngx_cycle_t *cycle, ngx_array_t *urls)
         u[i]->vhost = vh;
     }
 
-    ngx_rtmp_dub_uv_kick();
+    /* the loop runs from the first connection on */
 
     return NGX_OK;
 }

@@ -17,6 +17,7 @@
 #include "ngx_rtmp_dub_sts.h"
 
 
+static ngx_int_t ngx_rtmp_dub_uv_attach(ngx_rtmp_dub_uv_t *uv);
 static void ngx_rtmp_dub_uv_handler(ngx_event_t *ev);
 static void ngx_rtmp_dub_uv_run(void);
 
@@ -27,9 +28,8 @@ static ngx_rtmp_dub_uv_t  ngx_rtmp_dub_uv;
 uv_loop_t *
 ngx_rtmp_dub_uv_init(ngx_cycle_t *cycle)
 {
-    int                  fd, rc;
-    ngx_connection_t    *c;
-    ngx_rtmp_dub_uv_t   *uv;
+    int                 rc;
+    ngx_rtmp_dub_uv_t  *uv;
 
     uv = &ngx_rtmp_dub_uv;
 
@@ -42,28 +42,6 @@ ngx_rtmp_dub_uv_init(ngx_cycle_t *cycle)
         return NULL;
     }
 
-    fd = uv_backend_fd(&uv->loop);
-
-    c = ngx_get_connection(fd, cycle->log);
-    if (c == NULL) {
-        (void) uv_loop_close(&uv->loop);
-        return NULL;
-    }
-
-    c->read->handler = ngx_rtmp_dub_uv_handler;
-    c->read->log = cycle->log;
-    c->write->log = cycle->log;
-    c->log = cycle->log;
-
-    /* level-triggered: libuv does not read everything each time */
-
-    if (ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT) != NGX_OK) {
-        ngx_free_connection(c);
-        (void) uv_loop_close(&uv->loop);
-        return NULL;
-    }
-
-    uv->conn = c;
     uv->log = cycle->log;
 
     uv->timer.handler = ngx_rtmp_dub_uv_handler;
@@ -76,6 +54,40 @@ ngx_rtmp_dub_uv_init(ngx_cycle_t *cycle)
     uv->ready = 1;
 
     return &uv->loop;
+}
+
+
+/*
+ * nginx watches libuv's descriptor from the first use on: at process
+ * start nginx's own events may not be set up yet (in a static build the
+ * RTMP modules start before the event modules).
+ */
+
+static ngx_int_t
+ngx_rtmp_dub_uv_attach(ngx_rtmp_dub_uv_t *uv)
+{
+    ngx_connection_t  *c;
+
+    c = ngx_get_connection(uv_backend_fd(&uv->loop), uv->log);
+    if (c == NULL) {
+        return NGX_ERROR;
+    }
+
+    c->read->handler = ngx_rtmp_dub_uv_handler;
+    c->read->log = uv->log;
+    c->write->log = uv->log;
+    c->log = uv->log;
+
+    /* level-triggered: libuv does not read everything each time */
+
+    if (ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT) != NGX_OK) {
+        ngx_free_connection(c);
+        return NGX_ERROR;
+    }
+
+    uv->conn = c;
+
+    return NGX_OK;
 }
 
 
@@ -93,7 +105,17 @@ ngx_rtmp_dub_uv_kick(void)
 
     uv = &ngx_rtmp_dub_uv;
 
-    if (uv->ready && !uv->posted.posted) {
+    if (!uv->ready) {
+        return;
+    }
+
+    if (uv->conn == NULL && ngx_rtmp_dub_uv_attach(uv) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ALERT, uv->log, 0,
+                      "dub: cannot watch the libuv loop");
+        return;
+    }
+
+    if (!uv->posted.posted) {
         ngx_post_event(&uv->posted, &ngx_posted_events);
     }
 }
@@ -125,6 +147,8 @@ ngx_rtmp_dub_uv_done(void)
     if (uv->posted.posted) {
         ngx_delete_posted_event(&uv->posted);
     }
+
+    /* what lws closed while destroying its context */
 
     for (i = 0; i < 1000 && uv_loop_alive(&uv->loop); i++) {
         (void) uv_run(&uv->loop, UV_RUN_NOWAIT);
