@@ -10,7 +10,7 @@ deps=$top/build/deps
 PKGS="nginx libnginx-mod-rtmp nginx-dev
       ffmpeg libavcodec-dev libavformat-dev libavutil-dev libswresample-dev
       libavfilter-dev libwebsockets-dev libwebsockets-evlib-uv libuv1-dev
-      libyajl-dev espeak-ng pkg-config prometheus
+      libyajl-dev libssl-dev espeak-ng pkg-config prometheus
       gcc make perl dpkg-dev xz-utils ca-certificates procps openssl
       clang libclang-rt-14-dev"
 

@@ -15,6 +15,8 @@
 #include <ngx_core.h>
 #include <ngx_event.h>
 
+#include <openssl/x509.h>
+
 #include "ngx_rtmp_dub_sts.h"
 #include "dub_json.h"
 
@@ -398,6 +400,17 @@ ngx_rtmp_dub_sio_callback(struct lws *wsi, enum lws_callback_reasons reason,
         return ngx_rtmp_dub_sio_headers(sio, wsi, (u_char **) in,
                                         *(u_char **) in + len);
 
+    case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
+        /* keep OpenSSL's verdict, and its reason for the log */
+        if (len == 0 && user) {
+            ngx_snprintf((u_char *) sio->tls_error,
+                         sizeof(sio->tls_error) - 1, "%s%Z",
+                         X509_verify_cert_error_string(
+                             X509_STORE_CTX_get_error(user)));
+        }
+
+        return 0;
+
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         ngx_log_debug1(NGX_LOG_DEBUG_CORE, sio->log, 0,
                        "dub: websocket to \"%V\" open", &sio->url->url);
@@ -424,6 +437,15 @@ ngx_rtmp_dub_sio_callback(struct lws *wsi, enum lws_callback_reasons reason,
         return 0;
 
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        if (sio->tls_error[0]) {
+            ngx_snprintf((u_char *) sio->reason, sizeof(sio->reason) - 1,
+                         "TLS certificate verification failed: %s (%s)%Z",
+                         sio->tls_error,
+                         in ? (const char *) in : "no detail");
+            ngx_rtmp_dub_sio_end(sio, NGX_RTMP_DUB_SIO_FAILED, sio->reason);
+            return 0;
+        }
+
         ngx_rtmp_dub_sio_end(sio, NGX_RTMP_DUB_SIO_FAILED,
                              in ? (const char *) in : "connection failed");
         return 0;
@@ -913,8 +935,10 @@ ngx_rtmp_dub_sio_end(ngx_rtmp_dub_sio_t *sio, ngx_rtmp_dub_sio_end_e why,
     sio->ended = 1;
     sio->closing = 1;
 
-    ngx_cpystrn((u_char *) sio->reason, (u_char *) reason,
-                sizeof(sio->reason));
+    if (reason != sio->reason) {
+        ngx_cpystrn((u_char *) sio->reason, (u_char *) reason,
+                    sizeof(sio->reason));
+    }
 
     if (sio->heartbeat.timer_set) {
         ngx_del_timer(&sio->heartbeat);

@@ -129,7 +129,8 @@ struct ngx_rtmp_dub_sio_s {
     ngx_event_t                     heartbeat;
     ngx_msec_t                      ping_window;
 
-    char                            reason[128];    /* of the end */
+    char                            reason[256];    /* of the end */
+    char                            tls_error[128];
 
     unsigned                        connecting:1;   /* inside connect */
     unsigned                        open:1;         /* engine.io open */

@@ -15,6 +15,7 @@ package DubTest;
 
 use strict;
 use warnings;
+no warnings qw(exec);
 
 use Cwd qw(abs_path);
 use File::Basename qw(dirname);
