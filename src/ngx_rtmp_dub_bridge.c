@@ -374,6 +374,8 @@ ngx_rtmp_dub_bridge_audio(ngx_rtmp_dub_bridge_t *b, unsigned flags,
             b->aac_hdr_len += n;
         }
 
+        ngx_rtmp_dub_sts_audio(b);
+
         return;
     }
 

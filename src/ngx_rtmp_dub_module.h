@@ -233,6 +233,7 @@ struct ngx_rtmp_dub_bridge_s {
     unsigned                    overflow:1;
     unsigned                    auth_failed:1;
     unsigned                    paused_sts:1;   /* stream:pause sent */
+    unsigned                    init_pending:1; /* waits for audio */
     unsigned                    output_done:1;
 };
 
@@ -255,6 +256,7 @@ void ngx_rtmp_dub_bridge_check_done(ngx_rtmp_dub_bridge_t *b);
 void ngx_rtmp_dub_sts_init(ngx_rtmp_dub_bridge_t *b);
 void ngx_rtmp_dub_sts_attach(ngx_rtmp_dub_bridge_t *b);
 void ngx_rtmp_dub_sts_segment(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg);
+void ngx_rtmp_dub_sts_audio(ngx_rtmp_dub_bridge_t *b);
 ngx_rtmp_dub_frag_t *ngx_rtmp_dub_sts_slot(ngx_rtmp_dub_bridge_t *b,
     dub_segment_t *seg, ngx_rtmp_dub_fallback_e *reason);
 void ngx_rtmp_dub_sts_input_end(ngx_rtmp_dub_bridge_t *b);

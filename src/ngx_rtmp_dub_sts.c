@@ -68,6 +68,7 @@ typedef struct {
 static void ngx_rtmp_dub_sts_connect(ngx_rtmp_dub_bridge_t *b);
 static void ngx_rtmp_dub_sts_timer(ngx_event_t *ev);
 static void ngx_rtmp_dub_sts_joined(void *data);
+static void ngx_rtmp_dub_sts_stream_init(ngx_rtmp_dub_bridge_t *b);
 static void ngx_rtmp_dub_sts_event(void *data, ngx_rtmp_dub_sio_msg_t *msg);
 static void ngx_rtmp_dub_sts_oversize(void *data, u_char *head, size_t len,
     size_t size);
@@ -204,6 +205,7 @@ ngx_rtmp_dub_sts_connect(ngx_rtmp_dub_bridge_t *b)
     b->sts_state = NGX_RTMP_DUB_STS_CONNECTING;
     b->session_id[0] = '\0';
     b->seq = 0;
+    b->init_pending = 0;
 
     ngx_log_error(NGX_LOG_INFO, &b->log, 0,
                   "dub: \"%V/%V\" connecting to STS \"%V\"%s",
@@ -344,6 +346,47 @@ ngx_rtmp_dub_sts_joined(void *data)
 {
     ngx_rtmp_dub_bridge_t  *b = data;
 
+    ngx_log_debug2(NGX_LOG_DEBUG_RTMP, &b->log, 0,
+                   "dub: \"%V/%V\" namespace joined",
+                   &b->dacf->cacf->name, &b->stream);
+
+    if (b->aac_hdr_len == 0) {
+        /*
+         * stream:init tells the audio format: it waits for the stream's
+         * AAC sequence header, and its timeout with it
+         */
+
+        if (b->sts_timer.timer_set) {
+            ngx_del_timer(&b->sts_timer);
+        }
+
+        b->init_pending = 1;
+        return;
+    }
+
+    ngx_rtmp_dub_sts_stream_init(b);
+}
+
+
+/* the stream's audio format is known now (its AAC sequence header) */
+
+void
+ngx_rtmp_dub_sts_audio(ngx_rtmp_dub_bridge_t *b)
+{
+    if (!b->init_pending || b->sio == NULL) {
+        return;
+    }
+
+    b->init_pending = 0;
+
+    ngx_add_timer(&b->sts_timer, b->dacf->sts_init_timeout);
+    ngx_rtmp_dub_sts_stream_init(b);
+}
+
+
+static void
+ngx_rtmp_dub_sts_stream_init(ngx_rtmp_dub_bridge_t *b)
+{
     u_char                    stream_id[NGX_RTMP_MAX_NAME + 1];
     dub_buf_t                 buf;
     dub_json_init_t           v;
@@ -351,10 +394,6 @@ ngx_rtmp_dub_sts_joined(void *data)
     ngx_rtmp_dub_app_conf_t  *dacf;
 
     dacf = b->dacf;
-
-    ngx_log_debug2(NGX_LOG_DEBUG_RTMP, &b->log, 0,
-                   "dub: \"%V/%V\" namespace joined",
-                   &b->dacf->cacf->name, &b->stream);
 
     ngx_memzero(&v, sizeof(dub_json_init_t));
 
