@@ -6,6 +6,7 @@
 
 use strict;
 use warnings;
+no warnings qw(exec);
 
 use lib 't/lib';
 use DubTest;
