@@ -25,6 +25,7 @@ typedef struct {
     int64_t         ts;         /* unwrapped input timestamp, ms */
     int64_t         out_ts;     /* output timestamp, ms */
     int64_t         due;        /* output wall time, ms */
+    int64_t         arrival;    /* input wall time, ms */
     uint8_t         track;      /* DUB_TRACK_VIDEO or DUB_TRACK_AUDIO */
     uint8_t         flags;      /* DUB_TAG_KEY, DUB_TAG_HEADER */
 } dub_tag_t;

@@ -64,10 +64,11 @@ ngx_int_t
 ngx_rtmp_dub_bridge_attach(ngx_rtmp_session_t *s,
     ngx_rtmp_dub_app_conf_t *dacf, u_char *name)
 {
-    size_t                  len;
-    uint64_t                next;
-    ngx_rtmp_dub_ctx_t     *ctx;
-    ngx_rtmp_dub_bridge_t  *b;
+    size_t                     len;
+    uint64_t                   next;
+    ngx_rtmp_dub_ctx_t        *ctx;
+    ngx_rtmp_dub_bridge_t     *b;
+    ngx_rtmp_dub_main_conf_t  *dmcf;
 
     len = ngx_strlen(name);
 
@@ -147,6 +148,12 @@ ngx_rtmp_dub_bridge_attach(ngx_rtmp_session_t *s,
         dub_segmenter_init(&b->segmenter, dacf->segment, 2 * dacf->segment);
 
         ngx_rtmp_dub_sts_init(b);
+
+        dmcf = b->main_conf[ngx_rtmp_dub_module.ctx_index];
+
+        b->ms = ngx_rtmp_dub_metrics_open(dmcf->zone, &dacf->cacf->name,
+                                          &b->stream, &dacf->target_lang,
+                                          s->connection->log);
     }
 
     b->publisher = s;
@@ -335,6 +342,8 @@ ngx_rtmp_dub_bridge_tag(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_header_t *h,
                          &tag->out_ts, &tag->due);
     }
 
+    tag->arrival = (int64_t) ngx_current_msec;
+
     b->bytes += len;
     b->tags_in++;
 
@@ -410,6 +419,8 @@ ngx_rtmp_dub_bridge_free_all(void)
         b->output = NULL;
         b->publisher = NULL;
 
+        /* the process goes: the stream is no longer "active" */
+
         ngx_rtmp_dub_bridge_free(b);
     }
 }
@@ -461,18 +472,38 @@ ngx_rtmp_dub_bridge_find(ngx_rtmp_dub_app_conf_t *dacf, u_char *name,
 static void
 ngx_rtmp_dub_bridge_closed(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
 {
+    ngx_rtmp_dub_frag_t  *f;
+
     b->segments++;
 
+    if (seg->nvideo) {
+        ngx_rtmp_dub_stat_add(b->ms, segments[0], 1);
+    }
+
+    if (seg->naudio) {
+        ngx_rtmp_dub_stat_add(b->ms, segments[1], 1);
+    }
+
+    /* the fragment id first, so that the cut is in its life's log */
+
+    ngx_rtmp_dub_sts_segment(b, seg);
+
+    f = seg->user;
+
     ngx_log_error(NGX_LOG_INFO, &b->log, 0,
-                  "dub: \"%V/%V\" segment %uL cut: %Lms at %Lms, "
+                  "dub: \"%V/%V\" segment %uL%s%s cut: %Lms at %Lms, "
                   "%uD video %uD audio tags, %uz bytes%s%s%s",
                   &b->dacf->cacf->name, &b->stream, seg->index,
+                  (f && f->id[0]) ? " fragment " : "",
+                  (f && f->id[0]) ? f->id : "",
                   dub_segment_duration(seg), seg->start, seg->nvideo,
                   seg->naudio, seg->len, seg->final ? ", last" : "",
                   seg->forced ? ", no keyframe" : "",
                   seg->headers_changed ? ", new headers" : "");
 
-    ngx_rtmp_dub_sts_segment(b, seg);
+    if (f) {
+        ngx_rtmp_dub_sts_segment_go(b, f);
+    }
 }
 
 
@@ -481,6 +512,8 @@ ngx_rtmp_dub_bridge_closed(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
 static void
 ngx_rtmp_dub_bridge_slot(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
 {
+    int64_t                  v, a, d;
+    uint32_t                 i;
     ngx_rtmp_dub_fallback_e  reason;
 
     b->out_frag = NULL;
@@ -488,6 +521,33 @@ ngx_rtmp_dub_bridge_slot(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
     if (seg->naudio == 0) {
         /* nothing to dub */
         return;
+    }
+
+    /* A/V at the segment's start: its first audio and video timestamps */
+
+    if (seg->nvideo) {
+        v = -1;
+        a = -1;
+
+        for (i = 0; i < seg->ntags && (v < 0 || a < 0); i++) {
+            if (seg->tags[i].flags & DUB_TAG_HEADER) {
+                continue;
+            }
+
+            if (seg->tags[i].track == DUB_TRACK_VIDEO) {
+                if (v < 0) {
+                    v = seg->tags[i].out_ts;
+                }
+
+            } else if (a < 0) {
+                a = seg->tags[i].out_ts;
+            }
+        }
+
+        if (v >= 0 && a >= 0) {
+            d = (a > v) ? a - v : v - a;
+            ngx_rtmp_dub_stat_set(b->ms, av_delta_us, d * 1000);
+        }
     }
 
     if (!seg->closed && seg->user == NULL) {
@@ -500,6 +560,7 @@ ngx_rtmp_dub_bridge_slot(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
 
     if (b->out_frag) {
         b->out_frag->next_frame = 0;
+        ngx_rtmp_dub_stat_add(b->ms, dubbed, 1);
 
         ngx_log_error(NGX_LOG_INFO, &b->log, 0,
                       "dub: \"%V/%V\" segment %uL fragment %s out with "
@@ -509,6 +570,7 @@ ngx_rtmp_dub_bridge_slot(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
     }
 
     b->fallbacks[reason]++;
+    ngx_rtmp_dub_stat_add(b->ms, fallbacks[reason], 1);
 
     ngx_log_error(NGX_LOG_INFO, &b->log, 0,
                   "dub: \"%V/%V\" segment %uL out with original audio: %s",
@@ -654,6 +716,11 @@ ngx_rtmp_dub_bridge_run(ngx_rtmp_dub_bridge_t *b)
 
         if (b->output && ngx_rtmp_dub_bridge_emit(b, seg, tag) == NGX_OK) {
             b->tags_out++;
+
+            if (b->pos == 0) {
+                ngx_rtmp_dub_stat_set(b->ms, output_delay_ms,
+                                      now - tag->arrival);
+            }
         }
 
         b->pos++;
@@ -741,6 +808,8 @@ ngx_rtmp_dub_bridge_free(ngx_rtmp_dub_bridge_t *b)
     }
 
     ngx_rtmp_dub_sts_free(b);
+
+    ngx_rtmp_dub_metrics_close(b->ms);
 
     while (b->head) {
         ngx_rtmp_dub_bridge_pop(b);

@@ -23,6 +23,7 @@
 
 
 static ngx_int_t ngx_rtmp_dub_postconfiguration(ngx_conf_t *cf);
+static void *ngx_rtmp_dub_create_main_conf(ngx_conf_t *cf);
 static void *ngx_rtmp_dub_create_app_conf(ngx_conf_t *cf);
 static char *ngx_rtmp_dub_merge_app_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -58,6 +59,13 @@ static ngx_rtmp_close_stream_pt     next_close_stream;
 
 
 static ngx_command_t  ngx_rtmp_dub_commands[] = {
+
+    { ngx_string("dub_metrics_zone"),
+      NGX_RTMP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_rtmp_dub_metrics_zone,
+      NGX_RTMP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
 
     { ngx_string("dub"),
       NGX_RTMP_APP_CONF|NGX_CONF_FLAG,
@@ -213,7 +221,7 @@ static ngx_command_t  ngx_rtmp_dub_commands[] = {
 static ngx_rtmp_module_t  ngx_rtmp_dub_module_ctx = {
     NULL,                                   /* preconfiguration */
     ngx_rtmp_dub_postconfiguration,         /* postconfiguration */
-    NULL,                                   /* create main configuration */
+    ngx_rtmp_dub_create_main_conf,          /* create main configuration */
     NULL,                                   /* init main configuration */
     NULL,                                   /* create server configuration */
     NULL,                                   /* merge server configuration */
@@ -236,6 +244,13 @@ ngx_module_t  ngx_rtmp_dub_module = {
     NULL,                                   /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+static void *
+ngx_rtmp_dub_create_main_conf(ngx_conf_t *cf)
+{
+    return ngx_pcalloc(cf->pool, sizeof(ngx_rtmp_dub_main_conf_t));
+}
 
 
 static void *

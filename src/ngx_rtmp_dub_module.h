@@ -21,6 +21,7 @@
 #include "dub_breaker.h"
 #include "dub_audio.h"
 #include "ngx_rtmp_dub_sts.h"
+#include "ngx_rtmp_dub_metrics.h"
 
 
 #define NGX_RTMP_DUB_VERSION        "0.1.0"
@@ -212,6 +213,8 @@ struct ngx_rtmp_dub_bridge_s {
     ngx_uint_t                  pending;        /* frags not resolved */
     char                        session_id[64];
 
+    ngx_rtmp_dub_mslot_t       *ms;             /* metrics, or NULL */
+
     ngx_uint_t                  publishes;
     uint64_t                    tags_in;
     uint64_t                    tags_out;
@@ -256,6 +259,8 @@ void ngx_rtmp_dub_bridge_check_done(ngx_rtmp_dub_bridge_t *b);
 void ngx_rtmp_dub_sts_init(ngx_rtmp_dub_bridge_t *b);
 void ngx_rtmp_dub_sts_attach(ngx_rtmp_dub_bridge_t *b);
 void ngx_rtmp_dub_sts_segment(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg);
+void ngx_rtmp_dub_sts_segment_go(ngx_rtmp_dub_bridge_t *b,
+    ngx_rtmp_dub_frag_t *f);
 void ngx_rtmp_dub_sts_audio(ngx_rtmp_dub_bridge_t *b);
 ngx_rtmp_dub_frag_t *ngx_rtmp_dub_sts_slot(ngx_rtmp_dub_bridge_t *b,
     dub_segment_t *seg, ngx_rtmp_dub_fallback_e *reason);

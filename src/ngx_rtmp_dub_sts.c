@@ -267,6 +267,9 @@ ngx_rtmp_dub_sts_lost(ngx_rtmp_dub_bridge_t *b)
     b->paused_sts = 0;
     b->closed_at = ngx_current_msec;
 
+    ngx_rtmp_dub_stat_set(b->ms, connected, 0);
+    ngx_rtmp_dub_stat_set(b->ms, inflight, 0);
+
     if (b->sts_state == NGX_RTMP_DUB_STS_ENDING
         || b->sts_state == NGX_RTMP_DUB_STS_DONE
         || b->auth_failed
@@ -303,6 +306,7 @@ ngx_rtmp_dub_sts_timer(ngx_event_t *ev)
 
     case NGX_RTMP_DUB_STS_IDLE:
         b->reconnects++;
+        ngx_rtmp_dub_stat_add(b->ms, reconnects, 1);
         ngx_rtmp_dub_sts_connect(b);
         break;
 
@@ -484,10 +488,10 @@ ngx_rtmp_dub_sts_event(void *data, ngx_rtmp_dub_sio_msg_t *msg)
 
     } else if (ngx_strcmp(ev.name, "fragment:ack") == 0) {
         if (dub_json_ack(ev.payload, &ack, err, sizeof(err)) == 0) {
-            ngx_log_debug4(NGX_LOG_DEBUG_RTMP, &b->log, 0,
-                           "dub: \"%V/%V\" fragment %s acked: %s",
-                           &b->dacf->cacf->name, &b->stream,
-                           ack.fragment_id, ack.status);
+            ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                          "dub: \"%V/%V\" fragment %s acked by session %s: "
+                          "%s", ngx_rtmp_dub_name(b), ack.fragment_id,
+                          b->session_id, ack.status);
 
         } else {
             ngx_log_error(NGX_LOG_ERR, &b->log, 0,
@@ -593,6 +597,8 @@ ngx_rtmp_dub_sts_ready(ngx_rtmp_dub_bridge_t *b, yajl_val obj)
     b->sts_state = NGX_RTMP_DUB_STS_READY;
     b->attempt = 0;
 
+    ngx_rtmp_dub_stat_set(b->ms, connected, 1);
+
     ngx_log_error(NGX_LOG_INFO, &b->log, 0,
                   "dub: \"%V/%V\" STS session %s ready, max in flight %ui",
                   ngx_rtmp_dub_name(b), b->session_id, b->max_inflight);
@@ -616,6 +622,7 @@ ngx_rtmp_dub_sts_backpressure(ngx_rtmp_dub_bridge_t *b, yajl_val obj)
     }
 
     b->backpressure[bp.action]++;
+    ngx_rtmp_dub_stat_add(b->ms, backpressure[bp.action], 1);
     b->bp_action = bp.action;
     b->bp_delay = (bp.action == DUB_BP_SLOW_DOWN)
                   ? (ngx_msec_t) ngx_min(bp.recommended_delay_ms, 60000) : 0;
@@ -784,17 +791,16 @@ ngx_rtmp_dub_sts_closed(void *data, ngx_rtmp_dub_sio_end_e why,
 }
 
 
-/* a segment is complete: pack its audio for the STS, or fall back now */
+/*
+ * A segment is complete: a fragment for it, with its id, or its fallback
+ * decided now.  ngx_rtmp_dub_sts_segment_go() sends it on its way.
+ */
 
 void
 ngx_rtmp_dub_sts_segment(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
 {
-    uint32_t                   i;
-    u_char                    *p;
-    dub_tag_t                 *tag;
     ngx_rtmp_dub_frag_t       *f;
     ngx_rtmp_dub_fallback_e    reason;
-    ngx_rtmp_dub_pack_task_t  *pt;
 
     if (b->dacf->sts == NULL || seg->naudio == 0) {
         return;
@@ -849,6 +855,27 @@ ngx_rtmp_dub_sts_segment(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
 
     ngx_rtmp_dub_uuid(f->id);
 
+    f->state = NGX_RTMP_DUB_FRAG_PACKING;
+}
+
+
+/* the fragment's audio to the thread pool, to be packed for the STS */
+
+void
+ngx_rtmp_dub_sts_segment_go(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_dub_frag_t *f)
+{
+    uint32_t                   i;
+    u_char                    *p;
+    dub_tag_t                 *tag;
+    dub_segment_t             *seg;
+    ngx_rtmp_dub_pack_task_t  *pt;
+
+    if (f->state != NGX_RTMP_DUB_FRAG_PACKING || f->id[0] == '\0') {
+        return;
+    }
+
+    seg = f->seg;
+
     /* the raw AAC frames, copied: the task must not need the segment */
 
     pt = ngx_calloc(sizeof(ngx_rtmp_dub_pack_task_t), &b->log);
@@ -894,8 +921,6 @@ ngx_rtmp_dub_sts_segment(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
     pt->t.free = ngx_rtmp_dub_pack_free;
     pt->t.log = b->log;
 
-    f->state = NGX_RTMP_DUB_FRAG_PACKING;
-
     if (ngx_rtmp_dub_task_post(b->dacf->thread_pool, &pt->t,
                                ngx_rtmp_dub_pack_work, &b->tasks)
         != NGX_OK)
@@ -903,10 +928,6 @@ ngx_rtmp_dub_sts_segment(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
         ngx_rtmp_dub_pack_free(&pt->t);
         goto failed;
     }
-
-    ngx_log_error(NGX_LOG_INFO, &b->log, 0,
-                  "dub: \"%V/%V\" segment %uL is fragment %s",
-                  ngx_rtmp_dub_name(b), seg->index, f->id);
 
     return;
 
@@ -1050,6 +1071,7 @@ ngx_rtmp_dub_sts_send(ngx_rtmp_dub_bridge_t *b)
         }
 
         state = dub_breaker_state(&b->breaker, (int64_t) now);
+        ngx_rtmp_dub_stat_set(b->ms, breaker, state);
 
         if (state == DUB_BREAKER_OPEN) {
             b->blocked = NGX_RTMP_DUB_FB_BREAKER_OPEN;
@@ -1140,6 +1162,9 @@ ngx_rtmp_dub_sts_send_one(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_dub_frag_t *f)
     b->inflight++;
     b->sent++;
     b->last_send = now;
+
+    ngx_rtmp_dub_stat_add(b->ms, sent, 1);
+    ngx_rtmp_dub_stat_set(b->ms, inflight, b->inflight);
 
     /*
      * The output slot, if earlier, decides the segment's audio (see
@@ -1311,6 +1336,7 @@ ngx_rtmp_dub_parse_done(ngx_rtmp_dub_task_t *t)
                       "time, dropped", ngx_rtmp_dub_name(b), f->id, f->seq);
 
         b->late_answers++;
+        ngx_rtmp_dub_stat_add(b->ms, late_answers, 1);
 
         if (f->state == NGX_RTMP_DUB_FRAG_EXPIRED) {
             ngx_rtmp_dub_frag_land(f);
@@ -1341,6 +1367,9 @@ ngx_rtmp_dub_parse_done(ngx_rtmp_dub_task_t *t)
     b->rtt_sum += rtt;
     b->rtt_count++;
 
+    ngx_rtmp_dub_stat_add(b->ms, processed[pt->p.status], 1);
+    ngx_rtmp_dub_metrics_rtt(b->ms, rtt);
+
     ngx_log_error(NGX_LOG_INFO, &b->log, 0,
                   "dub: \"%V/%V\" fragment %s seq %uL processed by session "
                   "%s: %s in %Mms (STS %Lms)%s%s", ngx_rtmp_dub_name(b),
@@ -1354,6 +1383,7 @@ ngx_rtmp_dub_parse_done(ngx_rtmp_dub_task_t *t)
 
     ngx_queue_remove(&f->queue);
     b->inflight--;
+    ngx_rtmp_dub_stat_set(b->ms, inflight, b->inflight);
 
     if (pt->p.status == DUB_STATUS_FAILED) {
         f->state = NGX_RTMP_DUB_FRAG_RECEIVED;
@@ -1365,6 +1395,7 @@ ngx_rtmp_dub_parse_done(ngx_rtmp_dub_task_t *t)
     }
 
     dub_breaker_success(&b->breaker);
+    ngx_rtmp_dub_stat_set(b->ms, breaker, DUB_BREAKER_CLOSED);
 
     if (b->paused_sts) {
         (void) ngx_rtmp_dub_sts_emit(b, "stream:resume", NULL);
@@ -1605,6 +1636,7 @@ ngx_rtmp_dub_frag_fail(ngx_rtmp_dub_frag_t *f, ngx_rtmp_dub_fallback_e reason,
     if (f->state == NGX_RTMP_DUB_FRAG_SENT) {
         ngx_queue_remove(&f->queue);
         b->inflight--;
+        ngx_rtmp_dub_stat_set(b->ms, inflight, b->inflight);
     }
 
     if (f->in_queue) {
@@ -1662,6 +1694,9 @@ ngx_rtmp_dub_frag_breaker(ngx_rtmp_dub_frag_t *f, ngx_int_t retryable)
                   "no fragment sent for %Mms",
                   ngx_rtmp_dub_name(b), f->id, b->dacf->breaker_cooldown);
 
+    ngx_rtmp_dub_stat_set(b->ms, breaker, DUB_BREAKER_OPEN);
+    ngx_rtmp_dub_stat_add(b->ms, breaker_opens, 1);
+
     if (b->sio && b->sts_state == NGX_RTMP_DUB_STS_READY && !b->paused_sts
         && ngx_rtmp_dub_sts_emit(b, "stream:pause", "breaker_open") == NGX_OK)
     {
@@ -1689,6 +1724,7 @@ ngx_rtmp_dub_frag_land(ngx_rtmp_dub_frag_t *f)
 
     ngx_queue_remove(&f->queue);
     b->inflight--;
+    ngx_rtmp_dub_stat_set(b->ms, inflight, b->inflight);
 
     if (f->timeout.timer_set) {
         ngx_del_timer(&f->timeout);
@@ -1813,6 +1849,11 @@ ngx_rtmp_dub_sts_ack(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_dub_frag_t *f,
         dub_buf_free(&buf);
         return;
     }
+
+    ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                  "dub: \"%V/%V\" fragment %s seq %uL: \"%s\" to session %s",
+                  ngx_rtmp_dub_name(b), f->id, f->seq, status,
+                  b->session_id);
 
     (void) ngx_rtmp_dub_sio_send(b->sio, &buf);
 }

@@ -1,0 +1,656 @@
+
+/*
+ * Copyright (C) nginx-dub developers
+ *
+ * "dub_metrics": the Prometheus text of the "dub_metrics_zone" shared by
+ * every worker, so that whichever worker answers reports every stream.
+ * Also, per worker, the event-loop lag: how late a periodic timer fires.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <libavutil/avutil.h>
+
+#include "ngx_rtmp_dub_module.h"
+#include "dub_prom.h"
+
+
+#define NGX_HTTP_DUB_LAG_PERIOD     100     /* ms */
+
+
+typedef struct {
+    ngx_shm_zone_t             *zone;
+} ngx_http_dub_metrics_loc_conf_t;
+
+
+static void *ngx_http_dub_metrics_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_dub_metrics_merge_loc_conf(ngx_conf_t *cf,
+    void *parent, void *child);
+static char *ngx_http_dub_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_dub_metrics_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_dub_metrics_render(ngx_shm_zone_t *zone,
+    ngx_rtmp_dub_mshm_t *shm, dub_buf_t *b);
+static ngx_int_t ngx_http_dub_metrics_streams(ngx_rtmp_dub_mshm_t *shm,
+    dub_buf_t *b, time_t now);
+static ngx_int_t ngx_http_dub_metrics_init_process(ngx_cycle_t *cycle);
+static void ngx_http_dub_metrics_lag(ngx_event_t *ev);
+
+
+static ngx_command_t  ngx_http_dub_metrics_commands[] = {
+
+    { ngx_string("dub_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_dub_metrics,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_dub_metrics_module_ctx = {
+    NULL,                                   /* preconfiguration */
+    NULL,                                   /* postconfiguration */
+
+    NULL,                                   /* create main configuration */
+    NULL,                                   /* init main configuration */
+
+    NULL,                                   /* create server configuration */
+    NULL,                                   /* merge server configuration */
+
+    ngx_http_dub_metrics_create_loc_conf,   /* create location configuration */
+    ngx_http_dub_metrics_merge_loc_conf     /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_dub_metrics_module = {
+    NGX_MODULE_V1,
+    &ngx_http_dub_metrics_module_ctx,       /* module context */
+    ngx_http_dub_metrics_commands,          /* module directives */
+    NGX_HTTP_MODULE,                        /* module type */
+    NULL,                                   /* init master */
+    NULL,                                   /* init module */
+    ngx_http_dub_metrics_init_process,      /* init process */
+    NULL,                                   /* init thread */
+    NULL,                                   /* exit thread */
+    NULL,                                   /* exit process */
+    NULL,                                   /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+/* the lag timer of this worker */
+
+static ngx_event_t      ngx_http_dub_lag_ev;
+static ngx_shm_zone_t  *ngx_http_dub_lag_zone;
+static uint64_t         ngx_http_dub_lag_due;
+
+
+static void *
+ngx_http_dub_metrics_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_dub_metrics_loc_conf_t  *mlcf;
+
+    mlcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_dub_metrics_loc_conf_t));
+    if (mlcf == NULL) {
+        return NULL;
+    }
+
+    mlcf->zone = NGX_CONF_UNSET_PTR;
+
+    return mlcf;
+}
+
+
+static char *
+ngx_http_dub_metrics_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child)
+{
+    ngx_http_dub_metrics_loc_conf_t  *prev = parent;
+    ngx_http_dub_metrics_loc_conf_t  *conf = child;
+
+    ngx_conf_merge_ptr_value(conf->zone, prev->zone, NULL);
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * dub_metrics [zone];  the zone is "dub_metrics_zone" of the rtmp block,
+ * "dub" unless named; nginx refuses to start if no such zone is defined.
+ */
+
+static char *
+ngx_http_dub_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_dub_metrics_loc_conf_t  *mlcf = conf;
+
+    ngx_str_t                 *value, name;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (mlcf->zone != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts > 1) {
+        name = value[1];
+
+    } else {
+        ngx_str_set(&name, "dub");
+    }
+
+    mlcf->zone = ngx_shared_memory_add(cf, &name, 0, &ngx_rtmp_dub_module);
+    if (mlcf->zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_dub_metrics_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_dub_metrics_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                         rc;
+    ngx_buf_t                        *buf;
+    dub_buf_t                         b;
+    ngx_chain_t                       out;
+    ngx_rtmp_dub_mshm_t              *shm;
+    ngx_http_dub_metrics_loc_conf_t  *mlcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_dub_metrics_module);
+
+    shm = ngx_rtmp_dub_metrics_shm(mlcf->zone);
+
+    if (shm == NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "dub: zone \"%V\" is not a \"dub_metrics_zone\"",
+                      &mlcf->zone->shm.name);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (dub_buf_init(&b, 0, 65536, 0) != 0) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_dub_metrics_render(mlcf->zone, shm, &b) != NGX_OK) {
+        dub_buf_free(&b);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    buf = ngx_create_temp_buf(r->pool, b.len ? b.len : 1);
+    if (buf == NULL) {
+        dub_buf_free(&b);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    buf->last = ngx_cpymem(buf->pos, b.data, b.len);
+    buf->last_buf = (r == r->main) ? 1 : 0;
+    buf->last_in_chain = 1;
+
+    dub_buf_free(&b);
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = buf->last - buf->pos;
+    ngx_str_set(&r->headers_out.content_type, "text/plain; version=0.0.4");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = buf;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static ngx_int_t
+ngx_http_dub_metrics_render(ngx_shm_zone_t *zone, ngx_rtmp_dub_mshm_t *shm,
+    dub_buf_t *b)
+{
+    char               zname[64], nginx[32], lws[64];
+    time_t             now;
+    uint64_t           cum;
+    ngx_uint_t         i, active, ended;
+    const char        *labels[12];
+    static const char *bounds[NGX_RTMP_DUB_LAG_BUCKETS] = {
+        "0.001", "0.002", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
+        "0.5", "1"
+    };
+
+    now = ngx_time();
+
+    ngx_cpystrn((u_char *) zname, zone->shm.name.data,
+                ngx_min(zone->shm.name.len + 1, sizeof(zname)));
+    ngx_cpystrn((u_char *) nginx, (u_char *) NGINX_VERSION, sizeof(nginx));
+    ngx_cpystrn((u_char *) lws, (u_char *) lws_get_library_version(),
+                sizeof(lws));
+
+    /* "4.1.6-" or "4.1.6-v4.1.6": the version number alone */
+    for (i = 0; lws[i] && ((lws[i] >= '0' && lws[i] <= '9') || lws[i] == '.');
+         i++)
+    {
+        /* void */
+    }
+
+    lws[i] = '\0';
+
+    labels[0] = "version";
+    labels[1] = NGX_RTMP_DUB_VERSION;
+    labels[2] = "nginx";
+    labels[3] = nginx;
+    labels[4] = "ffmpeg";
+    labels[5] = av_version_info();
+    labels[6] = "libwebsockets";
+    labels[7] = lws;
+    labels[8] = "libuv";
+    labels[9] = uv_version_string();
+    labels[10] = NULL;
+
+    (void) dub_prom_family(b, "nginx_dub_build_info", "gauge",
+                           "Versions of the dubbing module and its "
+                           "libraries.");
+    (void) dub_prom_sample(b, "nginx_dub_build_info", labels, 1);
+
+    active = 0;
+    ended = 0;
+
+    for (i = 0; i < shm->nslots; i++) {
+        if (!ngx_rtmp_dub_metrics_shown(&shm->slots[i], shm->retain, now)) {
+            continue;
+        }
+
+        if (shm->slots[i].state == NGX_RTMP_DUB_SLOT_ACTIVE) {
+            active++;
+
+        } else {
+            ended++;
+        }
+    }
+
+    (void) dub_prom_family(b, "nginx_dub_streams_active", "gauge",
+                           "Streams being dubbed now, in every worker.");
+    (void) dub_prom_sample(b, "nginx_dub_streams_active", NULL,
+                           (double) active);
+
+    if (ngx_http_dub_metrics_streams(shm, b, now) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* the event loop, all workers */
+
+    (void) dub_prom_family(b, "nginx_dub_event_loop_lag_seconds",
+                           "histogram", "How late a 100 ms timer fires in "
+                           "the workers: time the event loop was busy "
+                           "elsewhere.");
+
+    labels[0] = "le";
+    labels[2] = NULL;
+    cum = 0;
+
+    for (i = 0; i < NGX_RTMP_DUB_LAG_BUCKETS; i++) {
+        cum += shm->lag[i];
+        labels[1] = bounds[i];
+        (void) dub_prom_sample_u64(b,
+                                   "nginx_dub_event_loop_lag_seconds_bucket",
+                                   labels, cum);
+    }
+
+    labels[1] = "+Inf";
+    (void) dub_prom_sample_u64(b, "nginx_dub_event_loop_lag_seconds_bucket",
+                               labels, shm->lag_count);
+    (void) dub_prom_sample(b, "nginx_dub_event_loop_lag_seconds_sum", NULL,
+                           (double) shm->lag_sum_us / 1000000);
+    (void) dub_prom_sample_u64(b, "nginx_dub_event_loop_lag_seconds_count",
+                               NULL, shm->lag_count);
+
+    /* the zone */
+
+    labels[0] = "zone";
+    labels[1] = zname;
+    labels[2] = NULL;
+
+    (void) dub_prom_family(b, "nginx_dub_metrics_zone_size_bytes", "gauge",
+                           "Size of the dub_metrics_zone.");
+    (void) dub_prom_sample_u64(b, "nginx_dub_metrics_zone_size_bytes",
+                               labels, zone->shm.size);
+
+    (void) dub_prom_family(b, "nginx_dub_metrics_zone_used_bytes", "gauge",
+                           "Bytes of the zone in use by its stream slots.");
+    (void) dub_prom_sample_u64(b, "nginx_dub_metrics_zone_used_bytes",
+                               labels, sizeof(ngx_rtmp_dub_mshm_t)
+                                       + (active + ended)
+                                         * sizeof(ngx_rtmp_dub_mslot_t));
+
+    (void) dub_prom_family(b, "nginx_dub_metrics_zone_max_streams", "gauge",
+                           "Streams the zone has room for (max_streams).");
+    (void) dub_prom_sample_u64(b, "nginx_dub_metrics_zone_max_streams",
+                               labels, shm->nslots);
+
+    (void) dub_prom_family(b, "nginx_dub_metrics_zone_streams", "gauge",
+                           "Streams shown: active, or ended less than "
+                           "retain ago.");
+    labels[2] = "state";
+    labels[3] = "active";
+    labels[4] = NULL;
+    (void) dub_prom_sample_u64(b, "nginx_dub_metrics_zone_streams", labels,
+                               active);
+    labels[3] = "ended";
+    (void) dub_prom_sample_u64(b, "nginx_dub_metrics_zone_streams", labels,
+                               ended);
+    labels[2] = NULL;
+
+    (void) dub_prom_family(b, "nginx_dub_streams_untracked_total", "counter",
+                           "Streams dubbed without metrics: the zone had no "
+                           "free slot.");
+    (void) dub_prom_sample_u64(b, "nginx_dub_streams_untracked_total",
+                               labels, shm->untracked);
+
+    return b->failed ? NGX_ERROR : NGX_OK;
+}
+
+
+/* a family per metric, a series per shown stream */
+
+#define ngx_http_dub_family(b, name, type, help)                             \
+    (void) dub_prom_family(b, name, type, help)
+
+#define ngx_http_dub_each(shm, now, slot)                                    \
+    for (slot = shm->slots; slot < shm->slots + shm->nslots; slot++)         \
+        if (ngx_rtmp_dub_metrics_shown(slot, shm->retain, now))
+
+
+static ngx_int_t
+ngx_http_dub_metrics_streams(ngx_rtmp_dub_mshm_t *shm, dub_buf_t *b,
+    time_t now)
+{
+    char                   bound[16];
+    uint64_t               cum;
+    ngx_uint_t             i;
+    const char            *l[10];
+
+    ngx_rtmp_dub_mslot_t  *s;
+    static const char     *tracks[] = { "video", "audio" };
+    static const char     *status[] = { "success", "partial", "failed" };
+    static const char     *actions[] = { "none", "slow_down", "pause" };
+    static const char     *bounds[] = {
+        "0.05", "0.1", "0.25", "0.5", "1", "2", "4", "8"
+    };
+
+    l[0] = "stream";
+    l[2] = "lang";
+    l[4] = NULL;
+
+#define ngx_http_dub_labels(s)                                               \
+    l[1] = (char *) s->stream;                                               \
+    l[3] = (char *) s->lang;                                                 \
+    l[4] = NULL
+
+    ngx_http_dub_family(b, "nginx_dub_segments_total", "counter",
+                        "Segments cut, by track they carry.");
+    ngx_http_dub_each(shm, now, s) {
+        ngx_http_dub_labels(s);
+        l[4] = "track";
+        l[6] = NULL;
+
+        for (i = 0; i < 2; i++) {
+            l[5] = tracks[i];
+            (void) dub_prom_sample_u64(b, "nginx_dub_segments_total", l,
+                                       s->segments[i]);
+        }
+    }
+
+    ngx_http_dub_family(b, "nginx_dub_fragments_sent_total", "counter",
+                        "Fragments sent to the STS.");
+    ngx_http_dub_each(shm, now, s) {
+        ngx_http_dub_labels(s);
+        (void) dub_prom_sample_u64(b, "nginx_dub_fragments_sent_total", l,
+                                   s->sent);
+    }
+
+    ngx_http_dub_family(b, "nginx_dub_fragments_processed_total", "counter",
+                        "fragment:processed answers, by status.");
+    ngx_http_dub_each(shm, now, s) {
+        ngx_http_dub_labels(s);
+        l[4] = "status";
+        l[6] = NULL;
+
+        for (i = 0; i < 3; i++) {
+            l[5] = status[i];
+            (void) dub_prom_sample_u64(b,
+                                       "nginx_dub_fragments_processed_total",
+                                       l, s->processed[i]);
+        }
+    }
+
+    ngx_http_dub_family(b, "nginx_dub_segments_dubbed_total", "counter",
+                        "Segments that went out with dubbed audio.");
+    ngx_http_dub_each(shm, now, s) {
+        ngx_http_dub_labels(s);
+        (void) dub_prom_sample_u64(b, "nginx_dub_segments_dubbed_total", l,
+                                   s->dubbed);
+    }
+
+    ngx_http_dub_family(b, "nginx_dub_fallbacks_total", "counter",
+                        "Segments that went out with their original audio, "
+                        "by reason.");
+    ngx_http_dub_each(shm, now, s) {
+        ngx_http_dub_labels(s);
+        l[4] = "reason";
+        l[6] = NULL;
+
+        for (i = 0; i < NGX_RTMP_DUB_REASONS; i++) {
+            l[5] = ngx_rtmp_dub_fallback_names[i];
+            (void) dub_prom_sample_u64(b, "nginx_dub_fallbacks_total", l,
+                                       s->fallbacks[i]);
+        }
+    }
+
+    ngx_http_dub_family(b, "nginx_dub_fragments_inflight", "gauge",
+                        "Fragments sent and not answered yet.");
+    ngx_http_dub_each(shm, now, s) {
+        ngx_http_dub_labels(s);
+        (void) dub_prom_sample_u64(b, "nginx_dub_fragments_inflight", l,
+                                   s->inflight);
+    }
+
+    ngx_http_dub_family(b, "nginx_dub_sts_rtt_seconds", "histogram",
+                        "From fragment:data sent to fragment:processed "
+                        "received.");
+    ngx_http_dub_each(shm, now, s) {
+        ngx_http_dub_labels(s);
+        l[4] = "le";
+        l[5] = bound;
+        l[6] = NULL;
+        cum = 0;
+
+        for (i = 0; i < NGX_RTMP_DUB_RTT_BUCKETS; i++) {
+            cum += s->rtt[i];
+            ngx_cpystrn((u_char *) bound, (u_char *) bounds[i],
+                        sizeof(bound));
+            (void) dub_prom_sample_u64(b, "nginx_dub_sts_rtt_seconds_bucket",
+                                       l, cum);
+        }
+
+        ngx_cpystrn((u_char *) bound, (u_char *) "+Inf", sizeof(bound));
+        (void) dub_prom_sample_u64(b, "nginx_dub_sts_rtt_seconds_bucket", l,
+                                   s->rtt_count);
+
+        l[4] = NULL;
+        (void) dub_prom_sample(b, "nginx_dub_sts_rtt_seconds_sum", l,
+                               (double) s->rtt_sum_us / 1000000);
+        (void) dub_prom_sample_u64(b, "nginx_dub_sts_rtt_seconds_count", l,
+                                   s->rtt_count);
+    }
+
+    ngx_http_dub_family(b, "nginx_dub_av_sync_delta_seconds", "gauge",
+                        "Audio against video at the start of the last "
+                        "segment out.");
+    ngx_http_dub_each(shm, now, s) {
+        ngx_http_dub_labels(s);
+        (void) dub_prom_sample(b, "nginx_dub_av_sync_delta_seconds", l,
+                               (double) s->av_delta_us / 1000000);
+    }
+
+    ngx_http_dub_family(b, "nginx_dub_breaker_state", "gauge",
+                        "Circuit breaker: 0 closed, 1 half-open, 2 open.");
+    ngx_http_dub_each(shm, now, s) {
+        ngx_http_dub_labels(s);
+        (void) dub_prom_sample_u64(b, "nginx_dub_breaker_state", l,
+                                   s->breaker);
+    }
+
+    ngx_http_dub_family(b, "nginx_dub_breaker_opens_total", "counter",
+                        "Times the circuit breaker opened.");
+    ngx_http_dub_each(shm, now, s) {
+        ngx_http_dub_labels(s);
+        (void) dub_prom_sample_u64(b, "nginx_dub_breaker_opens_total", l,
+                                   s->breaker_opens);
+    }
+
+    ngx_http_dub_family(b, "nginx_dub_backpressure_events_total", "counter",
+                        "backpressure events from the STS, by action.");
+    ngx_http_dub_each(shm, now, s) {
+        ngx_http_dub_labels(s);
+        l[4] = "action";
+        l[6] = NULL;
+
+        for (i = 0; i < 3; i++) {
+            l[5] = actions[i];
+            (void) dub_prom_sample_u64(b,
+                                       "nginx_dub_backpressure_events_total",
+                                       l, s->backpressure[i]);
+        }
+    }
+
+    ngx_http_dub_family(b, "nginx_dub_sts_reconnects_total", "counter",
+                        "Attempts to connect to the STS again.");
+    ngx_http_dub_each(shm, now, s) {
+        ngx_http_dub_labels(s);
+        (void) dub_prom_sample_u64(b, "nginx_dub_sts_reconnects_total", l,
+                                   s->reconnects);
+    }
+
+    ngx_http_dub_family(b, "nginx_dub_sts_connected", "gauge",
+                        "1 while the stream has a ready STS session.");
+    ngx_http_dub_each(shm, now, s) {
+        ngx_http_dub_labels(s);
+        (void) dub_prom_sample_u64(b, "nginx_dub_sts_connected", l,
+                                   s->connected);
+    }
+
+    ngx_http_dub_family(b, "nginx_dub_output_delay_seconds", "gauge",
+                        "How far the output runs behind the input.");
+    ngx_http_dub_each(shm, now, s) {
+        ngx_http_dub_labels(s);
+        (void) dub_prom_sample(b, "nginx_dub_output_delay_seconds", l,
+                               (double) s->output_delay_ms / 1000);
+    }
+
+    ngx_http_dub_family(b, "nginx_dub_late_answers_total", "counter",
+                        "fragment:processed answers after their output "
+                        "time, dropped.");
+    ngx_http_dub_each(shm, now, s) {
+        ngx_http_dub_labels(s);
+        (void) dub_prom_sample_u64(b, "nginx_dub_late_answers_total", l,
+                                   s->late_answers);
+    }
+
+#undef ngx_http_dub_labels
+
+    return b->failed ? NGX_ERROR : NGX_OK;
+}
+
+
+/*
+ * Per worker: a timer every 100 ms, and how late it fires measured on the
+ * monotonic clock, into the zone's histogram.
+ */
+
+static ngx_int_t
+ngx_http_dub_metrics_init_process(ngx_cycle_t *cycle)
+{
+    ngx_rtmp_core_srv_conf_t  **cscfp;
+    ngx_rtmp_dub_main_conf_t   *dmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    if (ngx_rtmp_core_main_conf == NULL
+        || ngx_rtmp_core_main_conf->servers.nelts == 0)
+    {
+        return NGX_OK;
+    }
+
+    cscfp = ngx_rtmp_core_main_conf->servers.elts;
+    dmcf = cscfp[0]->ctx->main_conf[ngx_rtmp_dub_module.ctx_index];
+
+    if (dmcf == NULL || dmcf->zone == NULL) {
+        return NGX_OK;
+    }
+
+    ngx_http_dub_lag_zone = dmcf->zone;
+
+    ngx_http_dub_lag_ev.handler = ngx_http_dub_metrics_lag;
+    ngx_http_dub_lag_ev.log = cycle->log;
+    ngx_http_dub_lag_ev.cancelable = 1;
+
+    ngx_http_dub_lag_due = 0;
+
+    ngx_add_timer(&ngx_http_dub_lag_ev, NGX_HTTP_DUB_LAG_PERIOD);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_dub_metrics_lag(ngx_event_t *ev)
+{
+    uint64_t              now, lag;
+    struct timespec       ts;
+    ngx_rtmp_dub_mshm_t  *shm;
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+
+    shm = ngx_rtmp_dub_metrics_shm(ngx_http_dub_lag_zone);
+
+    if (shm && ngx_http_dub_lag_due) {
+        lag = now > ngx_http_dub_lag_due ? now - ngx_http_dub_lag_due : 0;
+        ngx_rtmp_dub_metrics_lag(shm, lag);
+    }
+
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        return;
+    }
+
+    ngx_http_dub_lag_due = now + NGX_HTTP_DUB_LAG_PERIOD * 1000;
+
+    ngx_add_timer(ev, NGX_HTTP_DUB_LAG_PERIOD);
+}

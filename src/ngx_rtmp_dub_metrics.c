@@ -1,0 +1,353 @@
+
+/*
+ * Copyright (C) nginx-dub developers
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_rtmp_dub_module.h"
+
+
+static ngx_int_t ngx_rtmp_dub_metrics_init_zone(ngx_shm_zone_t *zone,
+    void *data);
+
+
+const double  ngx_rtmp_dub_rtt_bounds[NGX_RTMP_DUB_RTT_BUCKETS] = {
+    0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8
+};
+
+const double  ngx_rtmp_dub_lag_bounds[NGX_RTMP_DUB_LAG_BUCKETS] = {
+    0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1
+};
+
+
+/* dub_metrics_zone name size [max_streams=N] [retain=time]; */
+
+char *
+ngx_rtmp_dub_metrics_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_rtmp_dub_main_conf_t  *dmcf = conf;
+
+    ssize_t      size;
+    ngx_int_t    n;
+    ngx_str_t   *value, s;
+    ngx_uint_t   i;
+
+    if (dmcf->zone) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    size = ngx_parse_size(&value[2]);
+
+    if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"dub_metrics_zone\" size \"%V\" is invalid or "
+                           "under %uzk", &value[2], 8 * ngx_pagesize / 1024);
+        return NGX_CONF_ERROR;
+    }
+
+    dmcf->max_streams = 100;
+    dmcf->retain = 300;
+
+    for (i = 3; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "max_streams=", 12) == 0) {
+            n = ngx_atoi(value[i].data + 12, value[i].len - 12);
+
+            if (n == NGX_ERROR || n < 1 || n > 100000) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid \"%V\" in \"dub_metrics_zone\": "
+                                   "from 1 to 100000", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            dmcf->max_streams = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "retain=", 7) == 0) {
+            s.data = value[i].data + 7;
+            s.len = value[i].len - 7;
+
+            n = ngx_parse_time(&s, 1);
+
+            if (n == NGX_ERROR) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid \"%V\" in \"dub_metrics_zone\"",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            dmcf->retain = n;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\" in "
+                           "\"dub_metrics_zone\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if ((size_t) size < sizeof(ngx_rtmp_dub_mshm_t) + 2 * ngx_pagesize
+                        + dmcf->max_streams * sizeof(ngx_rtmp_dub_mslot_t))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"dub_metrics_zone\" \"%V\" of %z bytes is too "
+                           "small for max_streams=%ui: each stream takes "
+                           "%uz bytes", &value[1], size, dmcf->max_streams,
+                           sizeof(ngx_rtmp_dub_mslot_t));
+        return NGX_CONF_ERROR;
+    }
+
+    dmcf->zone_name = value[1];
+    dmcf->zone_size = size;
+
+    dmcf->zone = ngx_shared_memory_add(cf, &value[1], size,
+                                       &ngx_rtmp_dub_module);
+    if (dmcf->zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (dmcf->zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"dub_metrics_zone\" \"%V\" is already defined",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    dmcf->zone->init = ngx_rtmp_dub_metrics_init_zone;
+    dmcf->zone->data = dmcf;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * A reload keeps the zone (same name, size and module): its numbers go on.
+ * A zone whose number of slots changed starts afresh.
+ */
+
+static ngx_int_t
+ngx_rtmp_dub_metrics_init_zone(ngx_shm_zone_t *zone, void *data)
+{
+    ngx_rtmp_dub_mshm_t       *old = data;
+
+    size_t                     size;
+    ngx_slab_pool_t           *shpool;
+    ngx_rtmp_dub_mshm_t       *shm;
+    ngx_rtmp_dub_main_conf_t  *dmcf;
+
+    dmcf = zone->data;
+    shpool = (ngx_slab_pool_t *) zone->shm.addr;
+
+    if (old && old->nslots == dmcf->max_streams) {
+        old->reloads++;
+        old->retain = dmcf->retain;
+        zone->data = old;
+        return NGX_OK;
+    }
+
+    if (zone->shm.exists) {
+        zone->data = shpool->data;
+        return NGX_OK;
+    }
+
+    size = sizeof(ngx_rtmp_dub_mshm_t)
+           + dmcf->max_streams * sizeof(ngx_rtmp_dub_mslot_t);
+
+    shm = ngx_slab_calloc(shpool, size);
+    if (shm == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, zone->shm.log, 0,
+                      "\"dub_metrics_zone\" \"%V\" is too small for "
+                      "max_streams=%ui", &zone->shm.name, dmcf->max_streams);
+        return NGX_ERROR;
+    }
+
+    shm->nslots = dmcf->max_streams;
+    shm->retain = dmcf->retain;
+    shm->slots = (ngx_rtmp_dub_mslot_t *) (shm + 1);
+
+    shpool->data = shm;
+    zone->data = shm;
+
+    shpool->log_ctx = ngx_slab_alloc(shpool, sizeof(" in dub_metrics_zone \"\"")
+                                             + zone->shm.name.len);
+    if (shpool->log_ctx) {
+        ngx_sprintf(shpool->log_ctx, " in dub_metrics_zone \"%V\"%Z",
+                    &zone->shm.name);
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_rtmp_dub_mshm_t *
+ngx_rtmp_dub_metrics_shm(ngx_shm_zone_t *zone)
+{
+    if (zone == NULL || zone->shm.addr == NULL
+        || zone->init != ngx_rtmp_dub_metrics_init_zone)
+    {
+        return NULL;
+    }
+
+    /* before the zone is set up, data still points to the configuration */
+
+    if (zone->data == NULL
+        || ((ngx_slab_pool_t *) zone->shm.addr)->data != zone->data)
+    {
+        return NULL;
+    }
+
+    return zone->data;
+}
+
+
+/*
+ * The slot of a stream: its own from an earlier publish if it is still
+ * shown (its counters go on), a free or expired one, or none past
+ * max_streams (counted).
+ */
+
+ngx_rtmp_dub_mslot_t *
+ngx_rtmp_dub_metrics_open(ngx_shm_zone_t *zone, ngx_str_t *app,
+    ngx_str_t *name, ngx_str_t *lang, ngx_log_t *log)
+{
+    u_char                    *p, key[NGX_RTMP_DUB_KEY_LEN];
+    time_t                     now;
+    ngx_uint_t                 i;
+    ngx_slab_pool_t           *shpool;
+    ngx_rtmp_dub_mshm_t       *shm;
+    ngx_rtmp_dub_mslot_t      *slot, *spare;
+
+    shm = ngx_rtmp_dub_metrics_shm(zone);
+    if (shm == NULL) {
+        return NULL;
+    }
+
+    p = ngx_snprintf(key, sizeof(key) - 1, "%V/%V", app, name);
+    *p = '\0';
+
+    now = ngx_time();
+    shpool = (ngx_slab_pool_t *) zone->shm.addr;
+    spare = NULL;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    for (i = 0; i < shm->nslots; i++) {
+        slot = &shm->slots[i];
+
+        if (ngx_rtmp_dub_metrics_shown(slot, shm->retain, now)) {
+            if (ngx_strcmp(slot->stream, key) == 0) {
+                goto found;
+            }
+
+            continue;
+        }
+
+        if (spare == NULL) {
+            spare = slot;
+        }
+    }
+
+    if (spare == NULL) {
+        ngx_shmtx_unlock(&shpool->mutex);
+
+        (void) ngx_atomic_fetch_add(&shm->untracked, 1);
+
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "dub: \"%s\" has no metrics: all %ui slots of "
+                      "\"dub_metrics_zone\" are taken", key, shm->nslots);
+        return NULL;
+    }
+
+    slot = spare;
+
+    ngx_memzero(slot, sizeof(ngx_rtmp_dub_mslot_t));
+    ngx_cpystrn(slot->stream, key, sizeof(slot->stream));
+    ngx_cpystrn(slot->lang, lang->data,
+                ngx_min(lang->len + 1, sizeof(slot->lang)));
+
+found:
+
+    slot->pid = ngx_pid;
+    slot->ended_at = 0;
+    slot->state = NGX_RTMP_DUB_SLOT_ACTIVE;
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return slot;
+}
+
+
+void
+ngx_rtmp_dub_metrics_close(ngx_rtmp_dub_mslot_t *slot)
+{
+    if (slot == NULL) {
+        return;
+    }
+
+    slot->inflight = 0;
+    slot->connected = 0;
+    slot->ended_at = ngx_time();
+    slot->state = NGX_RTMP_DUB_SLOT_ENDED;
+}
+
+
+ngx_uint_t
+ngx_rtmp_dub_metrics_shown(ngx_rtmp_dub_mslot_t *slot, time_t retain,
+    time_t now)
+{
+    switch (slot->state) {
+
+    case NGX_RTMP_DUB_SLOT_ACTIVE:
+        return 1;
+
+    case NGX_RTMP_DUB_SLOT_ENDED:
+        return now - (time_t) slot->ended_at < retain;
+
+    default:
+        return 0;
+    }
+}
+
+
+void
+ngx_rtmp_dub_metrics_rtt(ngx_rtmp_dub_mslot_t *slot, ngx_msec_t rtt)
+{
+    ngx_uint_t  i;
+
+    if (slot == NULL) {
+        return;
+    }
+
+    for (i = 0; i < NGX_RTMP_DUB_RTT_BUCKETS; i++) {
+        if ((double) rtt / 1000 <= ngx_rtmp_dub_rtt_bounds[i]) {
+            (void) ngx_atomic_fetch_add(&slot->rtt[i], 1);
+            break;
+        }
+    }
+
+    (void) ngx_atomic_fetch_add(&slot->rtt_count, 1);
+    (void) ngx_atomic_fetch_add(&slot->rtt_sum_us, rtt * 1000);
+}
+
+
+void
+ngx_rtmp_dub_metrics_lag(ngx_rtmp_dub_mshm_t *shm, uint64_t us)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_RTMP_DUB_LAG_BUCKETS; i++) {
+        if ((double) us / 1000000 <= ngx_rtmp_dub_lag_bounds[i]) {
+            (void) ngx_atomic_fetch_add(&shm->lag[i], 1);
+            break;
+        }
+    }
+
+    (void) ngx_atomic_fetch_add(&shm->lag_count, 1);
+    (void) ngx_atomic_fetch_add(&shm->lag_sum_us, us);
+}
