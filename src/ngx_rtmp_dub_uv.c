@@ -158,6 +158,7 @@ ngx_rtmp_dub_uv_done(void)
         ngx_del_event(uv->conn->read, NGX_READ_EVENT, 0);
 
         /* uv_loop_close() closes the descriptor itself */
+        uv->conn->fd = (ngx_socket_t) -1;
         ngx_free_connection(uv->conn);
         uv->conn = NULL;
     }

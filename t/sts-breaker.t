@@ -11,8 +11,12 @@ use warnings;
 use lib 't/lib';
 use DubTest;
 use Test::More;
+use Time::HiRes qw(sleep);
 
-my $t = DubTest->new(main => 'thread_pool default threads=2;', rtmp => <<'EOF');
+my $t = DubTest->new(main => 'thread_pool default threads=2;',
+    rtmp_main => 'dub_metrics_zone dub 1m;',
+    http => 'location /metrics { dub_metrics; }',
+    rtmp => <<'EOF');
         application live {
             live on;
             dub on;
@@ -63,6 +67,19 @@ system("ffmpeg -nostdin -v error -stream_loop 2 -i "
 my $p1 = $t->publish($looped, 'live/b');
 my $p2 = $t->publish($looped, 'other/n');
 
+# the breaker gauge, every 100 ms: its transitions
+
+my @states;
+while ($t->running($p1)) {
+    my $v = $t->metrics
+        ->{'nginx_dub_breaker_state{stream="live/b",lang="es"}'} // 0;
+    push @states, $v unless @states && $states[-1] == $v;
+    sleep 0.1;
+}
+
+my $seq = join ' ', @states;
+like($seq, qr/^0 2 (1 )?0$/, "breaker gauge: closed, open, closed ($seq)");
+
 is($t->wait_exit($p1, 60), 0, 'published 36 s');
 is($t->wait_exit($p2, 60), 0, 'published 36 s, non-retryable errors');
 ok($t->wait_log(qr/"dubbed\/b" output done/, 20)
@@ -99,6 +116,12 @@ is(scalar @f, 18 - @held, 'every other fragment was sent');
 # non-retryable failures
 
 ok(!$t->log_lines(qr/"other\/n" breaker open/), 'non-retryable: never opens');
+
+my $m = $t->metrics;
+is($m->{'nginx_dub_breaker_opens_total{stream="live/b",lang="es"}'}, 1,
+   'metrics: opened once');
+is($m->{'nginx_dub_breaker_opens_total{stream="other/n",lang="es"}'}, 0,
+   'metrics: non-retryable, never');
 is(scalar @{ $sts2->stats->{fragments} }, 18, 'non-retryable: all 18 sent');
 is(scalar $t->log_lines(qr/"other\/n" segment \d+ out with original audio: failed/),
    8, 'non-retryable: 8 fall back as failed');

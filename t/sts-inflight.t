@@ -11,6 +11,7 @@ use warnings;
 use lib 't/lib';
 use DubTest;
 use Test::More;
+use Time::HiRes qw(sleep);
 
 my $common = <<'EOF';
             live on;
@@ -19,7 +20,10 @@ my $common = <<'EOF';
             dub_segment 2s;
 EOF
 
-my $t = DubTest->new(main => 'thread_pool default threads=2;', rtmp => <<"EOF");
+my $t = DubTest->new(main => 'thread_pool default threads=2;',
+    rtmp_main => 'dub_metrics_zone dub 1m;',
+    http => 'location /metrics { dub_metrics; }',
+    rtmp => <<"EOF");
         application slow {
 $common
             dub_delay 12s;
@@ -67,7 +71,26 @@ system("ffmpeg -nostdin -v error -stream_loop 2 -i "
        . DubTest::fixture('short') . " -c copy -f flv $looped") == 0 or die;
 
 my @pub = map { $t->publish($looped, $_) } qw(slow/a server/b drop/c);
+
+# the in-flight gauge, every 100 ms while the streams run
+
+my (%max, $samples);
+while (grep { $t->running($_) } @pub) {
+    my $m = $t->metrics;
+    for my $s ('slow/a', 'server/b') {
+        my $v = $m->{"nginx_dub_fragments_inflight{stream=\"$s\",lang=\"es\"}"}
+                // 0;
+        $max{$s} = $v if $v > ($max{$s} // 0);
+    }
+    $samples++;
+    sleep 0.1;
+}
+
 is($t->wait_exit($_, 60), 0, 'published') for @pub;
+
+ok($samples > 200, "in flight sampled $samples times");
+is($max{'slow/a'}, 2, 'sampled in flight: at most the limit 2, and reached');
+is($max{'server/b'}, 1, 'sampled in flight: at most the server\'s 1');
 ok($t->wait_log(qr/"dubbed\/$_" output done/, 30), "output $_ drained")
     for qw(a b c);
 

@@ -3,7 +3,8 @@
 # The full pipeline with the echo STS answering a 1 kHz tone: the 60 s
 # fixture comes out with the tone in every segment, its picture
 # untouched, no audio gap or overlap at any segment boundary, audio and
-# video in sync, and no fallback.
+# video in sync, and no fallback.  /metrics says so too, in a format
+# promtool accepts, during the stream and after it.
 
 use strict;
 use warnings;
@@ -12,7 +13,10 @@ use lib 't/lib';
 use DubTest;
 use Test::More;
 
-my $t = DubTest->new(main => 'thread_pool default threads=2;', rtmp => <<'EOF');
+my $t = DubTest->new(main => 'thread_pool default threads=2;',
+    rtmp_main => 'dub_metrics_zone dub 1m;',
+    http => 'location /metrics { dub_metrics; }',
+    rtmp => <<'EOF');
         application live {
             live on;
             dub on;
@@ -37,6 +41,12 @@ my $player = $t->play('dubbed/t', $out);
 $t->wait_log(qr/play: name='t'/, 10);
 
 my $pub = $t->publish('main', 'live/t');
+
+sleep 30;
+my ($m, $text) = $t->metrics;
+my ($ok, $why) = $t->promtool_check($text);
+ok($ok, 'promtool accepts /metrics during the stream') or diag($why);
+is($m->{'nginx_dub_streams_active'}, 1, 'one stream active');
 
 is($t->wait_exit($pub, 90), 0, 'publisher pushed 60 s');
 is($t->wait_exit($player, 40), 0, 'player ended with the output');
@@ -112,6 +122,27 @@ ok($worst < 120, "A/V delta at the boundaries under 120 ms ($worst ms)");
 is(scalar $t->log_lines(qr/"live\/t" segment \d+ fragment \S+ out with dubbed/),
    10, 'every segment dubbed');
 is(scalar $t->log_lines(qr/out with original audio/), 0, 'no fallback');
+
+# /metrics after the stream
+
+($m, $text) = $t->metrics;
+($ok, $why) = $t->promtool_check($text);
+ok($ok, 'promtool accepts /metrics after the stream') or diag($why);
+
+my $l = '{stream="live/t",lang="es"';
+is($m->{"nginx_dub_fragments_sent_total$l}"}, 10, 'metrics: 10 sent');
+is($m->{"nginx_dub_fragments_processed_total$l,status=\"success\"}"}, 10,
+   'metrics: 10 processed with success');
+is($m->{"nginx_dub_sts_rtt_seconds_count$l}"}, 10, 'metrics: RTT count 10');
+my $fb = 0;
+$fb += $m->{$_} for grep { /^nginx_dub_fallbacks_total\Q$l\E/ } keys %$m;
+is($fb, 0, 'metrics: 0 fallbacks');
+ok($m->{"nginx_dub_av_sync_delta_seconds$l}"} < 0.12,
+   'metrics: A/V delta under 0.12 s ('
+   . $m->{"nginx_dub_av_sync_delta_seconds$l}"} . ')');
+is($m->{"nginx_dub_segments_total$l,track=\"video\"}"}, 10,
+   'metrics: 10 segments with video');
+is($m->{'nginx_dub_streams_active'}, 0, 'no stream active any more');
 
 my $st = $sts->stats;
 is(scalar @{ $st->{fragments} }, 10, 'the STS got 10 fragments');

@@ -42,7 +42,9 @@ sub new {
     my ($class, %args) = @_;
 
     my $self = bless {
+        http_listen_opts => '',
         rtmp    => $args{rtmp} // '',
+        rtmp_main => $args{rtmp_main} // '',
         http    => $args{http},
         main    => $args{main} // '',
         workers => $args{workers} // 1,
@@ -118,6 +120,8 @@ events {
 }
 
 rtmp {
+$self->{rtmp_main}
+
     server {
         listen 127.0.0.1:%%RTMP_PORT%%;
 
@@ -138,7 +142,7 @@ http {
     scgi_temp_path $self->{dir}/tmp;
 
     server {
-        listen 127.0.0.1:%%HTTP_PORT%%;
+        listen 127.0.0.1:%%HTTP_PORT%% $self->{http_listen_opts};
 
 $http
     }
@@ -390,6 +394,39 @@ sub sts {
                              opts => \@opts, n => $n);
 }
 
+# GET on the test's HTTP port: (status, body, headers)
+sub http_get {
+    my ($self, $path) = @_;
+    my $r = HTTP::Tiny->new(timeout => 10)
+        ->get("http://127.0.0.1:$self->{http_port}$path");
+    return ($r->{status}, $r->{content}, $r->{headers});
+}
+
+# /metrics parsed: { 'name{labels}' => value }, and the text
+sub metrics {
+    my ($self, $path) = @_;
+    my ($status, $body, $headers) = $self->http_get($path // '/metrics');
+    die "metrics: $status\n" unless $status == 200;
+    my %m;
+    for (split /\n/, $body) {
+        next if /^#/ || !/\S/;
+        my ($k, $v) = /^(\S+(?:\{.*\})?) (\S+)$/ or next;
+        $m{$k} = $v;
+    }
+    return wantarray ? (\%m, $body, $headers) : \%m;
+}
+
+# promtool check metrics on a text: (ok, output)
+sub promtool_check {
+    my ($self, $text) = @_;
+    my $file = "$self->{dir}/metrics-" . ++$self->{nprom} . '.txt';
+    open my $fh, '>', $file or die;
+    print $fh $text;
+    close $fh;
+    my $out = `promtool check metrics < '$file' 2>&1`;
+    return ($? == 0, $out);
+}
+
 # Watches a stream: every packet's arrival (epoch s) and timestamp go to
 # the file returned, a line each, until the stream ends.
 sub watch_packets {
@@ -433,9 +470,25 @@ sub max_arrival_gap {
     return (int($max * 1000), $n);
 }
 
+# is the process still running (reaping it, if not)
+sub running {
+    my ($self, $pid) = @_;
+    return 0 if exists $self->{exited}{$pid};
+    my $r = waitpid($pid, WNOHANG);
+    if ($r == $pid) {
+        my $status = $?;
+        @PIDS = grep { $_ != $pid } @PIDS;
+        $self->{exited}{$pid} = ($status & 127) ? -($status & 127)
+                                                : $status >> 8;
+        return 0;
+    }
+    return $r == 0;
+}
+
 # waits for a process; returns its exit status, or undef on timeout
 sub wait_exit {
     my ($self, $pid, $timeout) = @_;
+    return $self->{exited}{$pid} if exists $self->{exited}{$pid};
     my $deadline = time + ($timeout // 60);
     while (time < $deadline) {
         my $r = waitpid($pid, WNOHANG);
