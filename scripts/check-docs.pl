@@ -51,4 +51,48 @@ for (sort keys %doc) {
     }
 }
 
+# metrics: the families the source renders, docs/metrics.md's tables, and
+# the names the dashboard and the alerts use
+
+my (%fam, %mdoc);
+
+open $fh, '<', 'src/ngx_http_dub_metrics_module.c' or die $!;
+while (<$fh>) {
+    $fam{$1} = 1 if /^\s*"(nginx_dub_\w+)",\s*"(counter|gauge|histogram)"/
+                    || /dub_prom_family\(b,\s*"(nginx_dub_\w+)"/
+                    || /ngx_http_dub_family\(b,\s*"(nginx_dub_\w+)"/;
+}
+close $fh;
+
+open $fh, '<', 'docs/metrics.md' or die $!;
+while (<$fh>) {
+    $mdoc{$1} = 1 if /^\| `(nginx_dub_\w+)`/;
+}
+close $fh;
+
+for (sort keys %fam) {
+    next if $mdoc{$_};
+    print "metric $_ is not in docs/metrics.md\n";
+    $bad++;
+}
+
+for (sort keys %mdoc) {
+    next if $fam{$_};
+    print "docs/metrics.md lists $_, which the module does not export\n";
+    $bad++;
+}
+
+for my $file ('docs/grafana-dashboard.json', 'docs/alerts.yml') {
+    open $fh, '<', $file or die "$file: $!";
+    my $text = do { local $/; <$fh> };
+    close $fh;
+
+    for my $name ($text =~ /\b(nginx_dub_\w+)/g) {
+        (my $base = $name) =~ s/_(bucket|sum|count)$//;
+        next if $fam{$name} || $fam{$base};
+        print "$file uses $name, which the module does not export\n";
+        $bad++;
+    }
+}
+
 exit($bad ? 1 : 0);

@@ -29,7 +29,8 @@ nginx with the dubbing module (config: conf/nginx.conf, logs: $run/logs)
                      -f flv rtmp://127.0.0.1:1935/live/demo
   play   rtmp://127.0.0.1:1935/dubbed/NAME       (14 s later)
          http://127.0.0.1:8080/hls/NAME.m3u8
-  status http://127.0.0.1:8080/stub_status
+  status http://127.0.0.1:8080/metrics          (Prometheus)
+         http://127.0.0.1:8080/stub_status
 
 Ctrl-C stops it.
 MSG

@@ -12,6 +12,7 @@ use lib 't/lib';
 use DubTest;
 use Test::More;
 use IO::Socket::INET;
+use Time::HiRes qw(sleep);
 
 plan skip_all => 'Debian nginx only' if $ENV{TEST_NGINX_STATIC};
 
@@ -67,6 +68,10 @@ my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
 print $s "GET /stub_status HTTP/1.0\r\n\r\n";
 my $resp = do { local $/; <$s> };
 like($resp, qr/Active connections: \d+/, 'stub_status answers');
+
+my ($status, $body) = $t->http_get('/metrics');
+like($body, qr/^nginx_dub_segments_total\{stream="live\/demo",lang="es",track="video"\} [1-9]/m,
+     '/metrics answers, with the stream');
 
 $t->stop_ok;
 

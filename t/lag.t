@@ -1,0 +1,73 @@
+#!/usr/bin/perl
+
+# nginx's event loop stays responsive while it dubs four streams at once:
+# the lag of a 100 ms timer (nginx_dub_event_loop_lag_seconds) has its
+# 99th percentile under 5 ms.  The figure is printed.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use DubTest;
+use Test::More;
+
+my $t = DubTest->new(main => 'thread_pool default threads=2;',
+    rtmp_main => 'dub_metrics_zone dub 1m;',
+    http => 'location /metrics { dub_metrics; }',
+    rtmp => <<'EOF');
+        application live {
+            live on;
+            dub on;
+            dub_output_app dubbed;
+            dub_segment 2s;
+            dub_delay 5s;
+            dub_sts_url %%STS%%;
+        }
+
+        application dubbed {
+            live on;
+        }
+EOF
+
+# dubbed audio as m4a: decoding, fitting and encoding for every segment
+my $sts = $t->sts('--port', 0, '--mode', 'tone', '--tone-format', 'm4a',
+                  '--tone-scale', 1.1);
+$t->{rtmp} =~ s/%%STS%%/${\$sts->url}/;
+$t->run;
+
+my $looped = $t->dir . '/looped.flv';
+system("ffmpeg -nostdin -v error -stream_loop 2 -i "
+       . DubTest::fixture('short') . " -c copy -f flv $looped") == 0 or die;
+
+my $before = $t->metrics;
+my @pub = map { $t->publish($looped, "live/l$_") } 1 .. 4;
+is($t->wait_exit($_, 60), 0, 'published') for @pub;
+ok($t->wait_log(qr/"dubbed\/l4" output done/, 20), 'outputs drained');
+
+my $m = $t->metrics;
+
+my $dubbed = 0;
+$dubbed += $m->{$_} for grep { /^nginx_dub_segments_dubbed_total/ } keys %$m;
+ok($dubbed >= 60, "four streams dubbed ($dubbed segments)");
+
+my $n = $m->{'nginx_dub_event_loop_lag_seconds_count'}
+        - $before->{'nginx_dub_event_loop_lag_seconds_count'};
+my $sum = $m->{'nginx_dub_event_loop_lag_seconds_sum'}
+          - $before->{'nginx_dub_event_loop_lag_seconds_sum'};
+
+my ($p99, $worst);
+for my $le (qw(0.001 0.002 0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 +Inf)) {
+    my $k = "nginx_dub_event_loop_lag_seconds_bucket{le=\"$le\"}";
+    my $cum = $m->{$k} - $before->{$k};
+    $p99 //= $le if $cum >= 0.99 * $n;
+    $worst //= $le if $cum == $n;
+}
+
+ok($n >= 300, "lag sampled $n times");
+diag(sprintf("event-loop lag over %d samples: mean %.3f ms, p99 <= %s s, "
+             . "max <= %s s", $n, 1000 * $sum / $n, $p99, $worst));
+ok($p99 ne '+Inf' && $p99 <= 0.005, "p99 of the event-loop lag under 5 ms");
+
+$t->stop_ok;
+
+done_testing;
