@@ -20,6 +20,7 @@ my %app = (
     nsp     => [ '' ],
     ping    => [ '' ],
     noready => [ 'dub_sts_init_timeout 1s;' ],
+    nocomp  => [ 'dub_sts_timeout 2s;' ],
 );
 
 my %sts_opts = (
@@ -29,6 +30,7 @@ my %sts_opts = (
     nsp     => [ '--refuse-namespace' ],
     ping    => [ '--ping-interval', 300, '--ping-timeout', 300 ],
     noready => [ '--no-ready' ],
+    nocomp  => [ '--no-complete' ],
 );
 
 my $t = DubTest->new(main => 'thread_pool default threads=2;');
@@ -125,6 +127,13 @@ ok(scalar $t->log_lines(qr/"noready\/snoready" no stream:ready from STS "[^"]+" 
 ok(scalar $t->log_lines(qr/"noready\/snoready" segment \d+ out with original audio: (not_ready|sts_unavailable)/),
    'init timeout: original audio');
 ok(@{ $sts{noready}->stats->{inits} } >= 2, 'and stream:init tried again');
+
+# no stream:complete: the wait for it is bounded
+
+ok($t->wait_log(qr/"nocomp\/snocomp" no stream:complete within 2000ms, closing/, 10),
+   'no stream:complete: closed after dub_sts_timeout');
+ok(scalar $t->log_lines(qr/"nocomp\/snocomp" done: 6 sent/),
+   'and the stream is done');
 
 $t->stop_ok;
 

@@ -151,6 +151,13 @@ is("@seq", "0 1 2 3 4 5 6 7 8 9", 'numbered from 0');
 is(scalar(grep { $_->{status} eq 'applied' } @{ $st->{client_acks} }), 10,
    'each answer acknowledged as applied');
 
+my @ends = grep { $_->{name} eq 'stream:end' } @{ $st->{events} };
+is(scalar @ends, 1, 'stream:end once, at the end');
+ok(scalar $t->log_lines(qr/"live\/t" stream:complete from session \S+: 10 fragments, 10 success/),
+   'stream:complete received and logged');
+ok(grep({ $_->{disconnect_reason} } @{ $st->{connections} }),
+   'then the connection closed');
+
 $t->stop_ok;
 
 done_testing;
