@@ -1,0 +1,72 @@
+#!/usr/bin/perl
+
+# Under the ASAN/UBSAN build: nginx stopped in the middle of dubbing (STS
+# sessions open, thread-pool tasks in flight, outputs draining), and a
+# reload in the middle of a stream, leave no memory error and no leak.
+
+use strict;
+use warnings;
+
+BEGIN {
+    my $nginx = 'build/asan/nginx';
+    unless (-x $nginx) {
+        print "1..0 # SKIP no sanitizer build (make asan)\n";
+        exit 0;
+    }
+    $ENV{TEST_NGINX_BINARY} = $nginx;
+    $ENV{TEST_NGINX_STATIC} = 1;
+}
+
+use lib 't/lib';
+use DubTest;
+use Test::More;
+use Time::HiRes qw(sleep);
+
+my $conf = <<'EOF';
+        application live {
+            live on;
+            dub on;
+            dub_output_app dubbed;
+            dub_segment 2s;
+            dub_delay 4s;
+            dub_sts_url %%STS%%;
+        }
+
+        application dubbed {
+            live on;
+        }
+EOF
+
+for my $how ('stop', 'reload') {
+    my $t = DubTest->new(main => 'thread_pool default threads=2;',
+        rtmp_main => 'dub_metrics_zone dub 1m;',
+        http => 'location /metrics { dub_metrics; }',
+        rtmp => $conf);
+
+    my $sts = $t->sts('--port', 0, '--mode', 'tone', '--tone-format', 'm4a',
+                      '--latency-min-ms', 0, '--latency-max-ms', 1500);
+    $t->{rtmp} =~ s/%%STS%%/${\$sts->url}/;
+    $t->run;
+
+    my @pub = map { $t->publish('short', "live/$how$_") } 1 .. 3;
+
+    ok($t->wait_log(qr/"live\/${how}3" fragment \S+ seq 2 sent/, 20),
+       "$how: dubbing under way");
+
+    if ($how eq 'reload') {
+        $t->reload;
+        is($t->wait_exit($_, 30), 0, "$how: published across it") for @pub;
+        ok($t->wait_log(qr/"dubbed\/${how}3" output done/, 20),
+           "$how: old worker drained");
+        ok($t->wait_log(qr/worker process \d+ exited with code 0/, 20),
+           "$how: old worker exited");
+        $t->metrics;
+
+    } else {
+        sleep 0.5;
+    }
+
+    $t->stop_ok("$how: no sanitizer report, no alert");
+}
+
+done_testing;
