@@ -69,7 +69,7 @@ check:
 test: all unit fuzz tools fixtures asan sts
 	prove -j$(JOBS) t/
 
-run: all fixtures
+run: all fixtures sts
 	@scripts/run.sh
 
 sts: | setup

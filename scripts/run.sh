@@ -12,7 +12,7 @@ mkdir -p "$run/logs" "$run/hls" "$run/modules" \
 chmod 0777 "$run/hls"
 ln -sf "$top/build/ngx_rtmp_dub_module.so" "$run/modules/"
 
-for port in 1935 8080; do
+for port in 1935 8080 8000; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
         echo "run: port $port is in use; stop what listens there" >&2
         exit 1
@@ -20,6 +20,12 @@ for port in 1935 8080; do
 done
 
 nginx -t -q -p "$run/" -c "$top/conf/nginx.conf"
+
+# the STS: the echo service (it answers each fragment with its own audio)
+node "$top/sts/echo/server.js" --port 8000 --mode echo \
+    > "$run/logs/sts.out" 2> "$run/logs/sts.log" &
+sts=$!
+trap 'kill $sts 2>/dev/null' EXIT
 
 cat <<MSG
 nginx with the dubbing module (config: conf/nginx.conf, logs: $run/logs)
@@ -31,10 +37,12 @@ nginx with the dubbing module (config: conf/nginx.conf, logs: $run/logs)
          http://127.0.0.1:8080/hls/NAME.m3u8
   status http://127.0.0.1:8080/metrics          (Prometheus)
          http://127.0.0.1:8080/stub_status
+  STS    the echo STS on 127.0.0.1:8000 (logs: $run/logs/sts.log): each
+         segment goes through it and comes back as the same speech
 
 Ctrl-C stops it.
 MSG
 
 # hls_path is relative to the working directory
 cd "$run"
-exec nginx -p "$run/" -c "$top/conf/nginx.conf" -g 'daemon off;'
+nginx -p "$run/" -c "$top/conf/nginx.conf" -g 'daemon off;'
