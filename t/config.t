@@ -90,6 +90,39 @@ my @bad = (
       'segment needs a value' ],
 );
 
+push @bad, (
+    [ "dub on; dub_output_app dubbed; dub_sts_url ftp://x/sts;",
+      qr/invalid URL "ftp:\/\/x\/sts" in "dub_sts_url": it must start with ws:\/\/, wss:\/\/, http:\/\/ or https:\/\//,
+      'STS URL scheme' ],
+    [ "dub on; dub_output_app dubbed; dub_sts_url http://no-such-host.invalid/sts;",
+      qr/host not found in "dub_sts_url" "http:\/\/no-such-host\.invalid\/sts"/,
+      'STS host resolved at configuration time' ],
+    [ "dub on; dub_output_app dubbed; dub_sts_url http://127.0.0.1:1/sts?x=1;",
+      qr/no query string allowed in "dub_sts_url"/, 'STS URL query' ],
+    [ "dub on; dub_output_app dubbed; dub_sts_max_inflight 0;",
+      qr/"dub_sts_max_inflight" must be between 1 and 10, not 0/,
+      'max in flight 0' ],
+    [ "dub on; dub_output_app dubbed; dub_sts_max_inflight 11;",
+      qr/"dub_sts_max_inflight" must be between 1 and 10, not 11/,
+      'max in flight 11' ],
+    [ "dub on; dub_output_app dubbed; dub_sts_reconnect 2s soon;",
+      qr/invalid interval "soon" in "dub_sts_reconnect"/,
+      'reconnect schedule' ],
+    [ "dub on; dub_output_app dubbed; dub_audio_bitrate 8k;",
+      qr/"dub_audio_bitrate" must be from 16k to 512k, not "8k"/,
+      'bitrate' ],
+    [ "dub on; dub_output_app dubbed; dub_sts_max_message 1k;",
+      qr/"dub_sts_max_message" must be at least 64k/, 'max message' ],
+    [ "dub on; dub_output_app dubbed; dub_breaker_threshold 0;",
+      qr/"dub_breaker_threshold" must be at least 1/, 'breaker threshold' ],
+    [ "dub on; dub_output_app dubbed; dub_sts_url http://127.0.0.1:1/;"
+      . " dub_sts_ssl_trusted_certificate /no/such/ca.pem;",
+      qr/"dub_sts_ssl_trusted_certificate" "\/no\/such\/ca.pem" cannot be read/,
+      'CA file must exist' ],
+    [ "dub on; dub_output_app dubbed; dub_sts_header 'Bad Name' x;",
+      qr/invalid name "Bad Name" in "dub_sts_header"/, 'header name' ],
+);
+
 for my $case (@bad) {
     my ($live, $re, $name) = @$case;
     ($rc, $out) = $t->test_conf(rtmp => conf($live));
@@ -110,6 +143,29 @@ ok($rc != 0 && $out =~ /"dub_output_app" names "dubbed", which has "dub on"/,
     server => "dub on;"));
 ok($rc != 0 && $out =~ /"dub" directive is not allowed here/,
    'dub is an application directive') or diag($out);
+
+# the metrics zone and location
+
+($rc, $out) = $t->test_conf(rtmp => conf("dub off;"),
+    http => 'location /metrics { dub_metrics; }');
+ok($rc != 0 && $out =~ /zero size shared memory zone "dub"/,
+   'dub_metrics without a dub_metrics_zone') or diag($out);
+
+$t->{rtmp_main} = 'dub_metrics_zone dub 40k max_streams=1000;';
+($rc, $out) = $t->test_conf(rtmp => conf("dub off;"));
+ok($rc != 0 && $out =~ /"dub_metrics_zone" "dub" of 40960 bytes is too small for max_streams=1000/,
+   'zone too small for max_streams') or diag($out);
+
+$t->{rtmp_main} = 'dub_metrics_zone dub 1m max_streams=0;';
+($rc, $out) = $t->test_conf(rtmp => conf("dub off;"));
+ok($rc != 0 && $out =~ /invalid "max_streams=0" in "dub_metrics_zone"/,
+   'max_streams') or diag($out);
+
+$t->{rtmp_main} = 'dub_metrics_zone dub 1m retain=5m;';
+($rc, $out) = $t->test_conf(rtmp => conf("dub on; dub_output_app dubbed;"),
+    http => 'location /metrics { dub_metrics; }');
+is($rc, 0, 'zone and location') or diag($out);
+$t->{rtmp_main} = '';
 
 SKIP: {
     skip 'static build', 1 if $ENV{TEST_NGINX_STATIC};
