@@ -2,7 +2,8 @@
 # Builds build/asan/nginx: nginx from Debian's source with nginx-rtmp and
 # this module linked in statically (this also checks that "config" builds
 # the module static), under AddressSanitizer and UndefinedBehaviorSanitizer,
-# with NGX_DEBUG_PALLOC so that pool overflows are seen too.
+# with NGX_DEBUG_PALLOC so that pool overflows are seen too, and with
+# NGX_RTMP_DUB_TEST: hooks that only tests use (a slow thread task).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,7 +16,9 @@ obj=$b/asan
 
 mkdir -p "$obj"
 
-if [ ! -f "$obj/Makefile" ] || [ "$top/config" -nt "$obj/Makefile" ]; then
+if [ ! -f "$obj/Makefile" ] || [ "$top/config" -nt "$obj/Makefile" ] \
+    || [ "$0" -nt "$obj/Makefile" ]
+then
     (cd "$src" && ./configure \
         --builddir="$obj" \
         --prefix="$obj" \
@@ -28,7 +31,7 @@ if [ ! -f "$obj/Makefile" ] || [ "$top/config" -nt "$obj/Makefile" ]; then
         --with-cc-opt="-g -O1 -fno-omit-frame-pointer \
 -fsanitize=address,undefined -fno-sanitize=nonnull-attribute,alignment \
 -fno-sanitize-recover=undefined \
--DNGX_DEBUG_PALLOC=1 -Wno-error=stringop-truncation \
+-DNGX_DEBUG_PALLOC=1 -DNGX_RTMP_DUB_TEST=1 -Wno-error=stringop-truncation \
 -Wno-error=stringop-overflow -Wno-error=dangling-pointer" \
         --with-ld-opt="-fsanitize=address,undefined" \
         --add-module="$rtmp" \

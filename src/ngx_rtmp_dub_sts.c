@@ -1479,6 +1479,22 @@ ngx_rtmp_dub_dub_work(void *data, ngx_log_t *log)
 {
     ngx_rtmp_dub_dub_task_t  *dt = data;
 
+#if (NGX_RTMP_DUB_TEST)
+    {
+    char       *env;
+    ngx_int_t   ms;
+
+    /* test builds only: a slow task, to outlive its fragment or stream */
+
+    env = getenv("NGX_RTMP_DUB_TEST_TASK_DELAY_MS");
+    ms = env ? ngx_atoi((u_char *) env, ngx_strlen(env)) : 0;
+
+    if (ms > 0) {
+        ngx_msleep(ms);
+    }
+    }
+#endif
+
     dt->rc = dub_audio_dub(&dt->fmt, &dt->conf, dt->nframes, &dt->in,
                            &dt->out, &dt->fit, dt->err, sizeof(dt->err));
 

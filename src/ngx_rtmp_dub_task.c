@@ -89,6 +89,11 @@ ngx_rtmp_dub_task_event(ngx_event_t *ev)
     if (t->owner) {
         ngx_queue_remove(&t->queue);
         t->done(t);
+
+    } else {
+        ngx_log_error(NGX_LOG_INFO, &t->log, 0,
+                      "dub: a thread task finished after its fragment or "
+                      "stream had gone, result dropped");
     }
 
     t->free(t);
