@@ -680,6 +680,7 @@ ngx_rtmp_dub_sts_error(ngx_rtmp_dub_bridge_t *b, yajl_val obj)
 
         if (f && f->state == NGX_RTMP_DUB_FRAG_EXPIRED) {
             b->late_answers++;
+            ngx_rtmp_dub_stat_add(b->ms, late_answers, 1);
             ngx_rtmp_dub_frag_land(f);
 
         } else if (f) {
@@ -743,6 +744,7 @@ ngx_rtmp_dub_sts_oversize(void *data, u_char *head, size_t len, size_t size)
 
     if (f && f->state == NGX_RTMP_DUB_FRAG_EXPIRED) {
         b->late_answers++;
+        ngx_rtmp_dub_stat_add(b->ms, late_answers, 1);
         ngx_rtmp_dub_frag_land(f);
         ngx_rtmp_dub_sts_send(b);
 
