@@ -12,7 +12,10 @@ use DubTest;
 use Test::More;
 use Time::HiRes qw(time sleep);
 
-my $t = DubTest->new(main => 'thread_pool default threads=2;', rtmp => <<'EOF');
+my $t = DubTest->new(main => 'thread_pool default threads=2;',
+    rtmp_main => 'dub_metrics_zone dub 1m;',
+    http => 'location /metrics { dub_metrics; }',
+    rtmp => <<'EOF');
         application live {
             live on;
             dub on;
@@ -96,6 +99,20 @@ ok(@at >= 5 && !@short, 'slow_down: sends at least 3 s apart ('
    . join(' ', @gaps) . ')');
 ok(scalar $t->log_lines(qr/"slow\/s" segment \d+ out with original audio: backpressure/),
    'slow_down: what could not wait carries its original audio');
+
+# what /metrics counted: one event per message of the STS
+
+my $m = $t->metrics;
+my $p = '{stream="live/p",lang="es"';
+my $sl = '{stream="slow/s",lang="es"';
+is($m->{"nginx_dub_backpressure_events_total$p,action=\"pause\"}"}, 1,
+   'metrics: one pause');
+is($m->{"nginx_dub_backpressure_events_total$p,action=\"none\"}"}, 1,
+   'metrics: one none');
+is($m->{"nginx_dub_backpressure_events_total$sl,action=\"slow_down\"}"}, 1,
+   'metrics: one slow_down');
+ok($m->{"nginx_dub_fallbacks_total$p,reason=\"backpressure\"}"} >= 1,
+   'metrics: fallbacks for backpressure');
 
 $t->stop_ok;
 

@@ -13,7 +13,10 @@ use DubTest;
 use Test::More;
 use Time::HiRes qw(time sleep);
 
-my $t = DubTest->new(main => 'thread_pool default threads=2;', rtmp => <<'EOF');
+my $t = DubTest->new(main => 'thread_pool default threads=2;',
+    rtmp_main => 'dub_metrics_zone dub 1m;',
+    http => 'location /metrics { dub_metrics; }',
+    rtmp => <<'EOF');
         application absent {
             live on;
             dub on;
@@ -68,12 +71,29 @@ my $t0 = time;
 my $pub1 = $t->publish($looped, 'absent/a');
 my $pub2 = $t->publish($looped, 'live/k');
 
-# the STS dies 10 s in, comes back 8 s later on the same port
+# the STS dies 10 s in, comes back 8 s later on the same port; meanwhile
+# nginx_dub_sts_connected is sampled every 100 ms
 
-sleep 0.1 while time < $t0 + 10;
+my (@connected, %ever);
+
+sub sample_until {
+    my ($end) = @_;
+    while (time < $end) {
+        my $m = $t->metrics;
+        my $k = $m->{'nginx_dub_sts_connected{stream="live/k",lang="es"}'};
+        my $a = $m->{'nginx_dub_sts_connected{stream="absent/a",lang="es"}'};
+        push @connected, $k if defined $k
+                               && (!@connected || $connected[-1] != $k);
+        $ever{$a} = 1 if defined $a;
+        sleep 0.1;
+    }
+}
+
+sample_until($t0 + 10);
 $sts->kill('KILL');
-sleep 0.1 while time < $t0 + 18;
+sample_until($t0 + 18);
 $sts->restart;
+sample_until($t0 + 30);
 
 is($t->wait_exit($pub1, 60), 0, 'published without an STS');
 is($t->wait_exit($pub2, 60), 0, 'published through the outage');
@@ -115,6 +135,19 @@ my @orig = map { $_->[0] } grep { $_->[1] eq 'original' } @segs;
 ok(@dubbed && $dubbed[0] < 3, 'dubbed before the outage');
 ok(@orig >= 2, 'original audio during the outage (' . @orig . ' segments)');
 ok(@dubbed && $dubbed[-1] > $orig[-1], 'dubbed again after it');
+
+# what /metrics said
+
+is("@connected", '1 0 1', 'sts_connected: 1, 0 during the outage, 1 again');
+is(join(' ', sort keys %ever), '0', 'sts_connected: 0 all along without STS');
+
+my $m = $t->metrics;
+my $attempts = () = $t->log_lines(qr/"absent\/a" connecting to STS/);
+is($m->{'nginx_dub_sts_reconnects_total{stream="absent/a",lang="es"}'},
+   $attempts - 1, 'reconnects_total: the attempts after the first ('
+   . ($attempts - 1) . ')');
+ok($m->{'nginx_dub_sts_reconnects_total{stream="live/k",lang="es"}'} >= 1,
+   'reconnects_total: the outage counted');
 
 my $st = $sts->stats;
 ok(@{ $st->{inits} } >= 1, 'stream:init again on the new connection');

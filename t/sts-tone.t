@@ -48,6 +48,28 @@ my ($ok, $why) = $t->promtool_check($text);
 ok($ok, 'promtool accepts /metrics during the stream') or diag($why);
 is($m->{'nginx_dub_streams_active'}, 1, 'one stream active');
 
+# every family docs/metrics.md lists is there, with HELP and TYPE once
+
+my $doc = do { local (@ARGV, $/) = "$DubTest::TOP/docs/metrics.md"; <> };
+my @doc = $doc =~ /^\| `(nginx_dub_\w+)`/mg;
+my @missing = grep { my $f = $_;
+                     (() = $text =~ /^# TYPE \Q$f\E /mg) != 1
+                     || (() = $text =~ /^# HELP \Q$f\E /mg) != 1 } @doc;
+ok(@doc > 20 && !@missing, 'every documented family, HELP and TYPE once ('
+   . @doc . ')') or diag("missing: @missing");
+
+my $ml = '{stream="live/t",lang="es"}';
+is($m->{"nginx_dub_sts_connected$ml"}, 1, 'STS connected');
+ok(abs($m->{"nginx_dub_output_delay_seconds$ml"} - 14) < 1,
+   'output delay 14 s (' . $m->{"nginx_dub_output_delay_seconds$ml"} . ')');
+my ($build) = grep { /^nginx_dub_build_info\{/ } keys %$m;
+ok($build && $build =~ /version="[^"]+"/ && $build =~ /ffmpeg="[^"]+"/
+   && $m->{$build} == 1, "build info ($build)");
+my ($used) = grep { /^nginx_dub_metrics_zone_used_bytes\{zone="dub"\}/ } keys %$m;
+my $size = $m->{'nginx_dub_metrics_zone_size_bytes{zone="dub"}'};
+ok($used && $m->{$used} > 0 && $m->{$used} <= $size,
+   'zone usage within its size (' . ($used ? $m->{$used} : '?') . " of $size)");
+
 is($t->wait_exit($pub, 90), 0, 'publisher pushed 60 s');
 is($t->wait_exit($player, 40), 0, 'player ended with the output');
 
