@@ -1,0 +1,183 @@
+#!/usr/bin/perl
+
+# Benchmark, run on demand ("make bench"): CPU and memory of nginx dubbing
+# N streams at once, against a pile of ffmpeg processes doing the least a
+# dubbing worker must do (one ffmpeg per stream pulling it from nginx-rtmp,
+# copying the picture, decoding and re-encoding the sound, pushing it
+# back; no STS at all).
+#
+#   scripts/bench.pl [N ...]          default: 1 4 8
+#
+# Each stream is the 60 s 720p30 fixture, pushed in real time, with a
+# player on each output.  The echo STS answers every fragment with its own
+# audio (m4a), so the module packs, sends, decodes, fits and encodes every
+# segment.  CPU is the processes' user + system time from /proc over the
+# whole run (the publishers, players and the STS are not counted); memory
+# is the peak resident size.  Results go to standard output as a Markdown
+# table; docs/benchmarks.md keeps the figures of a run.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/../t/lib";
+use DubTest;
+use POSIX qw(sysconf _SC_CLK_TCK);
+use Time::HiRes qw(time sleep);
+
+my @counts = @ARGV ? @ARGV : (1, 4, 8);
+my $tck = sysconf(_SC_CLK_TCK);
+
+# utime + stime (s), and resident size (kB) of a process, if it is there
+sub sample {
+    my ($pid) = @_;
+    open my $st, '<', "/proc/$pid/stat" or return;
+    my $stat = <$st>;
+    my @f = split / /, $stat =~ s/^.*\) //r;
+    open my $sf, '<', "/proc/$pid/status" or return;
+    my ($rss) = join('', <$sf>) =~ /^VmRSS:\s+(\d+)/m;
+    return (($f[11] + $f[12]) / $tck, $rss // 0);
+}
+
+sub workers {
+    my ($t) = @_;
+    my $master = $t->{pid};
+    return map { /^(\d+)$/ ? $1 : () } `pgrep -P $master`;
+}
+
+# runs until every pid in "@$wait" ended; follows the pids of "@$watch":
+# { pid => [cpu at start, last cpu, max rss] }
+sub watch {
+    my ($wait, $watch) = @_;
+    my %w = map { my ($c, $r) = sample($_); ($_ => [$c, $c, $r]) }
+            grep { defined((sample($_))[0]) } @$watch;
+
+    while (1) {
+        for my $pid (keys %w) {
+            my ($c, $r) = sample($pid) or next;
+            $w{$pid}[1] = $c;
+            $w{$pid}[2] = $r if $r > $w{$pid}[2];
+        }
+        last unless grep { kill 0, $_ } @$wait;
+        sleep 0.25;
+        # reap what ended, or kill 0 would still see it
+        1 while waitpid(-1, POSIX::WNOHANG()) > 0;
+    }
+
+    return \%w;
+}
+
+my $fixture = DubTest::fixture('main');
+my @rows;
+
+for my $n (@counts) {
+
+    # nginx dubbing n streams
+
+    my $t = DubTest->new(main => 'thread_pool default threads=2;',
+        rtmp_main => 'dub_metrics_zone dub 1m;',
+        http => 'location /metrics { dub_metrics; }',
+        rtmp => <<'EOF');
+        application live {
+            live on;
+            dub on;
+            dub_output_app dubbed;
+            dub_sts_url %%STS%%;
+        }
+
+        application dubbed {
+            live on;
+            play_restart on;
+        }
+EOF
+
+    my $sts = $t->sts('--port', 0, '--mode', 'echo');
+    $t->{rtmp} =~ s/%%STS%%/${\$sts->url}/;
+    $t->run;
+
+    my ($worker) = workers($t);
+    my (undef, $idle) = sample($worker);
+
+    my @play = map { $t->play("dubbed/s$_", '/dev/null') } 1 .. $n;
+    sleep 1;
+
+    my $t0 = time;
+    my @pub = map { $t->publish($fixture, "live/s$_") } 1 .. $n;
+    my $w = watch(\@play, [$worker]);
+    my $wall = time - $t0;
+
+    my $m = $t->metrics;
+    my ($dubbed, $fb) = (0, 0);
+    $dubbed += $m->{$_} for grep { /^nginx_dub_segments_dubbed_total/ } keys %$m;
+    $fb += $m->{$_} for grep { /^nginx_dub_fallbacks_total/ } keys %$m;
+
+    my $lagn = $m->{'nginx_dub_event_loop_lag_seconds_count'};
+    my $p99;
+    for my $le (qw(0.001 0.002 0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 +Inf)) {
+        my $cum = $m->{"nginx_dub_event_loop_lag_seconds_bucket{le=\"$le\"}"};
+        $p99 //= $le if $cum >= 0.99 * $lagn;
+    }
+
+    my ($c0, $c1, $rss) = @{ $w->{$worker} };
+    my @problems = $t->stop;
+
+    push @rows, [ "nginx-dub", $n, $c1 - $c0, $wall, $rss, $idle,
+                  "$dubbed dubbed, $fb fallbacks, lag p99 <= ${p99}s"
+                  . (@problems ? ", PROBLEMS: @problems" : '') ];
+
+    # the pile of ffmpeg: nginx-rtmp relays, ffmpeg re-encodes the sound
+
+    my $p = DubTest->new(rtmp => <<'EOF');
+        application live {
+            live on;
+        }
+
+        application dubbed {
+            live on;
+            play_restart on;
+        }
+EOF
+    $p->run;
+
+    ($worker) = workers($p);
+    (undef, $idle) = sample($worker);
+
+    @play = map { $p->play("dubbed/s$_", '/dev/null') } 1 .. $n;
+    my @relay = map {
+        $p->spawn('relay.log', 'ffmpeg', '-nostdin', '-hide_banner',
+                  '-loglevel', 'error', '-i', $p->url("live/s$_"),
+                  '-c:v', 'copy', '-c:a', 'aac', '-b:a', '128k',
+                  '-f', 'flv', $p->url("dubbed/s$_"))
+    } 1 .. $n;
+    sleep 1;
+
+    $t0 = time;
+    @pub = map { $p->publish($fixture, "live/s$_") } 1 .. $n;
+    $w = watch(\@play, [$worker, @relay]);
+    $wall = time - $t0;
+
+    my ($cpu, $mem) = (0, 0);
+    for my $pid (@relay) {
+        ($c0, $c1, $rss) = @{ $w->{$pid} // [0, 0, 0] };
+        $cpu += $c1 - $c0;
+        $mem += $rss;
+    }
+    ($c0, $c1, $rss) = @{ $w->{$worker} };
+    @problems = $p->stop;
+
+    push @rows, [ "ffmpeg pile", $n, $cpu + $c1 - $c0, $wall,
+                  $mem + $rss, $idle,
+                  sprintf("ffmpeg %.1f s CPU, %d MiB; nginx %.1f s, %d MiB",
+                          $cpu, $mem / 1024, $c1 - $c0, $rss / 1024) ];
+}
+
+print "| setup | streams | CPU s | wall s | CPU % of a core | per stream | "
+    . "peak RSS MiB | idle RSS MiB | per stream MiB | notes |\n";
+print "|---|---|---|---|---|---|---|---|---|---|\n";
+
+for my $r (@rows) {
+    my ($what, $n, $cpu, $wall, $rss, $idle, $note) = @$r;
+    printf "| %s | %d | %.1f | %.1f | %.1f | %.2f | %.1f | %.1f | %.1f | %s |\n",
+        $what, $n, $cpu, $wall, 100 * $cpu / $wall, 100 * $cpu / $wall / $n,
+        $rss / 1024, $idle / 1024, ($rss - $idle) / 1024 / $n, $note;
+}
