@@ -26,7 +26,7 @@ UNIT_CFLAGS := -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
                -Wall -Wextra -Werror -Isrc -It/unit
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Isrc
 
-.PHONY: all setup unit fuzz tools fixtures asan sts test check run clean
+.PHONY: all setup unit fuzz tools fixtures asan sts test check run bench clean
 
 all: $(SO)
 
@@ -71,6 +71,9 @@ test: all unit fuzz tools fixtures asan sts
 
 run: all fixtures sts
 	@scripts/run.sh
+
+bench: all fixtures sts
+	@scripts/bench.pl $(STREAMS)
 
 sts: | setup
 	@scripts/setup-sts.sh

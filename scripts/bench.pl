@@ -49,6 +49,7 @@ sub workers {
 # { pid => [cpu at start, last cpu, max rss] }
 sub watch {
     my ($wait, $watch) = @_;
+    my $deadline = time + 300;
     my %w = map { my ($c, $r) = sample($_); ($_ => [$c, $c, $r]) }
             grep { defined((sample($_))[0]) } @$watch;
 
@@ -59,6 +60,7 @@ sub watch {
             $w{$pid}[2] = $r if $r > $w{$pid}[2];
         }
         last unless grep { kill 0, $_ } @$wait;
+        die "the run did not end in 300 s\n" if time > $deadline;
         sleep 0.25;
         # reap what ended, or kill 0 would still see it
         1 while waitpid(-1, POSIX::WNOHANG()) > 0;
@@ -130,6 +132,7 @@ EOF
     my $p = DubTest->new(rtmp => <<'EOF');
         application live {
             live on;
+            play_restart on;
         }
 
         application dubbed {
