@@ -21,9 +21,27 @@ done
 
 nginx -t -q -p "$run/" -c "$top/conf/nginx.conf"
 
-# the STS: the echo service (it answers each fragment with its own audio)
-node "$top/sts/echo/server.js" --port 8000 --mode echo \
-    > "$run/logs/sts.out" 2> "$run/logs/sts.log" &
+# the STS: the local offline one (English speech to Spanish speech), or
+# with STS=echo the echo service (each fragment comes back as it went)
+case "${STS:-local}" in
+local)
+    node "$top/sts/local/server.js" --port 8000 \
+        > "$run/logs/sts.out" 2> "$run/logs/sts.log" &
+    sts_what="the local STS on 127.0.0.1:8000: English speech recognized
+         (pocketsphinx), translated to Spanish (apertium), spoken again
+         (espeak-ng); each fragment's text is in $run/logs/sts.log"
+    ;;
+echo)
+    node "$top/sts/echo/server.js" --port 8000 --mode echo \
+        > "$run/logs/sts.out" 2> "$run/logs/sts.log" &
+    sts_what="the echo STS on 127.0.0.1:8000 (logs: $run/logs/sts.log): each
+         segment goes through it and comes back as the same speech"
+    ;;
+*)
+    echo "run: STS=$STS: local or echo" >&2
+    exit 1
+    ;;
+esac
 sts=$!
 trap 'kill $sts 2>/dev/null' EXIT
 
@@ -37,8 +55,7 @@ nginx with the dubbing module (config: conf/nginx.conf, logs: $run/logs)
          http://127.0.0.1:8080/hls/NAME.m3u8
   status http://127.0.0.1:8080/metrics          (Prometheus)
          http://127.0.0.1:8080/stub_status
-  STS    the echo STS on 127.0.0.1:8000 (logs: $run/logs/sts.log): each
-         segment goes through it and comes back as the same speech
+  STS    $sts_what
 
 Ctrl-C stops it.
 MSG

@@ -1,10 +1,10 @@
 #!/bin/bash
-# The echo STS's Node dependencies (socket.io, pinned by the lock file),
-# from the npm registry.  Quick when they are in place.
+# The Node dependencies of the echo STS and of the local STS (socket.io,
+# pinned by their lock files), from the npm registry.  Quick when they are
+# in place.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-dir=$top/sts/echo
 
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     echo "setup: installing nodejs and npm"
@@ -13,9 +13,11 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
         --no-install-recommends nodejs npm >/dev/null
 fi
 
-stamp=$dir/node_modules/.dub-stamp
+for dir in "$top/sts/echo" "$top/sts/local"; do
+    stamp=$dir/node_modules/.dub-stamp
 
-if [ ! -f "$stamp" ] || [ "$dir/package-lock.json" -nt "$stamp" ]; then
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-    touch "$stamp"
-fi
+    if [ ! -f "$stamp" ] || [ "$dir/package-lock.json" -nt "$stamp" ]; then
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+        touch "$stamp"
+    fi
+done

@@ -11,6 +11,7 @@ PKGS="nginx libnginx-mod-rtmp nginx-dev
       ffmpeg libavcodec-dev libavformat-dev libavutil-dev libswresample-dev
       libavfilter-dev libwebsockets-dev libwebsockets-evlib-uv libuv1-dev
       libyajl-dev libssl-dev espeak-ng pkg-config prometheus
+      pocketsphinx pocketsphinx-en-us apertium apertium-eng-spa
       gcc make perl dpkg-dev xz-utils ca-certificates procps openssl
       clang libclang-rt-14-dev"
 

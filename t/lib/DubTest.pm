@@ -363,8 +363,20 @@ sub watch_first_packet {
 
 # The echo STS (sts/echo/server.js) with its command-line options;
 # returns an object with port, pid, url(nsp), control(), stats().
+# the echo STS (sts/echo/) with these options
 sub sts {
     my ($self, @opts) = @_;
+    return $self->start_sts("$TOP/sts/echo/server.js", @opts);
+}
+
+# the local offline STS (sts/local/) on a free port
+sub local_sts {
+    my ($self, @opts) = @_;
+    return $self->start_sts("$TOP/sts/local/server.js", '--port', 0, @opts);
+}
+
+sub start_sts {
+    my ($self, $script, @opts) = @_;
     my $n = ++$self->{nsts};
     my $out = "$self->{dir}/logs/sts$n.out";
 
@@ -374,7 +386,7 @@ sub sts {
         open STDIN, '<', '/dev/null';
         open STDOUT, '>', $out;
         open STDERR, '>>', "$self->{dir}/logs/sts$n.log";
-        exec 'node', "$TOP/sts/echo/server.js", @opts;
+        exec 'node', $script, @opts;
         POSIX::_exit(127);
     }
     push @PIDS, $pid;
@@ -384,14 +396,14 @@ sub sts {
     while (time < $deadline) {
         ($port) = $self->read_file($out) =~ /^listening (\d+)/m;
         last if $port;
-        die "echo STS exited:\n" . $self->read_file("logs/sts$n.log")
+        die "STS $script exited:\n" . $self->read_file("logs/sts$n.log")
             if waitpid($pid, WNOHANG) == $pid;
         sleep 0.05;
     }
-    die "echo STS did not start" unless $port;
+    die "STS $script did not start" unless $port;
 
     return DubTest::STS->new(port => $port, pid => $pid, harness => $self,
-                             opts => \@opts, n => $n);
+                             script => $script, opts => \@opts, n => $n);
 }
 
 # GET on the test's HTTP port: (status, body, headers)
@@ -736,7 +748,7 @@ sub restart {
     for my $i (0 .. $#opts - 1) {
         $opts[$i + 1] = $self->{port} if $opts[$i] eq '--port';
     }
-    my $again = $self->{harness}->sts(@opts);
+    my $again = $self->{harness}->start_sts($self->{script}, @opts);
     %$self = (%$self, pid => $again->{pid});
     return $self;
 }

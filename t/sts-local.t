@@ -1,0 +1,124 @@
+#!/usr/bin/perl
+
+# The local STS (sts/local/: pocketsphinx, apertium, espeak-ng, offline)
+# behind the module: the 60 s English fixture comes out of the output
+# application speaking Spanish.  Checked: what it recognized against the
+# script the fixture speaks (word recall, printed), that the translation
+# is Spanish, that the segments carry the synthesized speech and not the
+# original, in place, with the picture untouched, and the STS's time per
+# fragment against the timeout.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use DubTest;
+use JSON::PP;
+use Test::More;
+
+binmode(Test::More->builder->$_, ':encoding(UTF-8)')
+    for qw(output failure_output todo_output);
+
+my $t = DubTest->new(main => 'thread_pool default threads=2;',
+    rtmp_main => 'dub_metrics_zone dub 1m;',
+    http => 'location /metrics { dub_metrics; }',
+    rtmp => <<'EOF');
+        application live {
+            live on;
+            dub on;
+            dub_output_app dubbed;
+            dub_sts_url %%STS%%;
+        }
+
+        application dubbed {
+            live on;
+            play_restart on;
+        }
+EOF
+
+my $sts = $t->local_sts;
+$t->{rtmp} =~ s/%%STS%%/${\$sts->url}/;
+$t->run;
+
+my $out = $t->dir . '/out.flv';
+my $player = $t->play('dubbed/l', $out);
+$t->wait_log(qr/play: name='l'/, 10);
+
+my $pub = $t->publish('main', 'live/l');
+is($t->wait_exit($pub, 90), 0, 'publisher pushed 60 s');
+is($t->wait_exit($player, 40), 0, 'player ended with the output');
+
+# what the STS did, fragment by fragment
+
+my @frag = map { decode_json($_) } grep { /"fragment_id"/ }
+           split /\n/, $t->read_file("logs/sts$sts->{n}.log");
+
+is(scalar @frag, 10, 'the STS worked on 10 fragments');
+is(scalar(grep { $_->{error} } @frag), 0, 'none failed')
+    or diag(join "\n", map { $_->{error} // () } @frag);
+
+# recognition: words of the script found in the transcripts, in order of
+# appearance not required (the recognizer is modest)
+
+my $script = lc $t->read_file("$DubTest::TOP/fixtures/script.txt");
+my %said = map { $_ => 1 } $script =~ /([a-z']+)/g;
+my @heard = map { lc($_->{transcript} // '') =~ /([a-z']+)/g } @frag;
+my $right = grep { $said{$_} } @heard;
+my $recall = @heard ? $right / @heard : 0;
+ok($recall >= 0.5, sprintf('recognized words that are in the script: '
+                           . '%d of %d (%.0f %%)', $right, scalar @heard,
+                           100 * $recall));
+
+# translation: Spanish, not English
+
+my $es = join ' ', map { $_->{translated} // '' } @frag;
+my $spanish = () = $es =~ /\b(el|la|los|las|de|del|en|que|y|es|para|por|un|una)\b/gi;
+my $english = () = $es =~ /\b(the|and|of|to|is|for|on)\b/gi;
+ok($spanish > 20 && $spanish > 4 * $english,
+   "the translation is Spanish ($spanish Spanish, $english English function words)")
+    or diag($es);
+diag('first fragment: "' . ($frag[0]{transcript} // '') . '" -> "'
+     . ($frag[0]{translated} // '') . '"');
+
+# speed: every fragment well within the 8 s timeout
+
+my @ms = sort { $a <=> $b } map { $_->{ms} } @frag;
+ok(@ms && $ms[-1] < 8000, "time per fragment $ms[0] .. $ms[-1] ms, "
+   . 'under the 8 s timeout');
+
+# the output: dubbed segments, the picture untouched, audio in place
+
+is(scalar $t->log_lines(qr/"live\/l" segment \d+ fragment \S+ out with dubbed/),
+   10, 'every segment dubbed');
+
+my $in = DubTest::fixture('main');
+my $vin = DubTest::stream_packets(DubTest::packets($in),
+                                  DubTest::streams($in)->{h264});
+my $vout = DubTest::stream_packets(DubTest::packets($out),
+                                   DubTest::streams($out)->{h264});
+my $same = grep { $vout->[$_] && $vin->[$_][3] eq $vout->[$_][3] } 0 .. $#$vin;
+ok($same == @$vin && @$vout == @$vin, 'video packets byte-identical');
+
+my $ain = DubTest::stream_times($in, 'aac');
+my $aout = DubTest::stream_times($out, 'aac');
+my $moved = grep { !$aout->[$_] || $aout->[$_][0] != $ain->[$_][0] }
+            0 .. $#$ain;
+ok(@$aout == @$ain && !$moved, 'every audio frame at its original timestamp');
+
+# the sound is not the original: where echoing would correlate with the
+# input second by second (t/sts-echo.t: over 0.6 in most seconds), the
+# synthesized speech does not
+
+my %st = map { $_->[0] => $_->[1] }
+         @{ DubTest::audio_probe(DubTest::pcm($out, 16000), 'stats', 16000) };
+ok($st{rms_dbfs} > -35, "the output is not silent ($st{rms_dbfs} dBFS)");
+
+my $lag = DubTest::audio_probe(DubTest::pcm($out, 16000), 'lag', 16000, 1000,
+                               200, DubTest::pcm($in, 16000));
+my @alike = grep { $_->[2] > 0.6 } @$lag;
+ok(@$lag >= 55 && @alike <= 3, 'the output speaks something else than the '
+   . 'input (' . @alike . ' of ' . @$lag . ' seconds alike)');
+
+$t->stop_ok;
+
+done_testing;
