@@ -699,6 +699,27 @@ ngx_rtmp_dub_sts_error(ngx_rtmp_dub_bridge_t *b, yajl_val obj)
         b->sts_state = NGX_RTMP_DUB_STS_CONNECTING;
         ngx_add_timer(&b->sts_timer, b->dacf->sts_init_timeout);
         ngx_rtmp_dub_sts_joined(b);
+        return;
+    }
+
+    if (!e.retryable && b->sts_state == NGX_RTMP_DUB_STS_CONNECTING) {
+
+        /*
+         * stream:init refused (e.g. INVALID_CONFIG): no stream:ready
+         * will come, try again on the reconnection schedule rather than
+         * after the init timeout
+         */
+
+        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                      "dub: \"%V/%V\" STS refused stream:init: %s",
+                      ngx_rtmp_dub_name(b), e.code);
+
+        if (b->sio) {
+            ngx_rtmp_dub_sio_close(b->sio);
+            b->sio = NULL;
+        }
+
+        ngx_rtmp_dub_sts_lost(b);
     }
 }
 

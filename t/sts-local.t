@@ -6,7 +6,8 @@
 # script the fixture speaks (word recall, printed), that the translation
 # is Spanish, that the segments carry the synthesized speech and not the
 # original, in place, with the picture untouched, and the STS's time per
-# fragment against the timeout.
+# fragment against the timeout.  A language pair it cannot do is refused
+# at stream:init, and the stream keeps its original audio.
 
 use strict;
 use warnings;
@@ -30,6 +31,17 @@ my $t = DubTest->new(main => 'thread_pool default threads=2;',
             dub_sts_url %%STS%%;
         }
 
+        application fr {
+            live on;
+            dub on;
+            dub_output_app dubbed;
+            dub_segment 2s;
+            dub_delay 4s;
+            dub_target_lang fr;
+            dub_sts_reconnect 1s;
+            dub_sts_url %%STS%%;
+        }
+
         application dubbed {
             live on;
             play_restart on;
@@ -37,7 +49,7 @@ my $t = DubTest->new(main => 'thread_pool default threads=2;',
 EOF
 
 my $sts = $t->local_sts;
-$t->{rtmp} =~ s/%%STS%%/${\$sts->url}/;
+$t->{rtmp} =~ s/%%STS%%/${\$sts->url}/g;
 $t->run;
 
 my $out = $t->dir . '/out.flv';
@@ -45,6 +57,7 @@ my $player = $t->play('dubbed/l', $out);
 $t->wait_log(qr/play: name='l'/, 10);
 
 my $pub = $t->publish('main', 'live/l');
+my $fr = $t->publish('short', 'fr/x');
 is($t->wait_exit($pub, 90), 0, 'publisher pushed 60 s');
 is($t->wait_exit($player, 40), 0, 'player ended with the output');
 
@@ -118,6 +131,18 @@ my $lag = DubTest::audio_probe(DubTest::pcm($out, 16000), 'lag', 16000, 1000,
 my @alike = grep { $_->[2] > 0.6 } @$lag;
 ok(@$lag >= 55 && @alike <= 3, 'the output speaks something else than the '
    . 'input (' . @alike . ' of ' . @$lag . ' seconds alike)');
+
+# a pair it cannot do: refused at stream:init, original audio, retried
+
+is($t->wait_exit($fr, 10), 0, 'published to the French application');
+ok($t->wait_log(qr/"dubbed\/x" output done/, 20), 'its output done');
+my @refused = $t->log_lines(qr/"fr\/x" STS refused stream:init: INVALID_CONFIG/);
+ok(@refused >= 2, 'en -> fr refused at stream:init, and retried ('
+   . @refused . ' times)');
+is(scalar $t->log_lines(qr/"fr\/x" segment \d+ .*out with dubbed/), 0,
+   'its segments keep their original audio');
+ok(!$t->log_lines(qr/"fr\/x" no stream:ready/),
+   'without waiting for the init timeout');
 
 $t->stop_ok;
 
