@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 
 # The output is a normal live stream: a player that joins 20 s in decodes
-# it (sequence headers, then a keyframe), and HLS and record on the
+# it (sequence headers, then a keyframe), and HLS, record and push on the
 # output application work as for any other stream.
 
 use strict;
@@ -33,10 +33,21 @@ my $t = DubTest->new(rtmp => <<'EOF');
 
             record all;
             record_path %%TESTDIR%%/rec;
+
+            push rtmp://127.0.0.1:%%RTMP_PORT%%/remote;
+        }
+
+        application remote {
+            live on;
+            play_restart on;
         }
 EOF
 
 $t->run;
+
+my $remote = $t->dir . '/remote.flv';
+my $rplayer = $t->play('remote/j', $remote);
+$t->wait_log(qr/play: name='j'/, 10);
 
 my $t0 = time;
 my $pub = $t->publish('short', 'live/j', '-stream_loop', '2');
@@ -58,7 +69,9 @@ for (split /\n/, $t->read_file($late)) {
     $frames{$type{(split /,/)[0]} // 'unknown'}++;
 }
 
-ok(($frames{video} // 0) >= 100, 'late player decoded video frames')
+# the video starts at the next keyframe (a 2 s GOP): at least 2 of the 4 s
+ok(($frames{video} // 0) >= 50, 'late player decoded video frames ('
+   . ($frames{video} // 0) . ')')
     or diag("frames: " . join ' ', %frames);
 ok(($frames{audio} // 0) >= 150, 'late player decoded audio frames')
     or diag("frames: " . join ' ', %frames);
@@ -80,6 +93,23 @@ my $d = DubTest::probe($rec, 'format=duration')->{duration} // 0;
 ok(abs($d - 36) < 0.5, "record of the output lasts 36 s ($d)");
 $s = DubTest::streams($rec);
 ok(defined $s->{h264} && defined $s->{aac}, 'record has video and audio');
+
+# pushed by nginx-rtmp to another application, as to a remote server:
+# the packets of the record of the output, from the first keyframe after
+# the push connected (as for any live stream) to the end
+
+is($t->wait_exit($rplayer, 20), 0, 'player of the pushed copy done');
+my %hashes;
+for my $f ($rec, $remote) {
+    my $v = DubTest::streams($f)->{h264};
+    $hashes{$f} = join ' ', map { $_->[3] }
+                  @{ DubTest::stream_packets(DubTest::packets($f), $v) };
+}
+my $n = () = $hashes{$rec} =~ / /g;
+my $m = () = $hashes{$remote} =~ / /g;
+ok($n > 1000 && $m > 0.9 * $n
+   && substr($hashes{$rec}, -length $hashes{$remote}) eq $hashes{$remote},
+   "push: the pushed copy has the output's last $m of $n video packets");
 
 $t->stop_ok;
 
