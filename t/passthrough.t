@@ -44,7 +44,8 @@ $t->wait_exit($watch, 10);
 
 my ($first_at, $nprobe) = split /\n/, $t->read_file($first);
 my $delay = $first_at - $t0;
-ok(abs($delay - 14) < 1, "first output tag 14 s after the first input tag")
+ok(abs($delay - 14) < 1, sprintf("first output tag 14 s after the first "
+   . "input tag (%.3f s)", $delay))
     or diag("measured $delay s");
 
 my $in = DubTest::packets(DubTest::fixture('main'));
