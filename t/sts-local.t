@@ -7,7 +7,9 @@
 # is Spanish, that the segments carry the synthesized speech and not the
 # original, in place, with the picture untouched, and the STS's time per
 # fragment against the timeout.  A language pair it cannot do is refused
-# at stream:init, and the stream keeps its original audio.
+# at stream:init, and the stream keeps its original audio; so does a
+# stream whose STS fails at a stage (the recognizer replaced by one that
+# fails).
 
 use strict;
 use warnings;
@@ -42,6 +44,15 @@ my $t = DubTest->new(main => 'thread_pool default threads=2;',
             dub_sts_url %%STS%%;
         }
 
+        application broken {
+            live on;
+            dub on;
+            dub_output_app dubbed;
+            dub_segment 2s;
+            dub_delay 4s;
+            dub_sts_url %%BROKEN%%;
+        }
+
         application dubbed {
             live on;
             play_restart on;
@@ -49,8 +60,26 @@ my $t = DubTest->new(main => 'thread_pool default threads=2;',
 EOF
 
 my $sts = $t->local_sts;
+
+# a second one whose speech recognizer fails (a stand-in first in PATH)
+
+my $bin = $t->dir . '/broken-bin';
+mkdir $bin or die "$bin: $!";
+open my $fh, '>', "$bin/pocketsphinx_continuous" or die;
+print $fh "#!/bin/sh\necho 'acoustic model: cannot open' >&2\nexit 1\n";
+close $fh;
+chmod 0755, "$bin/pocketsphinx_continuous";
+my $broken = do {
+    local $ENV{PATH} = "$bin:$ENV{PATH}";
+    $t->local_sts;
+};
+
 $t->{rtmp} =~ s/%%STS%%/${\$sts->url}/g;
+$t->{rtmp} =~ s/%%BROKEN%%/${\$broken->url}/g;
 $t->run;
+
+my $bout = $t->dir . '/broken.flv';
+my $bplayer = $t->play('dubbed/b', $bout);
 
 my $out = $t->dir . '/out.flv';
 my $player = $t->play('dubbed/l', $out);
@@ -58,6 +87,7 @@ $t->wait_log(qr/play: name='l'/, 10);
 
 my $pub = $t->publish('main', 'live/l');
 my $fr = $t->publish('short', 'fr/x');
+my $bpub = $t->publish('short', 'broken/b');
 is($t->wait_exit($pub, 90), 0, 'publisher pushed 60 s');
 is($t->wait_exit($player, 40), 0, 'player ended with the output');
 
@@ -143,6 +173,20 @@ is(scalar $t->log_lines(qr/"fr\/x" segment \d+ .*out with dubbed/), 0,
    'its segments keep their original audio');
 ok(!$t->log_lines(qr/"fr\/x" no stream:ready/),
    'without waiting for the init timeout');
+
+# a stage that fails: "failed" with MODEL_ERROR, the original audio
+
+is($t->wait_exit($bpub, 10), 0, 'published to the broken STS');
+is($t->wait_exit($bplayer, 20), 0, 'its output ended');
+my @bad = map { decode_json($_) } grep { /"fragment_id"/ }
+          split /\n/, $t->read_file("logs/sts$broken->{n}.log");
+ok(@bad >= 5 && !grep({ ($_->{stage} // '') ne 'asr' } @bad),
+   'the broken STS failed ' . @bad . ' fragments at the asr stage');
+ok(scalar $t->log_lines(qr/"broken\/b" fragment \S+ seq \d+ processed by session \S+: failed/),
+   'the module got "failed"');
+is(scalar $t->log_lines(qr/"broken\/b" segment \d+ .*out with dubbed/), 0,
+   'no segment dubbed');
+DubTest::is_same_media(DubTest::fixture('short'), $bout, 'broken STS output');
 
 $t->stop_ok;
 
