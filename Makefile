@@ -26,7 +26,7 @@ UNIT_CFLAGS := -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
                -Wall -Wextra -Werror -Isrc -It/unit
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Isrc
 
-.PHONY: all setup unit fuzz tools fixtures asan sts test check run bench clean
+.PHONY: all setup unit fuzz tools fixtures asan sts test check run bench soak clean
 
 all: $(SO)
 
@@ -74,6 +74,9 @@ run: all fixtures sts
 
 bench: all fixtures sts
 	@scripts/bench.pl $(STREAMS)
+
+soak: all fixtures sts
+	@scripts/soak.pl $(SOAK)
 
 sts: | setup
 	@scripts/setup-sts.sh
