@@ -3,8 +3,8 @@
 //
 // It is a Socket.IO server speaking the contract of docs/protocol.md:
 // it answers stream:init with stream:ready and every fragment:data with
-// fragment:ack then fragment:processed, whose dubbed audio is either a copy of the input
-// ("echo") or a generated sine tone ("tone"). Rules, set on the command
+// fragment:ack then fragment:processed, whose dubbed audio is either a
+// copy of the input ("echo") or a generated sine tone ("tone"). Rules, set on the command
 // line or at run time through an HTTP control endpoint on the same port,
 // make it misbehave on purpose (errors, drops, delays, malformed packets,
 // connections cut in the middle of a message, ...) so that the module's
