@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 // Echo STS: a test/demo speech-to-speech service for the nginx dubbing module.
 //
-// It is a Socket.IO server speaking the contract of docs/protocol.md:
-// it answers stream:init with stream:ready and every fragment:data with
-// fragment:ack then fragment:processed, whose dubbed audio is either a
-// copy of the input ("echo") or a generated sine tone ("tone"). Rules, set on the command
-// line or at run time through an HTTP control endpoint on the same port,
-// make it misbehave on purpose (errors, drops, delays, malformed packets,
-// connections cut in the middle of a message, ...) so that the module's
-// tests can drive every failure path from outside.
+// It is a Socket.IO server speaking the contract of docs/protocol.md: it
+// answers stream:init with stream:ready and every fragment:data with
+// fragment:ack then fragment:processed, whose dubbed audio is either a copy
+// of the input ("echo") or a generated sine tone ("tone"). Rules, set on the
+// command line or at run time through an HTTP control endpoint on the same
+// port, make it misbehave on purpose (errors, drops, delays, malformed
+// packets, connections cut in the middle of a message, ...) so that the
+// module's tests can drive every failure path from outside.
 //
 // Usage: node server.js --port 0 [options]   (see USAGE below)
 // stdout: exactly one line "listening <port>" once ready. Logs: stderr.
