@@ -133,6 +133,8 @@ ok(@ms && $ms[-1] < 8000, "time per fragment $ms[0] .. $ms[-1] ms, "
 
 is(scalar $t->log_lines(qr/"live\/l" segment \d+ fragment \S+ out with dubbed/),
    10, 'every segment dubbed');
+ok($t->wait_log(qr/"live\/l" stream:complete from session \S+: 10 fragments, 10 success/, 10),
+   'stream:complete counts the 10 fragments');
 
 my $in = DubTest::fixture('main');
 my $vin = DubTest::stream_packets(DubTest::packets($in),

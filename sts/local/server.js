@@ -309,8 +309,9 @@ function onConnection(socket) {
       ? c.voice_profile : tgt;
 
     stream = { id: m.stream_id, source: src, target: tgt, pair, voice,
-               inflight: 0, stats: { success: 0, partial: 0, failed: 0,
-                                     times: [], duration: 0, total: 0 } };
+               inflight: 0, total: 0,
+               stats: { success: 0, partial: 0, failed: 0, times: [],
+                        duration: 0 } };
 
     const max = Math.max(1, Math.min(opts.maxInflight,
                                      Number.isInteger(m.max_inflight)
