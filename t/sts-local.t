@@ -9,7 +9,8 @@
 # fragment against the timeout.  A language pair it cannot do is refused
 # at stream:init, and the stream keeps its original audio; so does a
 # stream whose STS fails at a stage (the recognizer replaced by one that
-# fails).
+# fails).  An overloaded STS skips the fragments that waited in its queue
+# past their timeout.
 
 use strict;
 use warnings;
@@ -53,6 +54,17 @@ my $t = DubTest->new(main => 'thread_pool default threads=2;',
             dub_sts_url %%BROKEN%%;
         }
 
+        application slow {
+            live on;
+            dub on;
+            dub_output_app dubbed;
+            dub_segment 2s;
+            dub_delay 6s;
+            dub_sts_timeout 2s;
+            dub_breaker_threshold 100;
+            dub_sts_url %%SLOW%%;
+        }
+
         application dubbed {
             live on;
             play_restart on;
@@ -74,7 +86,22 @@ my $broken = do {
     $t->local_sts;
 };
 
+# and one whose recognizer takes 3 s for a 2 s fragment, one at a time:
+# its queue grows past the fragments' timeout
+
+my $sbin = $t->dir . '/slow-bin';
+mkdir $sbin or die "$sbin: $!";
+open $fh, '>', "$sbin/pocketsphinx_continuous" or die;
+print $fh "#!/bin/sh\nsleep 3\necho hello world\n";
+close $fh;
+chmod 0755, "$sbin/pocketsphinx_continuous";
+my $slow = do {
+    local $ENV{PATH} = "$sbin:$ENV{PATH}";
+    $t->local_sts('--jobs', 1);
+};
+
 $t->{rtmp} =~ s/%%STS%%/${\$sts->url}/g;
+$t->{rtmp} =~ s/%%SLOW%%/${\$slow->url}/g;
 $t->{rtmp} =~ s/%%BROKEN%%/${\$broken->url}/g;
 $t->run;
 
@@ -88,6 +115,7 @@ $t->wait_log(qr/play: name='l'/, 10);
 my $pub = $t->publish('main', 'live/l');
 my $fr = $t->publish('short', 'fr/x');
 my $bpub = $t->publish('short', 'broken/b');
+my $spub = $t->publish('short', 'slow/s');
 is($t->wait_exit($pub, 90), 0, 'publisher pushed 60 s');
 is($t->wait_exit($player, 40), 0, 'player ended with the output');
 
@@ -189,6 +217,23 @@ ok(scalar $t->log_lines(qr/"broken\/b" fragment \S+ seq \d+ processed by session
 is(scalar $t->log_lines(qr/"broken\/b" segment \d+ .*out with dubbed/), 0,
    'no segment dubbed');
 DubTest::is_same_media(DubTest::fixture('short'), $bout, 'broken STS output');
+
+# overloaded: what waited past its timeout is skipped, not worked on
+
+is($t->wait_exit($spub, 10), 0, 'published to the slow STS');
+ok($t->wait_log(qr/"dubbed\/s" output done/, 20), 'its output done');
+my @slow = map { decode_json($_) } grep { /"fragment_id"/ }
+           split /\n/, $t->read_file("logs/sts$slow->{n}.log");
+my @skipped = grep { ($_->{code} // '') eq 'TIMEOUT' } @slow;
+my @worked = grep { defined $_->{asr_ms} } @slow;
+ok(@skipped >= 1 && !grep({ $_->{ms} < 2000 } @skipped),
+   'the slow STS skipped ' . @skipped . ' fragments that had waited past '
+   . 'the 2 s timeout');
+ok(@worked >= 1 && !grep({ $_->{ms} - $_->{asr_ms} - $_->{translation_ms}
+                           - $_->{tts_ms} >= 2000 + 200 } @worked),
+   'and worked on the ' . @worked . ' that had not');
+ok(scalar $t->log_lines(qr/"slow\/s" fragment \S+ seq \d+: answer after its time, dropped/),
+   'the module drops the late answers');
 
 $t->stop_ok;
 

@@ -129,9 +129,10 @@ function pump() {
 // ---------------------------------------------------------------------------
 
 class StageError extends Error {
-  constructor(stage, message) {
+  constructor(stage, message, code) {
     super(message);
     this.stage = stage;
+    this.code = code || 'MODEL_ERROR';
   }
 }
 
@@ -308,8 +309,11 @@ function onConnection(socket) {
     const voice = c.voice_profile && c.voice_profile !== 'default'
       ? c.voice_profile : tgt;
 
+    const timeout = Number.isInteger(m.timeout_ms) && m.timeout_ms > 0
+      ? m.timeout_ms : 8000;
+
     stream = { id: m.stream_id, source: src, target: tgt, pair, voice,
-               inflight: 0, total: 0,
+               timeout, inflight: 0, total: 0,
                stats: { success: 0, partial: 0, failed: 0, times: [],
                         duration: 0 } };
 
@@ -350,7 +354,17 @@ function onConnection(socket) {
                     sequence_number: f.sequence_number };
 
     try {
-      const r = await enqueue(() => dub(s, f));
+      // a fragment that waited past its timeout in the queue is of no
+      // use to the module any more: skip it, spare the CPU for the others
+      const r = await enqueue(() => {
+        const waited = Date.now() - start;
+        if (waited >= s.timeout) {
+          return Promise.reject(new StageError('asr', `waited ${waited}ms `
+            + `in the queue, past the fragment's ${s.timeout}ms timeout`,
+            'TIMEOUT'));
+        }
+        return dub(s, f);
+      });
       const ms = Date.now() - start;
       s.stats.success++;
       s.stats.times.push(ms);
@@ -378,11 +392,12 @@ function onConnection(socket) {
       s.stats.times.push(ms);
       socket.emit('fragment:processed', {
         ...reply, status: 'failed', processing_time_ms: ms,
-        error: { code: 'MODEL_ERROR', message: e.message,
+        error: { code: e.code || 'MODEL_ERROR', message: e.message,
                  stage: e.stage || 'asr', retryable: true },
       });
       log({ stream: s.id, fragment_id: f.fragment_id, seq: f.sequence_number,
-            ms, error: e.message, stage: e.stage });
+            ms, error: e.message, code: e.code || 'MODEL_ERROR',
+            stage: e.stage });
     }
   });
 
