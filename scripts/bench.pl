@@ -7,6 +7,8 @@
 # back; no STS at all).
 #
 #   scripts/bench.pl [N ...]          default: 1 4 8
+#   scripts/bench.pl --local [N ...]  the local STS instead of the echo STS
+#                                     (its CPU counted too), no ffmpeg pile
 #
 # Each stream is the 60 s 720p30 fixture, pushed in real time, with a
 # player on each output.  The echo STS answers every fragment with its own
@@ -25,6 +27,7 @@ use DubTest;
 use POSIX qw(sysconf _SC_CLK_TCK);
 use Time::HiRes qw(time sleep);
 
+my $local = @ARGV && $ARGV[0] eq '--local' ? shift : 0;
 my @counts = @ARGV ? @ARGV : (1, 4, 8);
 my $tck = sysconf(_SC_CLK_TCK);
 
@@ -93,12 +96,13 @@ for my $n (@counts) {
         }
 EOF
 
-    my $sts = $t->sts('--port', 0, '--mode', 'echo');
+    my $sts = $local ? $t->local_sts : $t->sts('--port', 0, '--mode', 'echo');
     $t->{rtmp} =~ s/%%STS%%/${\$sts->url}/;
     $t->run;
 
     my ($worker) = workers($t);
     my (undef, $idle) = sample($worker);
+    my ($sts_cpu0) = sample($sts->pid);
 
     my @play = map { $t->play("dubbed/s$_", '/dev/null') } 1 .. $n;
     sleep 1;
@@ -121,11 +125,25 @@ EOF
     }
 
     my ($c0, $c1, $rss) = @{ $w->{$worker} };
+
+    # the STS's CPU, its children (recognizer, translator, ...) included
+    my $sts_cpu = 0;
+    if ($local) {
+        open my $st, '<', "/proc/${\$sts->pid}/stat" or die;
+        my @f = split / /, <$st> =~ s/^.*\) //r;
+        $sts_cpu = ($f[11] + $f[12] + $f[13] + $f[14]) / $tck - $sts_cpu0;
+    }
+
     my @problems = $t->stop;
 
-    push @rows, [ "nginx-dub", $n, $c1 - $c0, $wall, $rss, $idle,
+    push @rows, [ $local ? "nginx-dub + local STS" : "nginx-dub", $n,
+                  $c1 - $c0, $wall, $rss, $idle,
                   "$dubbed dubbed, $fb fallbacks, lag p99 <= ${p99}s"
+                  . ($local ? sprintf(", local STS %.1f s CPU", $sts_cpu)
+                            : '')
                   . (@problems ? ", PROBLEMS: @problems" : '') ];
+
+    next if $local;
 
     # the pile of ffmpeg: nginx-rtmp relays, ffmpeg re-encodes the sound
 
