@@ -58,9 +58,9 @@ my (%fam, %mdoc);
 
 open $fh, '<', 'src/ngx_http_dub_metrics_module.c' or die $!;
 while (<$fh>) {
-    $fam{$1} = 1 if /^\s*"(nginx_dub_\w+)",\s*"(counter|gauge|histogram)"/
-                    || /dub_prom_family\(b,\s*"(nginx_dub_\w+)"/
-                    || /ngx_http_dub_family\(b,\s*"(nginx_dub_\w+)"/;
+    $fam{$1} = 1
+        if /^\s*\{?\s*"(nginx_dub_\w+)",\s*"(counter|gauge|histogram)"/
+           || /dub_prom_family\(b,\s*"(nginx_dub_\w+)"/;
 }
 close $fh;
 

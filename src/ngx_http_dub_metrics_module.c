@@ -373,10 +373,91 @@ ngx_http_dub_metrics_render(ngx_shm_zone_t *zone, ngx_rtmp_dub_mshm_t *shm,
 }
 
 
-/* a family per metric, a series per shown stream */
+/*
+ * The per-stream families: a series per shown stream, and per value of a
+ * label for the counters kept as arrays in the slot.
+ */
 
-#define ngx_http_dub_family(b, name, type, help)                             \
-    (void) dub_prom_family(b, name, type, help)
+typedef struct {
+    const char                  *name;
+    const char                  *type;
+    const char                  *help;
+    size_t                       offset;    /* into ngx_rtmp_dub_mslot_t */
+    const char                  *label;     /* NULL: one value */
+    const char                 **values;
+    ngx_uint_t                   n;
+    ngx_uint_t                   divisor;   /* 0: the integer as it is */
+} ngx_http_dub_series_t;
+
+
+static const char  *ngx_http_dub_tracks[] = { "video", "audio" };
+static const char  *ngx_http_dub_status[] = { "success", "partial", "failed" };
+static const char  *ngx_http_dub_actions[] = { "none", "slow_down", "pause" };
+
+#define ngx_http_dub_slot(field)  offsetof(ngx_rtmp_dub_mslot_t, field)
+
+static ngx_http_dub_series_t  ngx_http_dub_series[] = {
+
+    { "nginx_dub_segments_total", "counter",
+      "Segments cut, by track they carry.",
+      ngx_http_dub_slot(segments), "track", ngx_http_dub_tracks, 2, 0 },
+
+    { "nginx_dub_fragments_sent_total", "counter",
+      "Fragments sent to the STS.",
+      ngx_http_dub_slot(sent), NULL, NULL, 1, 0 },
+
+    { "nginx_dub_fragments_processed_total", "counter",
+      "fragment:processed answers, by status.",
+      ngx_http_dub_slot(processed), "status", ngx_http_dub_status, 3, 0 },
+
+    { "nginx_dub_segments_dubbed_total", "counter",
+      "Segments that went out with dubbed audio.",
+      ngx_http_dub_slot(dubbed), NULL, NULL, 1, 0 },
+
+    { "nginx_dub_fallbacks_total", "counter",
+      "Segments that went out with their original audio, by reason.",
+      ngx_http_dub_slot(fallbacks), "reason",
+      (const char **) ngx_rtmp_dub_fallback_names, NGX_RTMP_DUB_REASONS, 0 },
+
+    { "nginx_dub_fragments_inflight", "gauge",
+      "Fragments sent and not answered yet.",
+      ngx_http_dub_slot(inflight), NULL, NULL, 1, 0 },
+
+    { "nginx_dub_av_sync_delta_seconds", "gauge",
+      "Audio against video at the start of the last segment out.",
+      ngx_http_dub_slot(av_delta_us), NULL, NULL, 1, 1000000 },
+
+    { "nginx_dub_breaker_state", "gauge",
+      "Circuit breaker: 0 closed, 1 half-open, 2 open.",
+      ngx_http_dub_slot(breaker), NULL, NULL, 1, 0 },
+
+    { "nginx_dub_breaker_opens_total", "counter",
+      "Times the circuit breaker opened.",
+      ngx_http_dub_slot(breaker_opens), NULL, NULL, 1, 0 },
+
+    { "nginx_dub_backpressure_events_total", "counter",
+      "backpressure events from the STS, by action.",
+      ngx_http_dub_slot(backpressure), "action", ngx_http_dub_actions, 3, 0 },
+
+    { "nginx_dub_sts_reconnects_total", "counter",
+      "Attempts to connect to the STS again.",
+      ngx_http_dub_slot(reconnects), NULL, NULL, 1, 0 },
+
+    { "nginx_dub_sts_connected", "gauge",
+      "1 while the stream has a ready STS session.",
+      ngx_http_dub_slot(connected), NULL, NULL, 1, 0 },
+
+    { "nginx_dub_output_delay_seconds", "gauge",
+      "How far the output runs behind the input.",
+      ngx_http_dub_slot(output_delay_ms), NULL, NULL, 1, 1000 },
+
+    { "nginx_dub_late_answers_total", "counter",
+      "fragment:processed answers after their output time, dropped.",
+      ngx_http_dub_slot(late_answers), NULL, NULL, 1, 0 },
+
+    { NULL, NULL, NULL, 0, NULL, NULL, 0, 0 }
+};
+
 
 #define ngx_http_dub_each(shm, now, slot)                                    \
     for (slot = shm->slots; slot < shm->slots + shm->nslots; slot++)         \
@@ -387,101 +468,53 @@ static ngx_int_t
 ngx_http_dub_metrics_streams(ngx_rtmp_dub_mshm_t *shm, dub_buf_t *b,
     time_t now)
 {
-    char                   bound[16];
-    uint64_t               cum;
-    ngx_uint_t             i;
-    const char            *l[10];
-
-    ngx_rtmp_dub_mslot_t  *s;
-    static const char     *tracks[] = { "video", "audio" };
-    static const char     *status[] = { "success", "partial", "failed" };
-    static const char     *actions[] = { "none", "slow_down", "pause" };
-    static const char     *bounds[] = {
+    char                    bound[16];
+    uint64_t                cum;
+    ngx_uint_t              i;
+    const char             *l[8];
+    ngx_atomic_t           *v;
+    ngx_rtmp_dub_mslot_t   *s;
+    ngx_http_dub_series_t  *m;
+    static const char      *bounds[] = {
         "0.05", "0.1", "0.25", "0.5", "1", "2", "4", "8"
     };
 
     l[0] = "stream";
     l[2] = "lang";
-    l[4] = NULL;
 
-#define ngx_http_dub_labels(s)                                               \
-    l[1] = (char *) s->stream;                                               \
-    l[3] = (char *) s->lang;                                                 \
-    l[4] = NULL
+    for (m = ngx_http_dub_series; m->name; m++) {
 
-    ngx_http_dub_family(b, "nginx_dub_segments_total", "counter",
-                        "Segments cut, by track they carry.");
-    ngx_http_dub_each(shm, now, s) {
-        ngx_http_dub_labels(s);
-        l[4] = "track";
-        l[6] = NULL;
+        (void) dub_prom_family(b, m->name, m->type, m->help);
 
-        for (i = 0; i < 2; i++) {
-            l[5] = tracks[i];
-            (void) dub_prom_sample_u64(b, "nginx_dub_segments_total", l,
-                                       s->segments[i]);
+        ngx_http_dub_each(shm, now, s) {
+            l[1] = (char *) s->stream;
+            l[3] = (char *) s->lang;
+            l[4] = m->label;
+            l[6] = NULL;
+
+            v = (ngx_atomic_t *) ((u_char *) s + m->offset);
+
+            for (i = 0; i < m->n; i++) {
+                l[5] = m->label ? m->values[i] : NULL;
+
+                if (m->divisor) {
+                    (void) dub_prom_sample(b, m->name, l,
+                                           (double) v[i] / m->divisor);
+
+                } else {
+                    (void) dub_prom_sample_u64(b, m->name, l, v[i]);
+                }
+            }
         }
     }
 
-    ngx_http_dub_family(b, "nginx_dub_fragments_sent_total", "counter",
-                        "Fragments sent to the STS.");
+    (void) dub_prom_family(b, "nginx_dub_sts_rtt_seconds", "histogram",
+                           "From fragment:data sent to fragment:processed "
+                           "received.");
+
     ngx_http_dub_each(shm, now, s) {
-        ngx_http_dub_labels(s);
-        (void) dub_prom_sample_u64(b, "nginx_dub_fragments_sent_total", l,
-                                   s->sent);
-    }
-
-    ngx_http_dub_family(b, "nginx_dub_fragments_processed_total", "counter",
-                        "fragment:processed answers, by status.");
-    ngx_http_dub_each(shm, now, s) {
-        ngx_http_dub_labels(s);
-        l[4] = "status";
-        l[6] = NULL;
-
-        for (i = 0; i < 3; i++) {
-            l[5] = status[i];
-            (void) dub_prom_sample_u64(b,
-                                       "nginx_dub_fragments_processed_total",
-                                       l, s->processed[i]);
-        }
-    }
-
-    ngx_http_dub_family(b, "nginx_dub_segments_dubbed_total", "counter",
-                        "Segments that went out with dubbed audio.");
-    ngx_http_dub_each(shm, now, s) {
-        ngx_http_dub_labels(s);
-        (void) dub_prom_sample_u64(b, "nginx_dub_segments_dubbed_total", l,
-                                   s->dubbed);
-    }
-
-    ngx_http_dub_family(b, "nginx_dub_fallbacks_total", "counter",
-                        "Segments that went out with their original audio, "
-                        "by reason.");
-    ngx_http_dub_each(shm, now, s) {
-        ngx_http_dub_labels(s);
-        l[4] = "reason";
-        l[6] = NULL;
-
-        for (i = 0; i < NGX_RTMP_DUB_REASONS; i++) {
-            l[5] = ngx_rtmp_dub_fallback_names[i];
-            (void) dub_prom_sample_u64(b, "nginx_dub_fallbacks_total", l,
-                                       s->fallbacks[i]);
-        }
-    }
-
-    ngx_http_dub_family(b, "nginx_dub_fragments_inflight", "gauge",
-                        "Fragments sent and not answered yet.");
-    ngx_http_dub_each(shm, now, s) {
-        ngx_http_dub_labels(s);
-        (void) dub_prom_sample_u64(b, "nginx_dub_fragments_inflight", l,
-                                   s->inflight);
-    }
-
-    ngx_http_dub_family(b, "nginx_dub_sts_rtt_seconds", "histogram",
-                        "From fragment:data sent to fragment:processed "
-                        "received.");
-    ngx_http_dub_each(shm, now, s) {
-        ngx_http_dub_labels(s);
+        l[1] = (char *) s->stream;
+        l[3] = (char *) s->lang;
         l[4] = "le";
         l[5] = bound;
         l[6] = NULL;
@@ -505,81 +538,6 @@ ngx_http_dub_metrics_streams(ngx_rtmp_dub_mshm_t *shm, dub_buf_t *b,
         (void) dub_prom_sample_u64(b, "nginx_dub_sts_rtt_seconds_count", l,
                                    s->rtt_count);
     }
-
-    ngx_http_dub_family(b, "nginx_dub_av_sync_delta_seconds", "gauge",
-                        "Audio against video at the start of the last "
-                        "segment out.");
-    ngx_http_dub_each(shm, now, s) {
-        ngx_http_dub_labels(s);
-        (void) dub_prom_sample(b, "nginx_dub_av_sync_delta_seconds", l,
-                               (double) s->av_delta_us / 1000000);
-    }
-
-    ngx_http_dub_family(b, "nginx_dub_breaker_state", "gauge",
-                        "Circuit breaker: 0 closed, 1 half-open, 2 open.");
-    ngx_http_dub_each(shm, now, s) {
-        ngx_http_dub_labels(s);
-        (void) dub_prom_sample_u64(b, "nginx_dub_breaker_state", l,
-                                   s->breaker);
-    }
-
-    ngx_http_dub_family(b, "nginx_dub_breaker_opens_total", "counter",
-                        "Times the circuit breaker opened.");
-    ngx_http_dub_each(shm, now, s) {
-        ngx_http_dub_labels(s);
-        (void) dub_prom_sample_u64(b, "nginx_dub_breaker_opens_total", l,
-                                   s->breaker_opens);
-    }
-
-    ngx_http_dub_family(b, "nginx_dub_backpressure_events_total", "counter",
-                        "backpressure events from the STS, by action.");
-    ngx_http_dub_each(shm, now, s) {
-        ngx_http_dub_labels(s);
-        l[4] = "action";
-        l[6] = NULL;
-
-        for (i = 0; i < 3; i++) {
-            l[5] = actions[i];
-            (void) dub_prom_sample_u64(b,
-                                       "nginx_dub_backpressure_events_total",
-                                       l, s->backpressure[i]);
-        }
-    }
-
-    ngx_http_dub_family(b, "nginx_dub_sts_reconnects_total", "counter",
-                        "Attempts to connect to the STS again.");
-    ngx_http_dub_each(shm, now, s) {
-        ngx_http_dub_labels(s);
-        (void) dub_prom_sample_u64(b, "nginx_dub_sts_reconnects_total", l,
-                                   s->reconnects);
-    }
-
-    ngx_http_dub_family(b, "nginx_dub_sts_connected", "gauge",
-                        "1 while the stream has a ready STS session.");
-    ngx_http_dub_each(shm, now, s) {
-        ngx_http_dub_labels(s);
-        (void) dub_prom_sample_u64(b, "nginx_dub_sts_connected", l,
-                                   s->connected);
-    }
-
-    ngx_http_dub_family(b, "nginx_dub_output_delay_seconds", "gauge",
-                        "How far the output runs behind the input.");
-    ngx_http_dub_each(shm, now, s) {
-        ngx_http_dub_labels(s);
-        (void) dub_prom_sample(b, "nginx_dub_output_delay_seconds", l,
-                               (double) s->output_delay_ms / 1000);
-    }
-
-    ngx_http_dub_family(b, "nginx_dub_late_answers_total", "counter",
-                        "fragment:processed answers after their output "
-                        "time, dropped.");
-    ngx_http_dub_each(shm, now, s) {
-        ngx_http_dub_labels(s);
-        (void) dub_prom_sample_u64(b, "nginx_dub_late_answers_total", l,
-                                   s->late_answers);
-    }
-
-#undef ngx_http_dub_labels
 
     return b->failed ? NGX_ERROR : NGX_OK;
 }
