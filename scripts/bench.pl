@@ -24,41 +24,26 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../t/lib";
 use DubTest;
-use POSIX qw(sysconf _SC_CLK_TCK);
+use POSIX ();
 use Time::HiRes qw(time sleep);
 
 my $local = @ARGV && $ARGV[0] eq '--local' ? shift : 0;
 my @counts = @ARGV ? @ARGV : (1, 4, 8);
-my $tck = sysconf(_SC_CLK_TCK);
-
-# utime + stime (s), and resident size (kB) of a process, if it is there
-sub sample {
-    my ($pid) = @_;
-    open my $st, '<', "/proc/$pid/stat" or return;
-    my $stat = <$st>;
-    my @f = split / /, $stat =~ s/^.*\) //r;
-    open my $sf, '<', "/proc/$pid/status" or return;
-    my ($rss) = join('', <$sf>) =~ /^VmRSS:\s+(\d+)/m;
-    return (($f[11] + $f[12]) / $tck, $rss // 0);
-}
-
-sub workers {
-    my ($t) = @_;
-    my $master = $t->{pid};
-    return map { /^(\d+)$/ ? $1 : () } `pgrep -P $master`;
-}
 
 # runs until every pid in "@$wait" ended; follows the pids of "@$watch":
 # { pid => [cpu at start, last cpu, max rss] }
 sub watch {
     my ($wait, $watch) = @_;
     my $deadline = time + 300;
-    my %w = map { my ($c, $r) = sample($_); ($_ => [$c, $c, $r]) }
-            grep { defined((sample($_))[0]) } @$watch;
+    my %w;
+    for my $pid (@$watch) {
+        my ($c, $r) = DubTest::proc_usage($pid) or next;
+        $w{$pid} = [$c, $c, $r];
+    }
 
     while (1) {
         for my $pid (keys %w) {
-            my ($c, $r) = sample($pid) or next;
+            my ($c, $r) = DubTest::proc_usage($pid) or next;
             $w{$pid}[1] = $c;
             $w{$pid}[2] = $r if $r > $w{$pid}[2];
         }
@@ -100,9 +85,9 @@ EOF
     $t->{rtmp} =~ s/%%STS%%/${\$sts->url}/;
     $t->run;
 
-    my ($worker) = workers($t);
-    my (undef, $idle) = sample($worker);
-    my ($sts_cpu0) = sample($sts->pid);
+    my ($worker) = $t->workers;
+    my (undef, $idle) = DubTest::proc_usage($worker);
+    my ($sts_cpu0) = DubTest::proc_usage($sts->pid);
 
     my @play = map { $t->play("dubbed/s$_", '/dev/null') } 1 .. $n;
     sleep 1;
@@ -117,21 +102,15 @@ EOF
     $dubbed += $m->{$_} for grep { /^nginx_dub_segments_dubbed_total/ } keys %$m;
     $fb += $m->{$_} for grep { /^nginx_dub_fallbacks_total/ } keys %$m;
 
-    my $lagn = $m->{'nginx_dub_event_loop_lag_seconds_count'};
-    my $p99;
-    for my $le (qw(0.001 0.002 0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 +Inf)) {
-        my $cum = $m->{"nginx_dub_event_loop_lag_seconds_bucket{le=\"$le\"}"};
-        $p99 //= $le if $cum >= 0.99 * $lagn;
-    }
+    my ($p99) = DubTest::lag_quantile($m, {}, 0.99);
 
     my ($c0, $c1, $rss) = @{ $w->{$worker} };
 
     # the STS's CPU, its children (recognizer, translator, ...) included
     my $sts_cpu = 0;
     if ($local) {
-        open my $st, '<', "/proc/${\$sts->pid}/stat" or die;
-        my @f = split / /, <$st> =~ s/^.*\) //r;
-        $sts_cpu = ($f[11] + $f[12] + $f[13] + $f[14]) / $tck - $sts_cpu0;
+        ($sts_cpu) = DubTest::proc_usage($sts->pid, 'children');
+        $sts_cpu -= $sts_cpu0;
     }
 
     my @problems = $t->stop;
@@ -160,8 +139,8 @@ EOF
 EOF
     $p->run;
 
-    ($worker) = workers($p);
-    (undef, $idle) = sample($worker);
+    ($worker) = $p->workers;
+    (undef, $idle) = DubTest::proc_usage($worker);
 
     @play = map { $p->play("dubbed/s$_", '/dev/null') } 1 .. $n;
     my @relay = map {

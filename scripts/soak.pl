@@ -14,12 +14,10 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../t/lib";
 use DubTest;
-use POSIX qw(sysconf _SC_CLK_TCK);
 use Time::HiRes qw(time sleep);
 
 my $n = shift // 4;
 my $minutes = shift // 10;
-my $tck = sysconf(_SC_CLK_TCK);
 
 my $t = DubTest->new(main => 'thread_pool default threads=2;',
     rtmp_main => 'dub_metrics_zone dub 1m;',
@@ -45,15 +43,7 @@ $sts->control(rules => [ { trigger => 'nth_fragment', value => 10,
 $t->{rtmp} =~ s/%%STS%%/${\$sts->url}/;
 $t->run;
 
-my ($worker) = map { /^(\d+)$/ ? $1 : () } `pgrep -P $t->{pid}`;
-
-sub proc {
-    open my $st, '<', "/proc/$worker/stat" or return (0, 0);
-    my @f = split / /, <$st> =~ s/^.*\) //r;
-    open my $sf, '<', "/proc/$worker/status" or return (0, 0);
-    my ($rss) = join('', <$sf>) =~ /^VmRSS:\s+(\d+)/m;
-    return (($f[11] + $f[12]) / $tck, $rss / 1024);
-}
+my ($worker) = $t->workers;
 
 my $loops = int($minutes) + 1;
 my $looped = $t->dir . '/looped.flv';
@@ -71,7 +61,8 @@ printf "%6s %8s %8s %8s %8s %8s %8s %8s\n", 'time s', 'RSS MiB', 'CPU s',
 
 while (time < $end && grep { $t->running($_) } @pub) {
     sleep 30;
-    my ($cpu, $rss) = proc();
+    my ($cpu, $rss) = DubTest::proc_usage($worker);
+    $rss /= 1024;
     my $m = $t->metrics;
     my %sum;
     for my $k (keys %$m) {

@@ -50,18 +50,10 @@ my $dubbed = 0;
 $dubbed += $m->{$_} for grep { /^nginx_dub_segments_dubbed_total/ } keys %$m;
 ok($dubbed >= 60, "four streams dubbed ($dubbed segments)");
 
-my $n = $m->{'nginx_dub_event_loop_lag_seconds_count'}
-        - $before->{'nginx_dub_event_loop_lag_seconds_count'};
 my $sum = $m->{'nginx_dub_event_loop_lag_seconds_sum'}
           - $before->{'nginx_dub_event_loop_lag_seconds_sum'};
-
-my ($p99, $worst);
-for my $le (qw(0.001 0.002 0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 +Inf)) {
-    my $k = "nginx_dub_event_loop_lag_seconds_bucket{le=\"$le\"}";
-    my $cum = $m->{$k} - $before->{$k};
-    $p99 //= $le if $cum >= 0.99 * $n;
-    $worst //= $le if $cum == $n;
-}
+my ($p99, $n) = DubTest::lag_quantile($m, $before, 0.99);
+my ($worst) = DubTest::lag_quantile($m, $before, 1);
 
 ok($n >= 300, "lag sampled $n times");
 diag(sprintf("event-loop lag over %d samples: mean %.3f ms, p99 <= %s s, "

@@ -73,32 +73,27 @@ EOF
 
 my $sts = $t->local_sts;
 
-# a second one whose speech recognizer fails (a stand-in first in PATH)
-
-my $bin = $t->dir . '/broken-bin';
-mkdir $bin or die "$bin: $!";
-open my $fh, '>', "$bin/pocketsphinx_continuous" or die;
-print $fh "#!/bin/sh\necho 'acoustic model: cannot open' >&2\nexit 1\n";
-close $fh;
-chmod 0755, "$bin/pocketsphinx_continuous";
-my $broken = do {
+# a local STS whose speech recognizer is a stand-in shell script, found
+# first in its PATH
+sub with_recognizer {
+    my ($name, $script, @opts) = @_;
+    my $bin = $t->dir . "/$name-bin";
+    mkdir $bin or die "$bin: $!";
+    open my $fh, '>', "$bin/pocketsphinx_continuous" or die $!;
+    print $fh "#!/bin/sh\n$script\n";
+    close $fh;
+    chmod 0755, "$bin/pocketsphinx_continuous";
     local $ENV{PATH} = "$bin:$ENV{PATH}";
-    $t->local_sts;
-};
+    return $t->local_sts(@opts);
+}
 
-# and one whose recognizer takes 3 s for a 2 s fragment, one at a time:
-# its queue grows past the fragments' timeout
+# one whose recognizer fails
+my $broken = with_recognizer('broken',
+                             "echo 'acoustic model: cannot open' >&2; exit 1");
 
-my $sbin = $t->dir . '/slow-bin';
-mkdir $sbin or die "$sbin: $!";
-open $fh, '>', "$sbin/pocketsphinx_continuous" or die;
-print $fh "#!/bin/sh\nsleep 3\necho hello world\n";
-close $fh;
-chmod 0755, "$sbin/pocketsphinx_continuous";
-my $slow = do {
-    local $ENV{PATH} = "$sbin:$ENV{PATH}";
-    $t->local_sts('--jobs', 1);
-};
+# one whose recognizer takes 3 s for a 2 s fragment, one at a time: its
+# queue grows past the fragments' timeout
+my $slow = with_recognizer('slow', 'sleep 3; echo hello world', '--jobs', 1);
 
 $t->{rtmp} =~ s/%%STS%%/${\$sts->url}/g;
 $t->{rtmp} =~ s/%%SLOW%%/${\$slow->url}/g;

@@ -313,7 +313,7 @@ function onConnection(socket) {
       ? m.timeout_ms : 8000;
 
     stream = { id: m.stream_id, source: src, target: tgt, pair, voice,
-               timeout, inflight: 0, total: 0,
+               timeout, total: 0,
                stats: { success: 0, partial: 0, failed: 0, times: [],
                         duration: 0 } };
 

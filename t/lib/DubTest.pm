@@ -482,6 +482,37 @@ sub max_arrival_gap {
     return (int($max * 1000), $n);
 }
 
+# the pids of nginx's worker processes
+sub workers {
+    my ($self) = @_;
+    return map { /^(\d+)$/ ? $1 : () } `pgrep -P $self->{pid}`;
+}
+
+# CPU time (user + system, s; with "children", that of the children it
+# waited for too) and resident size (kB) of a process; empty if it is gone
+sub proc_usage {
+    my ($pid, $children) = @_;
+    open my $st, '<', "/proc/$pid/stat" or return;
+    my @f = split / /, <$st> =~ s/^.*\) //r;
+    open my $sf, '<', "/proc/$pid/status" or return;
+    my ($rss) = join('', <$sf>) =~ /^VmRSS:\s+(\d+)/m;
+    my $ticks = $f[11] + $f[12] + ($children ? $f[13] + $f[14] : 0);
+    return ($ticks / POSIX::sysconf(POSIX::_SC_CLK_TCK()), $rss // 0);
+}
+
+# the bucket of nginx_dub_event_loop_lag_seconds that holds the quantile
+# "q" of the samples taken between two scrapes; and how many there were
+sub lag_quantile {
+    my ($m, $before, $q) = @_;
+    my $h = 'nginx_dub_event_loop_lag_seconds';
+    my $n = $m->{"${h}_count"} - ($before->{"${h}_count"} // 0);
+    for my $le (qw(0.001 0.002 0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 +Inf)) {
+        my $k = "${h}_bucket{le=\"$le\"}";
+        return ($le, $n) if $m->{$k} - ($before->{$k} // 0) >= $q * $n;
+    }
+    return ('+Inf', $n);
+}
+
 # is the process still running (reaping it, if not)
 sub running {
     my ($self, $pid) = @_;
