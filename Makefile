@@ -19,7 +19,11 @@ FUZZ    := $(patsubst t/fuzz/%.c,$(B)/fuzz/%,$(wildcard t/fuzz/fuzz_*.c))
 TOOLS   := $(B)/tools/audio-probe
 JOBS    ?= 6
 
-LIBS    := $(shell pkg-config --libs libavcodec libavformat libavutil \
+# tests that need a core to themselves run after the others, one at a time
+SERIAL  := t/sts-local.t
+PARALLEL = $(filter-out $(SERIAL),$(wildcard t/*.t))
+
+LIBS     = $(shell pkg-config --libs libavcodec libavformat libavutil \
                    libswresample libavfilter yajl 2>/dev/null) -lm
 
 UNIT_CFLAGS := -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -67,7 +71,10 @@ check:
 	@scripts/check-docs.pl
 
 test: all unit fuzz tools fixtures asan sts
-	prove -j$(JOBS) t/
+	@export TEST_DUB_ALL=1; \
+	prove -j$(JOBS) $(PARALLEL); a=$$?; \
+	prove $(SERIAL); b=$$?; \
+	exit $$(( a || b ))
 
 run: all fixtures sts
 	@scripts/run.sh

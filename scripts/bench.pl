@@ -82,7 +82,7 @@ for my $n (@counts) {
 EOF
 
     my $sts = $local ? $t->local_sts : $t->sts('--port', 0, '--mode', 'echo');
-    $t->{rtmp} =~ s/%%STS%%/${\$sts->url}/;
+    $t->set(STS => $sts->url);
     $t->run;
 
     my ($worker) = $t->workers;

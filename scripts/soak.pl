@@ -40,7 +40,7 @@ my $sts = $t->sts('--port', 0, '--mode', 'echo', '--latency-min-ms', 0,
 $sts->control(rules => [ { trigger => 'nth_fragment', value => 10,
                            action => 'error', error_code => 'MODEL_ERROR',
                            retryable => JSON::PP::true } ]);
-$t->{rtmp} =~ s/%%STS%%/${\$sts->url}/;
+$t->set(STS => $sts->url);
 $t->run;
 
 my ($worker) = $t->workers;

@@ -151,21 +151,21 @@ ok($rc != 0 && $out =~ /"dub" directive is not allowed here/,
 ok($rc != 0 && $out =~ /zero size shared memory zone "dub"/,
    'dub_metrics without a dub_metrics_zone') or diag($out);
 
-$t->{rtmp_main} = 'dub_metrics_zone dub 40k max_streams=1000;';
+$t->set_conf(rtmp_main => 'dub_metrics_zone dub 40k max_streams=1000;');
 ($rc, $out) = $t->test_conf(rtmp => conf("dub off;"));
 ok($rc != 0 && $out =~ /"dub_metrics_zone" "dub" of 40960 bytes is too small for max_streams=1000/,
    'zone too small for max_streams') or diag($out);
 
-$t->{rtmp_main} = 'dub_metrics_zone dub 1m max_streams=0;';
+$t->set_conf(rtmp_main => 'dub_metrics_zone dub 1m max_streams=0;');
 ($rc, $out) = $t->test_conf(rtmp => conf("dub off;"));
 ok($rc != 0 && $out =~ /invalid "max_streams=0" in "dub_metrics_zone"/,
    'max_streams') or diag($out);
 
-$t->{rtmp_main} = 'dub_metrics_zone dub 1m retain=5m;';
+$t->set_conf(rtmp_main => 'dub_metrics_zone dub 1m retain=5m;');
 ($rc, $out) = $t->test_conf(rtmp => conf("dub on; dub_output_app dubbed;"),
     http => 'location /metrics { dub_metrics; }');
 is($rc, 0, 'zone and location') or diag($out);
-$t->{rtmp_main} = '';
+$t->set_conf(rtmp_main => '');
 
 SKIP: {
     skip 'static build', 1 if $ENV{TEST_NGINX_STATIC};
@@ -177,7 +177,7 @@ SKIP: {
     open my $fh, '>', $file or die;
     print $fh $conf;
     close $fh;
-    $out = `$t->{binary} -t -p ${\$t->dir}/ -c $file 2>&1`;
+    $out = `${\$t->binary} -t -p ${\$t->dir}/ -c $file 2>&1`;
     ok($? != 0 && $out =~ /undefined symbol/,
        'loading before ngx_rtmp_module.so fails at load time') or diag($out);
 }

@@ -8,11 +8,13 @@
 use strict;
 use warnings;
 
+use lib 't/lib';
+use DubTest;
 use Test::More;
 use File::Temp qw(tempdir);
 
 my @targets = sort glob('build/fuzz/fuzz_*');
-plan skip_all => 'no fuzz targets built (make fuzz)' unless @targets;
+DubTest::missing('no fuzz targets built (make fuzz)') unless @targets;
 
 my $seconds = $ENV{FUZZ_SECONDS} // 15;
 

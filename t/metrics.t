@@ -44,13 +44,13 @@ EOF
 EOF
 
 # every scrape on a new connection, spread over the workers
-$t->{http_listen_opts} = 'reuseport';
+$t->set_conf(http_listen => 'reuseport');
 
 my $sts = $t->sts('--port', 0, '--mode', 'tone');
 $sts->control(rules => [ { trigger => 'sequence_number', value => [1, 3, 5],
     action => 'error', error_code => 'MODEL_ERROR',
     retryable => JSON::PP::true } ]);
-$t->{rtmp} =~ s/%%STS%%/${\$sts->url}/;
+$t->set(STS => $sts->url);
 $t->run;
 
 my $looped = $t->dir . '/looped.flv';

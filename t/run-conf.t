@@ -6,13 +6,11 @@
 
 use strict;
 use warnings;
-no warnings qw(exec);
 
 use lib 't/lib';
 use DubTest;
 use Test::More;
 use IO::Socket::INET;
-use Time::HiRes qw(sleep);
 
 plan skip_all => 'Debian nginx only' if $ENV{TEST_NGINX_STATIC};
 
@@ -45,20 +43,11 @@ close $fh;
 my $out = `nginx -t -p $dir/ -c $dir/run.conf 2>&1`;
 is($?, 0, 'conf/nginx.conf passes nginx -t') or diag($out);
 
-my $pid = fork // die;
-if ($pid == 0) {
-    chdir $dir;
-    open STDOUT, '>', "$dir/logs/stderr.log";
-    open STDERR, '>&', \*STDOUT;
-    exec 'nginx', '-p', "$dir/", '-c', "$dir/run.conf", '-g', 'daemon off;';
-    POSIX::_exit(127);
-}
-$t->{pid} = $pid;
-sleep 1;
+$t->run(conf => "$dir/run.conf", chdir => $dir, args => ['-g', 'daemon off;']);
 
 my $rec = "$dir/out.flv";
 my $player = $t->play('dubbed/demo', $rec);
-sleep 0.5;
+$t->wait_player('demo', 30);
 my $pub = $t->publish('short', 'live/demo');
 
 is($t->wait_exit($pub, 30), 0, 'pushed to live/demo');
@@ -71,10 +60,10 @@ ok(-s "$dir/hls/demo.m3u8", 'HLS playlist');
 ok($t->log_lines(qr/"live\/demo" segment \d+ fragment \S+ out with dubbed/) >= 1,
    'segments dubbed through the STS');
 
-my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                              PeerPort => $t->http_port) or die;
-print $s "GET /stub_status HTTP/1.0\r\n\r\n";
-my $resp = do { local $/; <$s> };
+my $sock = IO::Socket::INET->new(PeerAddr => q(127.0.0.1),
+                                 PeerPort => $t->http_port) or die;
+print $sock "GET /stub_status HTTP/1.0\r\n\r\n";
+my $resp = do { local $/; <$sock> };
 like($resp, qr/Active connections: \d+/, 'stub_status answers');
 
 my ($status, $body) = $t->http_get('/metrics');

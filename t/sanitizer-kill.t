@@ -6,15 +6,10 @@
 use strict;
 use warnings;
 
-BEGIN {
-    my $nginx = 'build/asan/nginx';
-    unless (-x $nginx) {
-        print "1..0 # SKIP no sanitizer build (make asan)\n";
-        exit 0;
-    }
-    $ENV{TEST_NGINX_BINARY} = $nginx;
-    $ENV{TEST_NGINX_STATIC} = 1;
-}
+use lib 't/lib';
+use DubTest;
+
+DubTest::use_sanitizer_build();
 
 do './t/kill.t';
 die $@ if $@;

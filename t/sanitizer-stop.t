@@ -7,18 +7,11 @@
 use strict;
 use warnings;
 
-BEGIN {
-    my $nginx = 'build/asan/nginx';
-    unless (-x $nginx) {
-        print "1..0 # SKIP no sanitizer build (make asan)\n";
-        exit 0;
-    }
-    $ENV{TEST_NGINX_BINARY} = $nginx;
-    $ENV{TEST_NGINX_STATIC} = 1;
-}
-
 use lib 't/lib';
 use DubTest;
+
+DubTest::use_sanitizer_build();
+
 use Test::More;
 use Time::HiRes qw(sleep);
 
@@ -45,7 +38,7 @@ for my $how ('stop', 'reload') {
 
     my $sts = $t->sts('--port', 0, '--mode', 'tone', '--tone-format', 'm4a',
                       '--latency-min-ms', 0, '--latency-max-ms', 1500);
-    $t->{rtmp} =~ s/%%STS%%/${\$sts->url}/;
+    $t->set(STS => $sts->url);
     $t->run;
 
     my @pub = map { $t->publish('short', "live/$how$_") } 1 .. 3;

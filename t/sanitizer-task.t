@@ -10,18 +10,11 @@
 use strict;
 use warnings;
 
-BEGIN {
-    my $nginx = 'build/asan/nginx';
-    unless (-x $nginx) {
-        print "1..0 # SKIP no sanitizer build (make asan)\n";
-        exit 0;
-    }
-    $ENV{TEST_NGINX_BINARY} = $nginx;
-    $ENV{TEST_NGINX_STATIC} = 1;
-}
-
 use lib 't/lib';
 use DubTest;
+
+DubTest::use_sanitizer_build();
+
 use Test::More;
 
 my $delay_ms = 7000;
@@ -49,7 +42,7 @@ my $t = DubTest->new(
 EOF
 
 my $sts = $t->sts('--port', 0, '--mode', 'tone', '--tone-format', 'm4a');
-$t->{rtmp} =~ s/%%STS%%/${\$sts->url}/;
+$t->set(STS => $sts->url);
 $t->run;
 
 my $pub = $t->publish('short', 'live/slow');

@@ -48,8 +48,8 @@ $sts2->control(rules => [ { trigger => 'sequence_number', value => 0,
     action => 'backpressure', bp_action => 'slow_down',
     recommended_delay_ms => 3000 } ]);
 
-$t->{rtmp} =~ s/%%STS1%%/${\$sts1->url}/;
-$t->{rtmp} =~ s/%%STS2%%/${\$sts2->url}/;
+$t->set(STS1 => $sts1->url);
+$t->set(STS2 => $sts2->url);
 $t->run;
 
 my $looped = $t->dir . '/looped.flv';

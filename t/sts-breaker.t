@@ -56,8 +56,8 @@ $sts2->control(rules => [ { trigger => 'sequence_number',
     value => [0, 1, 2, 3, 4, 5, 6, 7], action => 'error',
     error_code => 'INVALID_SEQUENCE', retryable => JSON::PP::false } ]);
 
-$t->{rtmp} =~ s/%%STS1%%/${\$sts1->url}/;
-$t->{rtmp} =~ s/%%STS2%%/${\$sts2->url}/;
+$t->set(STS1 => $sts1->url);
+$t->set(STS2 => $sts2->url);
 $t->run;
 
 my $looped = $t->dir . '/looped.flv';

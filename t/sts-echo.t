@@ -29,7 +29,7 @@ EOF
 
 my $sts = $t->sts('--port', 0, '--mode', 'echo', '--latency-min-ms', 0,
                   '--latency-max-ms', 500);
-$t->{rtmp} =~ s/%%STS%%/${\$sts->url}/;
+$t->set(STS => $sts->url);
 $t->run;
 
 my $looped = $t->dir . '/looped.flv';

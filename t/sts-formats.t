@@ -46,7 +46,7 @@ EOF
 $sts{s16}->control(rules => [ { trigger => 'sequence_number', value => 2,
                                 action => 'partial' } ]);
 
-$t->{rtmp} = $rtmp . "        application dubbed { live on; play_restart on; }\n";
+$t->set_conf(rtmp => $rtmp . "        application dubbed { live on; play_restart on; }\n");
 $t->run;
 
 my (%player, @pub);

@@ -50,7 +50,7 @@ my @rules = (
 $sts->control(rules => [ map { { trigger => 'sequence_number',
     value => $_->[0], action => $_->[1], once => JSON::PP::true } } @rules ]);
 
-$t->{rtmp} =~ s/%%STS%%/${\$sts->url}/;
+$t->set(STS => $sts->url);
 $t->run;
 
 my $looped = $t->dir . '/looped.flv';

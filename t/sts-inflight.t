@@ -61,9 +61,9 @@ my $sts3 = $t->sts('--port', 0, '--mode', 'tone', '--latency-ms', 200);
 $sts3->control(rules => [ { trigger => 'sequence_number', value => 0,
                             action => 'drop' } ]);
 
-$t->{rtmp} =~ s/%%STS1%%/${\$sts1->url}/;
-$t->{rtmp} =~ s/%%STS2%%/${\$sts2->url}/;
-$t->{rtmp} =~ s/%%STS3%%/${\$sts3->url}/;
+$t->set(STS1 => $sts1->url);
+$t->set(STS2 => $sts2->url);
+$t->set(STS3 => $sts3->url);
 $t->run;
 
 my $looped = $t->dir . '/looped.flv';

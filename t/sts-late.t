@@ -49,7 +49,7 @@ EOF
 # the slot, which comes about 2 s after the cut
 
 my $sts = $t->sts('--port', 0, '--mode', 'tone', '--latency-ms', 3500);
-$t->{rtmp} =~ s/%%STS%%/${\$sts->url}/g;
+$t->set(STS => $sts->url);
 $t->run;
 
 my %out;

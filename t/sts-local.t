@@ -95,9 +95,9 @@ my $broken = with_recognizer('broken',
 # queue grows past the fragments' timeout
 my $slow = with_recognizer('slow', 'sleep 3; echo hello world', '--jobs', 1);
 
-$t->{rtmp} =~ s/%%STS%%/${\$sts->url}/g;
-$t->{rtmp} =~ s/%%SLOW%%/${\$slow->url}/g;
-$t->{rtmp} =~ s/%%BROKEN%%/${\$broken->url}/g;
+$t->set(STS => $sts->url);
+$t->set(SLOW => $slow->url);
+$t->set(BROKEN => $broken->url);
 $t->run;
 
 my $bout = $t->dir . '/broken.flv';

@@ -45,9 +45,9 @@ my $t = DubTest->new(main => 'thread_pool default threads=2;',
 EOF
 
 my $sts = $t->sts('--port', 0, '--mode', 'tone', '--latency-ms', 100);
-my $nobody = DubTest::free_port();
-$t->{rtmp} =~ s/%%STS%%/${\$sts->url}/;
-$t->{rtmp} =~ s/%%NOBODY%%/$nobody/;
+my $nobody = DubTest::port();
+$t->set(STS => $sts->url);
+$t->set(NOBODY => $nobody);
 
 $t->run;
 

@@ -49,7 +49,7 @@ if ($pid == 0) {
 push @DubTest::PIDS, $pid;
 close $listener;
 
-$t->{rtmp} =~ s/%%DROP%%/$port/;
+$t->set(DROP => $port);
 $t->run;
 
 my $pub = $t->publish('short', 'live/r');

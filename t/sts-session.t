@@ -59,7 +59,7 @@ for my $a (sort keys %app) {
 EOF
 }
 
-$t->{rtmp} = $rtmp . "        application dubbed { live on; }\n";
+$t->set_conf(rtmp => $rtmp . "        application dubbed { live on; }\n");
 $t->run;
 
 my @pub = map { $t->publish('short', "$_/s$_") } sort keys %app;

@@ -64,7 +64,7 @@ openssl("req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=other-ca "
 my $sts = $t->sts('--port', 0, '--mode', 'tone', '--tls-cert',
                   "$d/server.pem", '--tls-key', "$d/server.key");
 my $port = $sts->port;
-$t->{rtmp} =~ s/%%PORT%%/$port/g;
+$t->set(PORT => $port);
 $t->run;
 
 my $p1 = $t->publish('short', 'good/g');

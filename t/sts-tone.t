@@ -32,7 +32,7 @@ EOF
 
 my $sts = $t->sts('--port', 0, '--mode', 'tone', '--tone-hz', 1000,
                   '--latency-ms', 300);
-$t->{rtmp} =~ s/%%STS%%/${\$sts->url('\/sts')}/;
+$t->set(STS => $sts->url('/sts'));
 
 $t->run;
 

@@ -6,12 +6,14 @@
 use strict;
 use warnings;
 
+use lib 't/lib';
+use DubTest;
 use Test::More;
 use TAP::Parser;
 
 my @tests = sort glob('build/unit/test_*');
 
-plan skip_all => 'no unit tests built (make unit)' unless @tests;
+DubTest::missing('no unit tests built (make unit)') unless @tests;
 
 for my $bin (@tests) {
     my $name = $bin =~ s{.*/}{}r;

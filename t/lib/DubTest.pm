@@ -1,10 +1,19 @@
 package DubTest;
 
 # Test harness in the manner of nginx's own tests: each test file starts
-# its own nginx on free ports in a temporary directory, drives it with
+# its own nginx on reserved ports in a temporary directory, drives it with
 # real ffmpeg/ffprobe, fails on [alert], [crit], [emerg], a crashed
 # worker or sanitizer output in the logs, and always stops what it
 # started.
+#
+# Ports come from port(): each is held by a lock file for the life of the
+# test file (as nginx-tests' port() does), from a range below the
+# kernel's ephemeral ports, so test files running in parallel never get
+# the same one and no outgoing connection takes it either.
+#
+# The log check needs no call: done_testing() stops every nginx still
+# running and checks its logs as one more test; a test that dies fails
+# on its logs too.  stop_ok() does the same earlier, by name.
 #
 # Environment:
 #   TEST_NGINX_BINARY   nginx to run (default /usr/sbin/nginx)
@@ -12,12 +21,15 @@ package DubTest;
 #                       in (the sanitizer build), load no modules
 #   TEST_NGINX_LEAVE    1: keep the temporary directory
 #   TEST_NGINX_VERBOSE  1: print nginx's error log on failure
+#   TEST_DUB_ALL        1 (set by "make test"): a test whose build output
+#                       is missing fails instead of skipping
 
 use strict;
 use warnings;
 no warnings qw(exec);
 
 use Cwd qw(abs_path);
+use Fcntl qw(:flock);
 use File::Basename qw(dirname);
 use File::Path qw(make_path);
 use File::Temp qw(tempdir);
@@ -37,12 +49,13 @@ $ENV{LSAN_OPTIONS} //= "suppressions=$TOP/t/lsan.supp:print_suppressions=0";
 $ENV{UBSAN_OPTIONS} //= 'print_stacktrace=1';
 our @PIDS;
 my @INSTANCES;
+my %PORTS;              # port => the lock file's handle
 
 sub new {
     my ($class, %args) = @_;
 
     my $self = bless {
-        http_listen_opts => '',
+        http_listen_opts => $args{http_listen} // '',
         rtmp    => $args{rtmp} // '',
         rtmp_main => $args{rtmp_main} // '',
         http    => $args{http},
@@ -53,8 +66,9 @@ sub new {
                            CLEANUP => !$ENV{TEST_NGINX_LEAVE}),
     }, $class;
 
-    $self->{rtmp_port} = free_port();
-    $self->{http_port} = free_port();
+    $self->{rtmp_port} = port();
+    $self->{http_port} = port();
+    $self->{vars} = {};
 
     # workers of a root master run as an unprivileged user
     chmod 0755, $self->{dir};
@@ -75,13 +89,48 @@ sub url {
     return "rtmp://127.0.0.1:$self->{rtmp_port}/$path";
 }
 
-sub free_port {
-    my $s = IO::Socket::INET->new(
-        LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp',
-        Listen => 1, ReuseAddr => 0) or die "no free port: $!";
-    my $port = $s->sockport;
-    close $s;
-    return $port;
+# A port nobody else uses while this test file runs: a random one below
+# the ephemeral range, not listened on, and locked in a shared directory
+# until the test file exits.
+sub port {
+    my $dir = '/tmp/nginx-dub-test-ports';
+    mkdir $dir, 01777 and chmod 01777, $dir;
+
+    my ($low) = (read_proc('/proc/sys/net/ipv4/ip_local_port_range')
+                 // '32768') =~ /(\d+)/;
+    $low = 32768 if $low < 12000;
+
+    for (1 .. 1000) {
+        my $port = 10000 + int(rand($low - 10000));
+        next if $PORTS{$port};
+
+        open my $lock, '>', "$dir/$port" or next;
+        unless (flock($lock, LOCK_EX | LOCK_NB)) {
+            close $lock;
+            next;
+        }
+
+        my $s = IO::Socket::INET->new(
+            LocalAddr => '127.0.0.1', LocalPort => $port, Proto => 'tcp',
+            Listen => 1, ReuseAddr => 1);
+        unless ($s) {
+            close $lock;
+            next;
+        }
+        close $s;
+
+        $PORTS{$port} = $lock;
+        return $port;
+    }
+
+    die "no free port\n";
+}
+
+sub read_proc {
+    my ($file) = @_;
+    open my $fh, '<', $file or return undef;
+    local $/;
+    return scalar <$fh>;
 }
 
 sub modules {
@@ -92,12 +141,33 @@ sub modules {
          . "load_module $so;\n";
 }
 
+# Values for %%NAME%% in the configuration: $t->set(STS => $sts->url)
+sub set {
+    my ($self, %vars) = @_;
+    $self->{vars}{$_} = $vars{$_} for keys %vars;
+    return $self;
+}
+
+# Replaces parts of the configuration given to new(): rtmp, rtmp_main,
+# http, main, workers, http_listen
+sub set_conf {
+    my ($self, %conf) = @_;
+    for my $k (keys %conf) {
+        die "set_conf: unknown part $k\n"
+            unless $k =~ /^(rtmp|rtmp_main|http|main|workers|http_listen)$/;
+        $self->{$k eq 'http_listen' ? 'http_listen_opts' : $k} = $conf{$k};
+    }
+    return $self;
+}
+
+sub binary { $_[0]{binary} }
+
 sub subst {
     my ($self, $text) = @_;
-    $text =~ s/%%RTMP_PORT%%/$self->{rtmp_port}/g;
-    $text =~ s/%%HTTP_PORT%%/$self->{http_port}/g;
-    $text =~ s/%%TESTDIR%%/$self->{dir}/g;
-    $text =~ s/%%TOP%%/$TOP/g;
+    my %v = (RTMP_PORT => $self->{rtmp_port}, HTTP_PORT => $self->{http_port},
+             TESTDIR => $self->{dir}, TOP => $TOP, %{ $self->{vars} });
+    $text =~ s/%%(\w+)%%/exists $v{$1} ? $v{$1}
+                          : die "no value for %%$1%% (\$t->set)\n"/ge;
     return $text;
 }
 
@@ -170,22 +240,29 @@ sub test_conf {
     return ($? >> 8, $out);
 }
 
+# Starts nginx with the test's configuration, or with "conf" (a file)
+# and "args" (more command-line arguments), from the directory "chdir";
+# returns when it listens on the RTMP port.
 sub run {
-    my ($self) = @_;
-    my $file = $self->write_conf;
+    my ($self, %o) = @_;
+    my $file = $o{conf} // $self->write_conf;
 
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
         setsid();
+        chdir $o{chdir} if $o{chdir};
         open STDOUT, '>', "$self->{dir}/logs/stderr.log";
         open STDERR, '>&', \*STDOUT;
-        exec $self->{binary}, '-p', "$self->{dir}/", '-c', $file;
+        exec $self->{binary}, '-p', "$self->{dir}/", '-c', $file,
+            @{ $o{args} // [] };
         POSIX::_exit(127);
     }
 
     $self->{pid} = $pid;
+    $self->{ran} = 1;
+    delete $self->{checked};
 
-    my $deadline = time + 30;
+    my $deadline = time + 60;
     while (time < $deadline) {
         if (waitpid($pid, WNOHANG) == $pid) {
             delete $self->{pid};
@@ -194,7 +271,7 @@ sub run {
         }
         my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                       PeerPort => $self->{rtmp_port});
-        if ($s) {
+        if ($s && $self->workers >= $self->{workers}) {
             close $s;
             return $self;
         }
@@ -204,14 +281,48 @@ sub run {
     die "nginx did not listen on $self->{rtmp_port}";
 }
 
+# Reloads the configuration (SIGHUP) and waits until the new workers run
+# and the old ones have been told to quit; returns true if they did.
 sub reload {
-    my ($self) = @_;
+    my ($self, $timeout) = @_;
+    my $re = qr/start worker process (\d+)/;
+    my $before = () = $self->log_lines($re);
     kill 'HUP', $self->{pid};
+    return $self->wait_for(sub {
+        my $started = () = $self->log_lines($re);
+        return $started >= $before + $self->{workers};
+    }, $timeout // 30);
+}
+
+# Calls "cond" every 50 ms until it returns true (then returns that) or
+# "timeout" seconds pass (then returns false).
+sub wait_for {
+    my ($self, $cond, $timeout) = @_;
+    my $deadline = time + ($timeout // 30);
+    while (1) {
+        my $r = $cond->();
+        return $r if $r;
+        return 0 if time >= $deadline;
+        sleep 0.05;
+    }
+}
+
+# Waits until "count" (default 1) players asked nginx-rtmp for the
+# stream "name" since nginx started; nginx-rtmp attaches a player in the
+# event that logs its "play" command.
+sub wait_player {
+    my ($self, $name, $timeout, $count) = @_;
+    my $re = qr/ play: name='\Q$name\E'/;
+    return $self->wait_for(sub {
+        my $n = () = $self->log_lines($re);
+        return $n >= ($count // 1);
+    }, $timeout);
 }
 
 # Stops nginx and checks its logs.  Returns the problems found.
 sub stop {
     my ($self, %opts) = @_;
+    $self->{checked} = 1;
     my $pid = delete $self->{pid} or return;
 
     kill $opts{graceful} ? 'QUIT' : 'TERM', $pid;
@@ -258,6 +369,33 @@ sub stop_ok {
     return !@bad;
 }
 
+# Every nginx the test ran and did not check itself: stopped, and its
+# logs checked as one test each (before done_testing counts), or, if the
+# test died, reported and made to fail.
+sub check_all {
+    my ($in_end) = @_;
+    my $bad = 0;
+    for my $t (@INSTANCES) {
+        next if $t->{checked} || !$t->{ran};
+        if (!$in_end) {
+            $t->stop_ok;
+            next;
+        }
+        my @bad = $t->stop(timeout => 10);
+        next unless @bad;
+        Test::More::diag("nginx in $t->{dir}:\n" . join "\n",
+                         @bad[0 .. ($#bad > 20 ? 20 : $#bad)]);
+        $bad++;
+    }
+    return $bad;
+}
+
+{
+    no warnings 'redefine';
+    my $done = \&Test::Builder::done_testing;
+    *Test::Builder::done_testing = sub { check_all(0); goto &$done };
+}
+
 sub read_file {
     my ($self, $name) = @_;
     my $path = $name =~ m{^/} ? $name : "$self->{dir}/$name";
@@ -283,6 +421,26 @@ sub wait_log {
         sleep 0.1;
     }
     return 0;
+}
+
+# A build output the test needs is missing: under "make test"
+# (TEST_DUB_ALL) that fails the test file, elsewhere it skips it.
+sub missing {
+    my ($why) = @_;
+    if ($ENV{TEST_DUB_ALL}) {
+        plan(tests => 1);
+        fail($why);
+        exit 1;
+    }
+    plan(skip_all => $why);
+}
+
+# The rest of the test file runs on the sanitizer build (make asan)
+sub use_sanitizer_build {
+    my $nginx = "$TOP/build/asan/nginx";
+    missing("no sanitizer build $nginx (make asan)") unless -x $nginx;
+    $ENV{TEST_NGINX_BINARY} = $nginx;
+    $ENV{TEST_NGINX_STATIC} = 1;
 }
 
 sub fixture {
@@ -369,15 +527,24 @@ sub sts {
     return $self->start_sts("$TOP/sts/echo/server.js", @opts);
 }
 
-# the local offline STS (sts/local/) on a free port
+# the local offline STS (sts/local/) on a reserved port
 sub local_sts {
     my ($self, @opts) = @_;
-    return $self->start_sts("$TOP/sts/local/server.js", '--port', 0, @opts);
+    return $self->start_sts("$TOP/sts/local/server.js", @opts);
 }
 
 sub start_sts {
     my ($self, $script, @opts) = @_;
     my $n = ++$self->{nsts};
+
+    # a reserved port in place of "any": the STS can be restarted on it
+    my ($i) = grep { $opts[$_] eq '--port' } 0 .. $#opts - 1;
+    if (!defined $i) {
+        push @opts, '--port', port();
+    } elsif ($opts[$i + 1] eq '0') {
+        $opts[$i + 1] = port();
+    }
+
     my $out = "$self->{dir}/logs/sts$n.out";
 
     my $pid = fork // die "fork: $!";
@@ -391,7 +558,7 @@ sub start_sts {
     }
     push @PIDS, $pid;
 
-    my $deadline = time + 20;
+    my $deadline = time + 60;
     my $port;
     while (time < $deadline) {
         ($port) = $self->read_file($out) =~ /^listening (\d+)/m;
@@ -717,8 +884,9 @@ sub cleanup {
 
 END {
     my $status = $?;
+    my $bad = check_all(1);
     cleanup();
-    $? = $status;
+    $? = $status || ($bad ? 1 : 0);
 }
 
 $SIG{INT} = $SIG{TERM} = sub { cleanup(); exit 1 };
