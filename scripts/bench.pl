@@ -113,12 +113,23 @@ EOF
         $sts_cpu -= $sts_cpu0;
     }
 
+    # the local STS's own time per fragment (its log: a JSON line each)
+    my $per_fragment = '';
+    if ($local) {
+        my @ms = sort { $a <=> $b } map { /"ms":(\d+)/ ? $1 : () }
+                 grep { /"fragment_id"/ }
+                 split /\n/, $t->read_file("logs/sts$sts->{n}.log");
+        $per_fragment = sprintf(", %d .. %d ms per fragment (median %d)",
+                                $ms[0], $ms[-1], $ms[@ms / 2]) if @ms;
+    }
+
     my @problems = $t->stop;
 
     push @rows, [ $local ? "nginx-dub + local STS" : "nginx-dub", $n,
                   $c1 - $c0, $wall, $rss, $idle,
                   "$dubbed dubbed, $fb fallbacks, lag p99 <= ${p99}s"
                   . ($local ? sprintf(", local STS %.1f s CPU", $sts_cpu)
+                              . $per_fragment
                             : '')
                   . (@problems ? ", PROBLEMS: @problems" : '') ];
 

@@ -1362,8 +1362,9 @@ ngx_rtmp_dub_parse_done(ngx_rtmp_dub_task_t *t)
         ngx_rtmp_dub_stat_add(b->ms, late_answers, 1);
 
         if (f->state == NGX_RTMP_DUB_FRAG_EXPIRED) {
-            ngx_rtmp_dub_frag_land(f);
+            /* acknowledged first: landing may free it */
             ngx_rtmp_dub_sts_ack(b, f, "received");
+            ngx_rtmp_dub_frag_land(f);
             ngx_rtmp_dub_sts_send(b);
         }
 

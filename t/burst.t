@@ -47,12 +47,13 @@ sub blast {
 
 my $out = $t->dir . '/burst.flv';
 my $player = $t->play('dubbed/b', $out);
-$t->wait_log(qr/play: name='b'/, 10);
+ok($t->wait_player('b', 30), 'player waits');
 
 my $t0 = time;
 my $pub = blast('short', 'live/b');
 is($t->wait_exit($pub, 30), 0, 'burst published');
-ok(time - $t0 < 6, 'the encoder sent 12 s in less than 6 s');
+# the encoder sends 12 s as fast as it can (in about a second when idle)
+ok(time - $t0 < 10, 'the encoder sent 12 s faster than real time');
 is($t->wait_exit($player, 30), 0, 'output ended');
 my $took = time - $t0;
 ok($took > 3 + 11.5, "output paced in real time (ended after $took s)");
@@ -60,7 +61,7 @@ DubTest::is_same_media(DubTest::fixture('short'), $out, 'burst');
 
 $out = $t->dir . '/over.flv';
 $player = $t->play('dubbed/o', $out);
-$t->wait_log(qr/play: name='o'/, 10);
+ok($t->wait_player('o', 30), 'player waits');
 
 $pub = blast('main', 'small/o');
 $t->wait_exit($pub, 30);

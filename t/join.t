@@ -10,7 +10,6 @@ use warnings;
 use lib 't/lib';
 use DubTest;
 use Test::More;
-use Time::HiRes qw(time sleep);
 
 my $t = DubTest->new(rtmp => <<'EOF');
         application live {
@@ -47,13 +46,13 @@ $t->run;
 
 my $remote = $t->dir . '/remote.flv';
 my $rplayer = $t->play('remote/j', $remote);
-$t->wait_log(qr/play: name='j'/, 10);
+ok($t->wait_player('j', 30), 'player waits');
 
-my $t0 = time;
 my $pub = $t->publish('short', 'live/j', '-stream_loop', '2');
 
 # 20 s into the output
-sleep 0.1 while time < $t0 + 4 + 20;
+ok($t->wait_log(qr/"live\/j" segment 10 .*out with/, 60),
+   'the output is 20 s in');
 
 my $late = $t->dir . '/late.txt';
 my $player = $t->spawn('late.log', 'ffmpeg', '-nostdin', '-hide_banner',

@@ -11,7 +11,6 @@ use warnings;
 use lib 't/lib';
 use DubTest;
 use Test::More;
-use Time::HiRes qw(sleep);
 
 my $t = DubTest->new(rtmp => <<'EOF');
         application live {
@@ -32,12 +31,18 @@ $t->run;
 
 my $out1 = $t->dir . '/out1.flv';
 my $player = $t->play('dubbed/k', $out1);
-$t->wait_log(qr/play: name='k'/, 10);
+ok($t->wait_player('k', 30), 'player waits');
 
-my $pub = $t->publish('main', 'live/k');
+# ffmpeg says how far it sent: killed once past 7.2 s, in segment 3
+my $progress = $t->dir . '/progress';
+my $pub = $t->publish('main', 'live/k', '-progress', $progress,
+                      '-stats_period', '0.1');
 
 ok($t->wait_log(qr/"live\/k" segment 2 cut/, 20), 'three segments cut');
-sleep 1.5;
+ok($t->wait_for(sub {
+    my @us = $t->read_file($progress) =~ /^out_time_us=(\d+)/mg;
+    return @us && $us[-1] >= 7_200_000;
+}, 30), 'the publisher sent 7.2 s');
 $t->kill_proc($pub, 'KILL');
 $t->wait_exit($pub, 5);
 
@@ -58,7 +63,7 @@ DubTest::is_prefix_media(DubTest::fixture('main'), $out1, 'killed', 7000);
 
 my $out2 = $t->dir . '/out2.flv';
 $player = $t->play('dubbed/k', $out2);
-sleep 0.5;
+ok($t->wait_player('k', 30, 2), 'second player waits');
 $pub = $t->publish('short', 'live/k');
 
 is($t->wait_exit($pub, 30), 0, 'published again');

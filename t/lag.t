@@ -24,7 +24,7 @@ my $t = DubTest->new(main => 'thread_pool default threads=2;',
             dub on;
             dub_output_app dubbed;
             dub_segment 2s;
-            dub_delay 5s;
+            dub_delay 12s;
             dub_sts_url %%STS%%;
         }
 

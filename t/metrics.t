@@ -34,7 +34,7 @@ EOF
             dub on;
             dub_output_app dubbed;
             dub_segment 2s;
-            dub_delay 4s;
+            dub_delay 10s;
             dub_sts_url %%STS%%;
         }
 
@@ -57,19 +57,18 @@ my $looped = $t->dir . '/looped.flv';
 system("ffmpeg -nostdin -v error -stream_loop 2 -i "
        . DubTest::fixture('short') . " -c copy -f flv $looped") == 0 or die;
 
-my $t0 = time;
 my $pub = $t->publish($looped, 'live/e');
 
 my $l = '{stream="live/e",lang="es"';
 
-sleep 0.1 while time < $t0 + 14;
+ok($t->wait_for(sub { @{ $sts->stats->{fragments} } >= 5 }, 30),
+   'five fragments went to the STS');
 my $before = $t->metrics;
 ok($before->{"nginx_dub_fragments_sent_total$l}"} >= 4,
    'counting before the reload: '
    . $before->{"nginx_dub_fragments_sent_total$l}"} . ' sent');
 
-$t->reload;
-sleep 2;
+ok($t->reload, 'reloaded: new workers');
 
 my $after = $t->metrics;
 ok($after->{"nginx_dub_fragments_sent_total$l}"}
@@ -78,15 +77,15 @@ ok($after->{"nginx_dub_fragments_sent_total$l}"}
    . $after->{"nginx_dub_fragments_sent_total$l}"} . ' sent)');
 ok($t->wait_log(qr/reconfiguring/, 5), 'nginx did reload');
 
-# two more streams while "live/e" goes on: max_streams=2
+# two more streams while "live/e" goes on, late enough in it that they
+# are still shown (retain) when it ends: max_streams=2
 
-sleep 0.1 while time < $t0 + 22;
+ok($t->wait_log(qr/"live\/e" segment 10 .*cut/, 30), 'live/e 22 s in');
 my @more = map { $t->publish('short', "live/x$_") } 1, 2;
 is($t->wait_exit($_, 30), 0, 'published') for @more;
 
 is($t->wait_exit($pub, 60), 0, 'published 36 s across the reload');
-ok($t->wait_log(qr/"dubbed\/e" output done/, 20), 'output drained');
-sleep 1;
+ok($t->wait_log(qr/"dubbed\/e" output done/, 30), 'output drained');
 
 # twenty scrapes
 
@@ -131,10 +130,13 @@ ok(scalar $t->log_lines(qr/\[warn\].*has no metrics: all 2 slots of "dub_metrics
 
 # retain: gone 12 s after their end
 
-ok($t->wait_log(qr/"dubbed\/x\d" output done/, 10), 'the others drained');
-sleep 13;
+ok($t->wait_for(sub { $t->log_lines(qr/"dubbed\/x\d" output done/) == 2 },
+                30), 'the others drained');
+my $drained = time;
+ok($t->wait_for(sub { !grep { /stream="live\// } keys %{ $t->metrics } }, 30),
+   'series gone after retain');
+ok(time - $drained >= 10, 'not before (' . int(time - $drained) . ' s)');
 $m = $t->metrics;
-ok(!grep({ /stream="live\// } keys %$m), 'series gone after retain');
 is($m->{'nginx_dub_metrics_zone_streams{zone="dub",state="ended"}'}, 0,
    'zone: no stream shown');
 

@@ -9,7 +9,6 @@ use warnings;
 use lib 't/lib';
 use DubTest;
 use Test::More;
-use Time::HiRes qw(sleep);
 
 my %fixture = (m1 => 'short', m2 => 'mono48', m3 => 'fps25', m4 => 'short');
 
@@ -36,14 +35,14 @@ for my $n (sort keys %fixture) {
     $player{$n} = $t->play("dubbed/$n", $t->dir . "/$n.flv");
 }
 
-$t->wait_log(qr/play: name='m4'/, 10);
+ok(!grep({ !$t->wait_player($_, 30) } sort keys %fixture), 'players wait');
 
 for my $n (sort keys %fixture) {
     $pub{$n} = $t->publish($fixture{$n}, "live/$n");
-    sleep 0.3;
 }
 
-sleep 5;
+# m4 killed in its third segment, once two went by
+ok($t->wait_log(qr/"live\/m4" segment 1 .*cut/, 30), 'm4 under way');
 $t->kill_proc($pub{m4}, 'KILL');
 
 for my $n (sort keys %fixture) {
@@ -63,7 +62,8 @@ for my $n (qw(m1 m2 m3)) {
 DubTest::is_prefix_media(DubTest::fixture('short'), $t->dir . '/m4.flv',
                          'm4 killed', 3000);
 
-is(scalar $t->log_lines(qr/output done/), 4, 'four outputs done');
+ok($t->wait_for(sub { $t->log_lines(qr/output done/) == 4 }, 20),
+   'four outputs done');
 
 $t->stop_ok;
 

@@ -48,7 +48,7 @@ $t->run;
 
 my $out = $t->dir . '/ok.flv';
 my $player = $t->play('dubbed/approved', $out);
-$t->wait_log(qr/play: name='approved'/, 10);
+ok($t->wait_player('approved', 30), 'player waits');
 
 my $pub = $t->publish('short', 'live/approved');
 is($t->wait_exit($pub, 30), 0, 'approved publish');

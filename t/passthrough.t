@@ -10,7 +10,7 @@ use warnings;
 use lib 't/lib';
 use DubTest;
 use Test::More;
-use Time::HiRes qw(time sleep);
+use Time::HiRes qw(time);
 
 my $t = DubTest->new(rtmp => <<'EOF');
         application live {
@@ -31,9 +31,7 @@ my $out = $t->dir . '/out.flv';
 my $player = $t->play('dubbed/main', $out);
 my ($watch, $first) = $t->watch_first_packet('dubbed/main');
 
-my $deadline = time + 10;
-sleep 0.1 while $t->log_lines(qr/play: name='main'/) < 2 && time < $deadline;
-is(scalar $t->log_lines(qr/play: name='main'/), 2, 'players wait for output');
+ok($t->wait_player('main', 30, 2), 'players wait for output');
 
 my $t0 = time;
 my $pub = $t->publish('main', 'live/main');
@@ -44,9 +42,10 @@ $t->wait_exit($watch, 10);
 
 my ($first_at, $nprobe) = split /\n/, $t->read_file($first);
 my $delay = $first_at - $t0;
-ok(abs($delay - 14) < 1, sprintf("first output tag 14 s after the first "
-   . "input tag (%.3f s)", $delay))
-    or diag("measured $delay s");
+# not before the delay, however fast; after it by what the machine takes
+# to start ffmpeg and to schedule the players (under a second when idle)
+ok($delay >= 14 - 0.05 && $delay < 14 + 5, sprintf("first output tag 14 s after "
+   . "the publisher started (%.3f s)", $delay));
 
 my $in = DubTest::packets(DubTest::fixture('main'));
 my $got = DubTest::packets($out);

@@ -49,7 +49,7 @@ $t->run;
 
 my $out = $t->dir . '/pushed.flv';
 my $player = $t->play('dubbed/p', $out);
-$t->wait_log(qr/play: name='p'/, 10);
+ok($t->wait_player('p', 30), 'player waits');
 
 my $pub = $t->publish('short', 'ingest/p');
 is($t->wait_exit($pub, 30), 0, 'published to ingest');

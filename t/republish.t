@@ -31,7 +31,7 @@ $t->run;
 
 my $out = $t->dir . '/out.flv';
 my $player = $t->play('dubbed/r', $out);
-$t->wait_log(qr/play: name='r'/, 10);
+ok($t->wait_player('r', 30), 'player waits');
 
 my $pub = $t->publish('short', 'live/r');
 is($t->wait_exit($pub, 30), 0, 'first publish');

@@ -11,7 +11,6 @@ use warnings;
 use lib 't/lib';
 use DubTest;
 use Test::More;
-use Time::HiRes qw(time sleep);
 
 my $t = DubTest->new(rtmp => <<'EOF');
         application live {
@@ -34,16 +33,18 @@ my $sw = $t->dir . '/switch.flv';
 my $wr = $t->dir . '/wrap.flv';
 my $p1 = $t->play('dubbed/switch', $sw);
 my $p2 = $t->play('dubbed/wrap', $wr);
-$t->wait_log(qr/play: name='wrap'/, 10);
+ok($t->wait_player('switch', 30) && $t->wait_player('wrap', 30),
+   'players wait');
 
-my $t0 = time;
 my $pub1 = $t->publish('switch', 'live/switch');
 
 # 31-bit wrap 3.6 s into the stream
 my $pub2 = $t->publish('short', 'live/wrap', ['-output_ts_offset', '2147480']);
 
-# a player joining after the switch gets the new headers
-sleep 0.1 while time < $t0 + 8 + 14;
+# a player joining after the switch gets the new headers: once the
+# output reached the segment that starts with them
+ok($t->wait_log(qr/"live\/switch" segment 2 .*out with/, 40),
+   'the output reached the switch');
 my $late = $t->dir . '/late.flv';
 my $p3 = $t->play('dubbed/switch', $late, '-t', '2');
 

@@ -56,15 +56,16 @@ my $looped = $t->dir . '/looped.flv';
 system("ffmpeg -nostdin -v error -stream_loop 2 -i "
        . DubTest::fixture('short') . " -c copy -f flv $looped") == 0 or die;
 
-my $t0 = time;
 my $p1 = $t->publish($looped, 'live/p');
 my $p2 = $t->publish($looped, 'slow/s');
 
-sleep 0.1 while time < $t0 + 9;
+# a pause of 10 s once four fragments came
+ok($t->wait_for(sub { @{ $sts1->stats->{fragments} } >= 4 }, 30),
+   'four fragments before the pause');
 my $paused = time * 1000;
 $sts1->backpressure(action => 'pause', severity => 'high');
 
-sleep 0.1 while time < $t0 + 19;
+sleep 0.1 while time * 1000 < $paused + 10000;
 my $resumed = time * 1000;
 $sts1->backpressure(action => 'none', severity => 'low');
 
@@ -75,15 +76,19 @@ ok($t->wait_log(qr/"dubbed\/p" output done/, 20)
 
 # pause ... none
 
+# the pause reaches nginx after a few ms (up to a second on a busy
+# machine): a fragment cut meanwhile may still go
 my @at = map { $_->{received_at} } @{ $sts1->stats->{fragments} };
-my @during = grep { $_ > $paused + 100 && $_ < $resumed } @at;
+my @during = grep { $_ > $paused + 1000 && $_ < $resumed } @at;
 my @before = grep { $_ <= $paused } @at;
 my @after = grep { $_ >= $resumed } @at;
 
 is(scalar @during, 0, 'no fragment sent during the pause');
 ok(@before >= 3, 'fragments before the pause (' . @before . ')');
 ok(@after >= 3, 'and after "none" (' . @after . ')');
-ok($after[0] - $resumed < 1000, 'sending resumed at once');
+# at once: the fragment waiting goes, not the next one cut (2 s later)
+ok(@after && $after[0] - $resumed < 1500, 'sending resumed at once ('
+   . (@after ? $after[0] - $resumed : '-') . ' ms)');
 ok(scalar $t->log_lines(qr/"live\/p" segment \d+ out with original audio: backpressure/),
    'segments held by the pause carry their original audio');
 ok(scalar $t->log_lines(qr/"live\/p" backpressure from session \S+: pause/),
@@ -93,8 +98,9 @@ ok(scalar $t->log_lines(qr/"live\/p" backpressure from session \S+: pause/),
 
 @at = map { $_->{received_at} } @{ $sts2->stats->{fragments} };
 my @gaps = map { $at[$_] - $at[$_ - 1] } 2 .. $#at;
-# measured where they arrive: a few ms of jitter
-my @short = grep { $_ < 2950 } @gaps;
+# measured where they arrive: a few ms of jitter when idle, a few hundred
+# when busy; without the spacing they would be 2 s apart
+my @short = grep { $_ < 2500 } @gaps;
 ok(@at >= 5 && !@short, 'slow_down: sends at least 3 s apart ('
    . join(' ', @gaps) . ')');
 ok(scalar $t->log_lines(qr/"slow\/s" segment \d+ out with original audio: backpressure/),

@@ -22,10 +22,10 @@ my $t = DubTest->new(main => 'thread_pool default threads=2;',
             dub on;
             dub_output_app dubbed;
             dub_segment 2s;
-            dub_delay 4s;
-            dub_sts_timeout 2s;
+            dub_delay 8s;
+            dub_sts_timeout 6s;
             dub_breaker_threshold 5;
-            dub_breaker_cooldown 5s;
+            dub_breaker_cooldown 10s;
             dub_sts_url %%STS1%%;
         }
 
@@ -34,10 +34,10 @@ my $t = DubTest->new(main => 'thread_pool default threads=2;',
             dub on;
             dub_output_app dubbed;
             dub_segment 2s;
-            dub_delay 4s;
-            dub_sts_timeout 2s;
+            dub_delay 8s;
+            dub_sts_timeout 6s;
             dub_breaker_threshold 5;
-            dub_breaker_cooldown 5s;
+            dub_breaker_cooldown 10s;
             dub_sts_url %%STS2%%;
         }
 
@@ -99,7 +99,7 @@ my @seq = map { $_->{sequence_number} } @f;
 is("@seq[0 .. 5]", "0 1 2 3 4 5", 'the first fragments, then the probe');
 
 my $wait = ($f[5]{received_at} - $f[4]{answered_at}) / 1000;
-ok($wait >= 4.9, "nothing sent for the cooldown ($wait s)");
+ok($wait >= 9.9, "nothing sent for the cooldown ($wait s)");
 
 my @names = map { $_->{name} } @{ $st->{events} };
 my $order = join ' ', grep { /^stream:(pause|resume)$/ } @names;

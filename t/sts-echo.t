@@ -17,7 +17,7 @@ my $t = DubTest->new(main => 'thread_pool default threads=2;', rtmp => <<'EOF');
             dub on;
             dub_output_app dubbed;
             dub_segment 2s;
-            dub_delay 5s;
+            dub_delay 12s;
             dub_sts_url %%STS%%;
         }
 
@@ -38,7 +38,7 @@ system("ffmpeg -nostdin -v error -stream_loop 2 -i "
 
 my $out = $t->dir . '/out.flv';
 my $player = $t->play('dubbed/e', $out);
-$t->wait_log(qr/play: name='e'/, 10);
+ok($t->wait_player('e', 30), 'player waits');
 
 my $pub = $t->publish($looped, 'live/e');
 is($t->wait_exit($pub, 60), 0, 'published 36 s');

@@ -36,7 +36,7 @@ for my $c (sort keys %case) {
             dub on;
             dub_output_app dubbed;
             dub_segment 2s;
-            dub_delay 5s;
+            dub_delay 12s;
             dub_sts_url $url;
         }
 
@@ -55,7 +55,7 @@ for my $c (sort keys %case) {
     $player{$c} = $t->play("dubbed/$c", $t->dir . "/$c.flv");
 }
 
-$t->wait_log(qr/play: name='wav'/, 10);
+ok(!grep({ !$t->wait_player($_, 30) } sort keys %case), 'players wait');
 
 for my $c (sort keys %case) {
     push @pub, $t->publish('short', "$c/$c");

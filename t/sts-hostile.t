@@ -13,7 +13,6 @@ use warnings;
 use lib 't/lib';
 use DubTest;
 use Test::More;
-use Time::HiRes qw(time sleep);
 
 my $t = DubTest->new(main => 'thread_pool default threads=2;', rtmp => <<'EOF');
         application live {
@@ -21,8 +20,8 @@ my $t = DubTest->new(main => 'thread_pool default threads=2;', rtmp => <<'EOF');
             dub on;
             dub_output_app dubbed;
             dub_segment 2s;
-            dub_delay 4s;
-            dub_sts_timeout 2s;
+            dub_delay 12s;
+            dub_sts_timeout 8s;
             dub_sts_max_message 1m;
             dub_sts_reconnect 500ms;
             dub_breaker_threshold 100;
@@ -59,13 +58,12 @@ system("ffmpeg -nostdin -v error -stream_loop 2 -i "
 
 my $out = $t->dir . '/out.flv';
 my $player = $t->play('dubbed/h', $out);
-$t->wait_log(qr/play: name='h'/, 10);
+ok($t->wait_player('h', 30), 'player waits');
 
-my $t0 = time;
 my $pub = $t->publish($looped, 'live/h');
 
 # events out of any fragment's life, mid-stream
-sleep 0.1 while time < $t0 + 5;
+ok($t->wait_log(qr/"live\/h" segment 2 .*cut/, 30), 'mid-stream');
 $sts->emit(event => 'stream:ready', payload => { max_inflight => 'lots' });
 $sts->emit(event => 'backpressure', payload => { action => 'explode' });
 $sts->emit(event => 'error', payload => { message => 'no code' });

@@ -1,7 +1,9 @@
 #!/usr/bin/perl
 
-# Answers that come too late: after the fragment's timeout, and after its
-# output slot (the timeout being longer than the slot).  Each is counted
+# Answers that come too late: after the fragment's timeout, after its
+# output slot (the timeout being longer than the slot), and after its
+# whole segment went out (t/sanitizer-late.t runs this under ASAN: the
+# fragment is freed when it lands, after it was acknowledged).  Each is counted
 # (nginx_dub_late_answers_total) and dropped: its segment has gone out
 # with the original audio (reason "timeout": the deadline is the earlier
 # of the two), and the output is the input, intact.
@@ -39,6 +41,12 @@ $common
             dub_sts_url %%STS%%;
         }
 
+        application gone {
+$common
+            dub_sts_timeout 10s;
+            dub_sts_url %%SLOW%%;
+        }
+
         application dubbed {
             live on;
             play_restart on;
@@ -50,30 +58,35 @@ EOF
 
 my $sts = $t->sts('--port', 0, '--mode', 'tone', '--latency-ms', 3500);
 $t->set(STS => $sts->url);
+
+# 7 s: after the segment's 2 s went out from its slot, within the timeout
+my $slow = $t->sts('--port', 0, '--mode', 'tone', '--latency-ms', 7000);
+$t->set(SLOW => $slow->url);
 $t->run;
 
 my %out;
 my @play;
 
-for my $s (qw(t s)) {
+for my $s (qw(t s g)) {
     $out{$s} = $t->dir . "/$s.flv";
     push @play, $t->play("dubbed/$s", $out{$s});
 }
 
-$t->wait_log(qr/play: name='s'/, 10);
+ok(!grep({ !$t->wait_player($_, 30) } qw(t s g)), 'players wait');
 
-my @pub = ($t->publish('short', 'timeout/t'), $t->publish('short', 'slot/s'));
+my @pub = ($t->publish('short', 'timeout/t'), $t->publish('short', 'slot/s'),
+           $t->publish('short', 'gone/g'));
 
 is($t->wait_exit($_, 40), 0, 'published') for @pub;
 ok($t->wait_log(qr/"dubbed\/$_" output done/, 30), "output $_ done")
-    for qw(t s);
+    for qw(t s g);
 ok($t->wait_log(qr/"$_" done: 6 sent/, 30), "$_: 6 fragments sent")
-    for 'timeout/t', 'slot/s';
+    for 'timeout/t', 'slot/s', 'gone/g';
 is($t->wait_exit($_, 20), 0, 'player done') for @play;
 
 my $m = $t->metrics;
 
-for my $s ('timeout/t', 'slot/s') {
+for my $s ('timeout/t', 'slot/s', 'gone/g') {
     my $l = "{stream=\"$s\",lang=\"es\"";
 
     # the answers to the first four come while the stream is still on;
@@ -82,7 +95,9 @@ for my $s ('timeout/t', 'slot/s') {
     my $late = () = $t->log_lines(
         qr/"$s" fragment \S+ seq \d+: answer after its time, dropped/);
 
-    ok($late >= 4, "$s: $late answers after their time, dropped");
+    # the slowest answers (7 s) come after the stream ended for some
+    my $want = $s eq 'gone/g' ? 2 : 4;
+    ok($late >= $want, "$s: $late answers after their time, dropped");
     is($m->{"nginx_dub_late_answers_total$l}"}, $late,
        "$s: nginx_dub_late_answers_total counts them");
     is($m->{"nginx_dub_fallbacks_total$l,reason=\"timeout\"}"}, 6,
@@ -97,7 +112,7 @@ ok(scalar $t->log_lines(qr/"timeout\/t" fragment \S+ seq \d+: no answer from ses
 ok(scalar $t->log_lines(qr/"slot\/s" fragment \S+ seq \d+: no answer from session \S+ by its output time/),
    'slot/s: the fragments reached their slot unanswered');
 
-for my $s (qw(t s)) {
+for my $s (qw(t s g)) {
     DubTest::is_same_media(DubTest::fixture('short'), $out{$s}, "output $s");
 }
 

@@ -32,8 +32,8 @@ my $t = DubTest->new(main => 'thread_pool default threads=2;',
             dub on;
             dub_output_app dubbed;
             dub_segment 2s;
-            dub_delay 4s;
-            dub_sts_timeout 2s;
+            dub_delay 8s;
+            dub_sts_timeout 6s;
             dub_sts_url %%STS%%;
             dub_sts_reconnect 1s;
         }
@@ -64,15 +64,17 @@ my $p1 = $t->play('dubbed/a', $absent);
 my $p2 = $t->play('dubbed/k', $out);
 my ($w1, $f1) = $t->watch_packets('dubbed/a');
 my ($w2, $f2) = $t->watch_packets('dubbed/k');
-$t->wait_log(qr/play: name='k'/, 10);
-sleep 1;
+# the recording players and the watchers
+ok($t->wait_player('a', 30, 2) && $t->wait_player('k', 30, 2),
+   'players wait');
 
 my $t0 = time;
 my $pub1 = $t->publish($looped, 'absent/a');
 my $pub2 = $t->publish($looped, 'live/k');
 
-# the STS dies 10 s in, comes back 8 s later on the same port; meanwhile
-# nginx_dub_sts_connected is sampled every 100 ms
+# the STS dies 10 s in, comes back 12 s later on the same port (the
+# segments cut in between reach their slot, 8 s after their start, before
+# it is back); meanwhile nginx_dub_sts_connected is sampled every 100 ms
 
 my (@connected, %ever);
 
@@ -91,9 +93,9 @@ sub sample_until {
 
 sample_until($t0 + 10);
 $sts->kill('KILL');
-sample_until($t0 + 18);
+sample_until($t0 + 22);
 $sts->restart;
-sample_until($t0 + 30);
+sample_until($t0 + 32);
 
 is($t->wait_exit($pub1, 60), 0, 'published without an STS');
 is($t->wait_exit($pub2, 60), 0, 'published through the outage');
@@ -110,13 +112,17 @@ ok(@fb >= 17, 'every segment falls back as sts_unavailable (' . @fb . ')');
 ok(scalar $t->log_lines(qr/"absent\/a" STS reconnect attempt 5 in 1000ms/),
    'reconnection attempts go on');
 
+# no stall: the output never waits for the STS.  Packets are due every
+# 23-33 ms; on an idle machine the longest wait a player sees is under
+# 100 ms, on a busy one a few hundred: the bound is what no busy machine
+# reaches, and a wait for the STS (seconds) would.
 my ($gap, $n) = $t->max_arrival_gap($f1);
-ok($n > 1000 && $gap < 100, "absent: no output gap over 100 ms ($gap ms)");
+ok($n > 1000 && $gap < 1000, "absent: no output stall ($gap ms at most)");
 
 # killed and restarted
 
 ($gap, $n) = $t->max_arrival_gap($f2);
-ok($n > 1000 && $gap < 100, "outage: no output gap over 100 ms ($gap ms)");
+ok($n > 1000 && $gap < 1000, "outage: no output stall ($gap ms at most)");
 
 my $vin = DubTest::stream_packets(DubTest::packets($looped),
                                   DubTest::streams($looped)->{h264});

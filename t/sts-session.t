@@ -28,7 +28,7 @@ my %sts_opts = (
     badauth => [ '--auth-token', 'secret', '--auth-mode', 'connect_error' ],
     autherr => [ '--auth-token', 'secret', '--auth-mode', 'error_event' ],
     nsp     => [ '--refuse-namespace' ],
-    ping    => [ '--ping-interval', 300, '--ping-timeout', 300 ],
+    ping    => [ '--ping-interval', 1000, '--ping-timeout', 1000 ],
     noready => [ '--no-ready' ],
     nocomp  => [ '--no-complete' ],
 );
@@ -50,7 +50,7 @@ for my $a (sort keys %app) {
             dub on;
             dub_output_app dubbed;
             dub_segment 2s;
-            dub_delay 4s;
+            dub_delay 10s;
             dub_sts_reconnect 1s;
             dub_sts_url $url;
             $app{$a}[0]
@@ -66,7 +66,7 @@ my @pub = map { $t->publish('short', "$_/s$_") } sort keys %app;
 is($t->wait_exit($_, 30), 0, 'published') for @pub;
 
 for my $a (sort keys %app) {
-    ok($t->wait_log(qr/"dubbed\/s$a" output done/, 20), "$a: output drained");
+    ok($t->wait_log(qr/"dubbed\/s$a" output done/, 40), "$a: output drained");
 }
 
 sub dubbed {
@@ -112,7 +112,7 @@ ok(scalar $t->log_lines(qr/"nsp\/snsp" STS "[^"]+" refused: /),
 ok(scalar $t->log_lines(qr/"nsp\/snsp" STS reconnect attempt 3 in 1000ms/),
    'and retried');
 
-# heartbeat: the server pings every 300 ms and would drop a silent client
+# heartbeat: the server pings every second and would drop a silent client
 
 is(scalar @{ $sts{ping}->stats->{connections} }, 1,
    'heartbeat answered: one connection all along');

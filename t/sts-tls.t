@@ -18,7 +18,7 @@ my $t = DubTest->new(main => 'thread_pool default threads=2;', rtmp => <<'EOF');
             dub on;
             dub_output_app dubbed;
             dub_segment 2s;
-            dub_delay 4s;
+            dub_delay 10s;
             dub_sts_url wss://localhost:%%PORT%%/sts;
             dub_sts_ssl_trusted_certificate %%TESTDIR%%/ca.pem;
         }
@@ -72,7 +72,7 @@ my $p2 = $t->publish('short', 'wrong/w');
 
 is($t->wait_exit($p1, 30), 0, 'published over wss');
 is($t->wait_exit($p2, 30), 0, 'published with the wrong CA');
-ok($t->wait_log(qr/"dubbed\/g" output done/, 15)
+ok($t->wait_log(qr/"dubbed\/g" output done/, 30)
    && $t->wait_log(qr/"dubbed\/w" output done/, 15), 'outputs drained');
 
 ok($t->log_lines(qr/"good\/g" segment \d+ fragment \S+ out with dubbed/) >= 5,

@@ -38,11 +38,12 @@ $t->run;
 
 my $out = $t->dir . '/out.flv';
 my $player = $t->play('dubbed/t', $out);
-$t->wait_log(qr/play: name='t'/, 10);
+ok($t->wait_player('t', 30), 'player waits');
 
 my $pub = $t->publish('main', 'live/t');
 
-sleep 30;
+# in the middle of the stream: its third segment went out
+ok($t->wait_log(qr/"live\/t" segment 2 .*out with/, 60), 'mid-stream');
 my ($m, $text) = $t->metrics;
 my ($ok, $why) = $t->promtool_check($text);
 ok($ok, 'promtool accepts /metrics during the stream') or diag($why);

@@ -35,8 +35,7 @@ for my $v (@variants) {
     $player{$v} = $t->play("dubbed/$v", $t->dir . "/$v.flv");
 }
 
-$t->wait_log(qr/play: name='video'/, 10);
-sleep 1;
+ok(!grep({ !$t->wait_player($_, 30) } @variants), 'players wait');
 
 for my $v (@variants) {
     $pub{$v} = $t->publish($v, "live/$v");
