@@ -1107,6 +1107,18 @@ ngx_rtmp_dub_sts_send(ngx_rtmp_dub_bridge_t *b)
                 return;
             }
 
+            /*
+             * the probe is the newest fragment, with the most time before
+             * its slot; the older ones, held while the breaker was open,
+             * would follow it out of order: they keep their original audio
+             */
+
+            while (ngx_queue_next(q) != ngx_queue_sentinel(&b->send_queue)) {
+                ngx_rtmp_dub_frag_fail(f, NGX_RTMP_DUB_FB_BREAKER_OPEN, -1);
+                q = ngx_queue_head(&b->send_queue);
+                f = ngx_queue_data(q, ngx_rtmp_dub_frag_t, queue);
+            }
+
             f->probe = 1;
 
             ngx_log_error(NGX_LOG_INFO, &b->log, 0,

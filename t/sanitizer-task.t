@@ -17,7 +17,10 @@ DubTest::use_sanitizer_build();
 
 use Test::More;
 
-my $delay_ms = 7000;
+# each task sleeps longer than its stream lives after its fragment: the
+# last fragment is answered about 12 s in, the stream is freed about 6 s
+# later (dub_delay), its task comes back 10 s after the answer
+my $delay_ms = 10000;
 
 $ENV{NGX_RTMP_DUB_TEST_TASK_DELAY_MS} = $delay_ms;
 
@@ -32,7 +35,7 @@ my $t = DubTest->new(
             dub on;
             dub_output_app dubbed;
             dub_segment 2s;
-            dub_delay 4s;
+            dub_delay 6s;
             dub_sts_url %%STS%%;
         }
 

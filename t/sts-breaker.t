@@ -3,7 +3,7 @@
 # The circuit breaker: five retryable failures in a row open it (no
 # fragment sent, original audio, stream:pause); after the cooldown one
 # probe goes (stream:resume), its success closes it.  Non-retryable
-# failures never open it.
+# failures never open it.  The probe is the newest fragment waiting.
 
 use strict;
 use warnings;
@@ -49,9 +49,13 @@ EOF
 my $sts1 = $t->sts('--port', 0, '--mode', 'tone');
 my $sts2 = $t->sts('--port', 0, '--mode', 'tone');
 
+# the probe (seq 5) takes 2.5 s: more than the 2 s the oldest fragment
+# waiting has before its slot, less than the newest has
 $sts1->control(rules => [ { trigger => 'sequence_number',
     value => [0, 1, 2, 3, 4], action => 'error', error_code => 'MODEL_ERROR',
-    retryable => JSON::PP::true } ]);
+    retryable => JSON::PP::true },
+    { trigger => 'sequence_number', value => 5, action => 'delay',
+      delay_ms => 2500 } ]);
 $sts2->control(rules => [ { trigger => 'sequence_number',
     value => [0, 1, 2, 3, 4, 5, 6, 7], action => 'error',
     error_code => 'INVALID_SEQUENCE', retryable => JSON::PP::false } ]);

@@ -370,24 +370,33 @@ async function encodeWithFfmpeg(pcmS16, sampleRate, channels, format) {
   }
 }
 
-// Encoding with ffmpeg costs tens of ms; every fragment of a stream usually
-// asks for the same tone, so keep the last few results.
+// Encoding with ffmpeg costs tens of ms on an idle machine and seconds on
+// a busy one; fragments ask for nearly the same length (a segment's length
+// varies by a few ms), so an encoded tone is made in steps of 20 ms (the
+// module fits what it gets to the segment) and the last few are kept, the
+// ones being made included: fragments arriving together share one ffmpeg.
+const TONE_STEP_MS = 20;
 const toneCache = new Map();
 
-async function makeTone(sampleRate, channels, durationMs, format, hz) {
-  const frames = Math.max(0, Math.min(Math.round((durationMs * sampleRate) / 1000), sampleRate * 600));
+function makeTone(sampleRate, channels, durationMs, format, hz) {
+  const encoded = FFMPEG_OUT[format] !== undefined;
+  const ms = encoded ? Math.round(durationMs / TONE_STEP_MS) * TONE_STEP_MS : durationMs;
+  const frames = Math.max(0, Math.min(Math.round((ms * sampleRate) / 1000), sampleRate * 600));
   const key = [format, sampleRate, channels, frames, hz].join('|');
   if (toneCache.has(key)) return toneCache.get(key);
-  const samples = sineSamples(sampleRate, channels, frames, hz);
-  let data;
-  if (format === 'pcm_s16le') data = toS16(samples);
-  else if (format === 'pcm_f32le') data = toF32(samples);
-  else if (format === 'wav') data = wavFile(toS16(samples), sampleRate, channels);
-  else data = await encodeWithFfmpeg(toS16(samples), sampleRate, channels, format);
-  const result = { data, duration_ms: Math.round((frames * 1000) / sampleRate) };
-  toneCache.set(key, result);
+  const made = (async () => {
+    const samples = sineSamples(sampleRate, channels, frames, hz);
+    let data;
+    if (format === 'pcm_s16le') data = toS16(samples);
+    else if (format === 'pcm_f32le') data = toF32(samples);
+    else if (format === 'wav') data = wavFile(toS16(samples), sampleRate, channels);
+    else data = await encodeWithFfmpeg(toS16(samples), sampleRate, channels, format);
+    return { data, duration_ms: Math.round((frames * 1000) / sampleRate) };
+  })();
+  made.catch(() => toneCache.delete(key));
+  toneCache.set(key, made);
   if (toneCache.size > 32) toneCache.delete(toneCache.keys().next().value);
-  return result;
+  return made;
 }
 
 const PCM_BYTES = { pcm_s16le: 2, pcm_f32le: 4 };
