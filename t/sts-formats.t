@@ -36,7 +36,7 @@ for my $c (sort keys %case) {
             dub on;
             dub_output_app dubbed;
             dub_segment 2s;
-            dub_delay 12s;
+            dub_delay 20s;
             dub_sts_url $url;
         }
 

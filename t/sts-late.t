@@ -89,15 +89,14 @@ my $m = $t->metrics;
 for my $s ('timeout/t', 'slot/s', 'gone/g') {
     my $l = "{stream=\"$s\",lang=\"es\"";
 
-    # the answers to the first four come while the stream is still on;
-    # later ones may find the session already ended (stream:end)
+    # the answers to the first ones come while the stream is still on;
+    # later ones may find the session already ended (stream:end), the
+    # more so the slower the machine
 
     my $late = () = $t->log_lines(
         qr/"$s" fragment \S+ seq \d+: answer after its time, dropped/);
 
-    # the slowest answers (7 s) come after the stream ended for some
-    my $want = $s eq 'gone/g' ? 2 : 4;
-    ok($late >= $want, "$s: $late answers after their time, dropped");
+    ok($late >= 2, "$s: $late answers after their time, dropped");
     is($m->{"nginx_dub_late_answers_total$l}"}, $late,
        "$s: nginx_dub_late_answers_total counts them");
     is($m->{"nginx_dub_fallbacks_total$l,reason=\"timeout\"}"}, 6,
