@@ -933,6 +933,21 @@ sub disconnect { $_[0]->call('POST', '/disconnect', {}) }
 sub backpressure { my ($self, %b) = @_; $self->call('POST', '/backpressure', \%b) }
 sub emit { my ($self, %e) = @_; $self->call('POST', '/emit', \%e) }
 
+# An event sent in band by a Socket.IO client of the test's own
+# (t/tools/sio-emit.js), for the echo STS's config:error_simulation and
+# simulate:disconnect: returns {event, payload} of the "reply" event, or
+# {acked => true} without one.
+sub inband {
+    my ($self, $event, $payload, $reply) = @_;
+    open my $fh, '-|', 'node', "$DubTest::TOP/t/tools/sio-emit.js",
+        $self->url, $event, encode_json($payload), $reply // ()
+        or die "node: $!\n";
+    my $out = do { local $/; <$fh> };
+    close $fh;
+    die "in-band $event to the echo STS failed\n" if $? || !$out;
+    return decode_json($out);
+}
+
 sub kill {
     my ($self, $sig) = @_;
     kill $sig // 'KILL', $self->{pid};
