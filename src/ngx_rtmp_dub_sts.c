@@ -1107,6 +1107,20 @@ ngx_rtmp_dub_sts_send(ngx_rtmp_dub_bridge_t *b)
                 return;
             }
 
+            /*
+             * the probe is the newest fragment, the one with the most
+             * time left: an older one may reach its slot before any
+             * answer and open the breaker again; those the breaker held
+             * before it keep their original audio
+             */
+
+            while (q != ngx_queue_last(&b->send_queue)) {
+                ngx_rtmp_dub_frag_fail(f, NGX_RTMP_DUB_FB_BREAKER_OPEN, -1);
+
+                q = ngx_queue_head(&b->send_queue);
+                f = ngx_queue_data(q, ngx_rtmp_dub_frag_t, queue);
+            }
+
             f->probe = 1;
 
             ngx_log_error(NGX_LOG_INFO, &b->log, 0,
