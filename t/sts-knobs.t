@@ -27,13 +27,17 @@ my (%sts, $rtmp);
 for my $a (sort keys %opts) {
     $sts{$a} = $t->sts('--port', 0, '--mode', 'tone', @{ $opts{$a} });
     my $url = $sts{$a}->url;
+
+    # fid: time for the test to set a rule while a fragment waits
+    my $delay = $a eq 'fid' ? '12s' : '8s';
+
     $rtmp .= <<"EOF";
         application $a {
             live on;
             dub on;
             dub_output_app dubbed;
             dub_segment 2s;
-            dub_delay 8s;
+            dub_delay $delay;
             dub_sts_reconnect 500ms;
             dub_sts_url $url;
         }
