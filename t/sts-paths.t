@@ -14,6 +14,12 @@ use lib 't/lib';
 use DubTest;
 use Test::More;
 
+# errev, errnr: every fragment answered by an error event, retryable or
+# not; tmo: none answered; snf: STREAM_NOT_FOUND mid-stream; ack: seq 1
+# answered 4 s later (its slot comes 2 s after it is sent), seq 2 failed,
+# seq 3 undecodable; rtt6, rtt2: answers after 0.6 s, after 2.1 s.  One
+# in flight at a time where the order of failures matters.
+
 my %app = (
     errev => 'dub_delay 4s; dub_sts_max_inflight 1; dub_breaker_threshold 3;'
              . ' dub_breaker_cooldown 60s;',
