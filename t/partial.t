@@ -20,7 +20,7 @@ my $t = DubTest->new(main => 'thread_pool default threads=2;',
             dub on;
             dub_output_app dubbed;
             dub_segment 2s;
-            dub_delay 6s;
+            dub_delay 8s;
             dub_sts_url %%STS%%;
         }
 

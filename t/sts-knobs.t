@@ -66,7 +66,13 @@ ok($r->{payload}{status} eq 'error' && $r->{payload}{rules_count} == 1,
 
 $t->run;
 
-my @pub = map { $t->publish('short', "$_/$_") } sort keys %opts;
+# sim: 24 s, time for the test to act mid-stream on a busy machine
+my $looped = $t->dir . '/looped.flv';
+system("ffmpeg -nostdin -v error -stream_loop 1 -i "
+       . DubTest::fixture('short') . " -c copy -f flv $looped") == 0 or die;
+
+my @pub = map { $t->publish($_ eq 'sim' ? $looped : 'short', "$_/$_") }
+          sort keys %opts;
 
 # fragment_id: a fragment held by a pause gets a rule of its own, in band
 
@@ -144,11 +150,8 @@ my ($frags, $conns) = frags('dis');
 my @cut = grep { ($_->{answer} // '') eq 'disconnected' } @$frags;
 ok(@$conns >= 3 && !grep({ $_->{fragments_received} > 2 } @$conns),
    'dis: ' . @$conns . ' connections, each dropped at its second fragment');
-my @unavail = map { /fragment (\S+) falls/ } $t->log_lines(
-    qr/"dis\/dis" segment \d+ fragment \S+ falls back to its original audio: sts_unavailable/);
 ok(@cut >= 2, 'dis: ' . @cut . ' fragments cut off');
-is(join(' ', sort @unavail), join(' ', sort map { $_->{fragment_id} } @cut),
-   'dis: those fall back as sts_unavailable');
+$t->lost_in_flight_ok('dis/dis', [ map { $_->{fragment_id} } @cut ], 'dis');
 ok(dubbed('dis') >= 2, 'dis: the first of each connection dubbed ('
    . dubbed('dis') . ')');
 
@@ -166,11 +169,7 @@ ok(scalar $t->log_lines(qr/"sim\/sim" STS reconnect attempt 1 in 500ms/),
    'sim: the module reconnects');
 my @lost = map { $_->{fragment_id} }
            grep { ($_->{answer} // '') eq 'abandoned' } @$frags;
-@unavail = map { /fragment (\S+) falls/ } $t->log_lines(
-    qr/"sim\/sim" segment \d+ fragment \S+ falls back to its original audio: sts_unavailable/);
-ok(@lost >= 1, 'sim: ' . @lost . ' in flight then');
-is(join(' ', sort @unavail), join(' ', sort @lost),
-   'sim: those fall back as sts_unavailable');
+$t->lost_in_flight_ok('sim/sim', \@lost, 'sim');
 ok(@$conns == 2 && grep({ $_->{connection_id} eq $conns->[1]{id}
                           && $_->{answer} eq 'success' } @$frags),
    'sim: dubbing on the new connection');

@@ -15,22 +15,21 @@ use DubTest;
 use Test::More;
 
 # errev, errnr: every fragment answered by an error event, retryable or
-# not; tmo: none answered; snf: STREAM_NOT_FOUND mid-stream; ack: seq 1
-# answered 4 s later (its slot comes 2 s after it is sent), seq 2 failed,
-# seq 3 undecodable; rtt6, rtt2: answers after 0.6 s, after 2.1 s.  One
-# in flight at a time where the order of failures matters.
+# not; tmo: none answered; snf: STREAM_NOT_FOUND mid-stream; ack (24 s):
+# seq 1 answered 9 s later (its slot comes 6 s after it is sent), seq 2
+# failed, seq 3 undecodable; rtt6, rtt2: answers after 0.6 s, after
+# 2.1 s.  One in flight at a time where the order of failures matters.
 
 my %app = (
-    errev => 'dub_delay 4s; dub_sts_max_inflight 1; dub_breaker_threshold 3;'
+    errev => 'dub_sts_max_inflight 1; dub_breaker_threshold 3;'
              . ' dub_breaker_cooldown 60s;',
-    errnr => 'dub_delay 4s; dub_breaker_threshold 3;'
-             . ' dub_breaker_cooldown 60s;',
-    tmo   => 'dub_delay 4s; dub_sts_max_inflight 1; dub_sts_timeout 1s;'
+    errnr => 'dub_breaker_threshold 3; dub_breaker_cooldown 60s;',
+    tmo   => 'dub_sts_max_inflight 1; dub_sts_timeout 1s;'
              . ' dub_breaker_threshold 2; dub_breaker_cooldown 60s;',
-    snf   => 'dub_delay 4s;',
-    ack   => 'dub_delay 4s; dub_sts_timeout 8s;',
-    rtt6  => 'dub_delay 6s; dub_sts_timeout 8s;',
-    rtt2  => 'dub_delay 6s; dub_sts_timeout 8s;',
+    snf   => '',
+    ack   => 'dub_sts_timeout 12s;',
+    rtt6  => '',
+    rtt2  => '',
 );
 
 my %sts_opts = (
@@ -54,6 +53,7 @@ for my $a (sort keys %app) {
             dub on;
             dub_output_app dubbed;
             dub_segment 2s;
+            dub_delay 8s;
             dub_sts_url $url;
             $app{$a}
         }
@@ -73,14 +73,19 @@ $sts{errnr}->control(rules => [ { trigger => 'all', action => 'error_event',
 $sts{tmo}->control(rules => [ { trigger => 'all', action => 'drop' } ]);
 $sts{ack}->control(rules => [
     { trigger => 'sequence_number', value => 1, action => 'delay',
-      delay_ms => 4000 },
+      delay_ms => 9000 },
     { trigger => 'sequence_number', value => 2, action => 'error',
       retryable => $F },
     { trigger => 'sequence_number', value => 3, action => 'bad_base64' } ]);
 
 $t->run;
 
-my @pub = map { $t->publish('short', "$_/$_") } sort keys %app;
+my $looped = $t->dir . '/looped.flv';
+system("ffmpeg -nostdin -v error -stream_loop 1 -i "
+       . DubTest::fixture('short') . " -c copy -f flv $looped") == 0 or die;
+
+my @pub = map { $t->publish($_ eq 'ack' ? $looped : 'short', "$_/$_") }
+          sort keys %app;
 
 # STREAM_NOT_FOUND once the session has answered a fragment
 
@@ -162,12 +167,11 @@ ok(@after >= 2 && !grep({ $_->{answer} ne 'success' } @after),
 
 my %acked = map { $_->{fragment_id} => $_->{status} }
             @{ $sts{ack}->stats->{client_acks} };
-my %want = (0 => 'applied', 1 => 'received', 2 => 'received',
-            3 => 'received', 4 => 'applied', 5 => 'applied');
-my $got = join ' ', map { $acked{ fid('ack', $_) } // 'none' } 0 .. 5;
-is($got, join(' ', map { $want{$_} } 0 .. 5),
+my %want = (1 => 'received', 2 => 'received', 3 => 'received');
+my $got = join ' ', map { $acked{ fid('ack', $_) } // 'none' } 0 .. 11;
+is($got, join(' ', map { $want{$_} // 'applied' } 0 .. 11),
    'ack: applied, received after its slot, received failed, '
-   . 'received undecodable, applied, applied');
+   . 'received undecodable, then applied');
 ok(scalar $t->log_lines(qr/"ack\/ack" fragment \S+ seq 1: answer after its time/),
    'ack: seq 1 answered late');
 is(fallbacks('ack', 'decode'), 1, 'ack: seq 3 undecodable');

@@ -423,6 +423,24 @@ sub wait_log {
     return 0;
 }
 
+# The fragments an STS left unanswered when the connection went (their
+# ids) all fall back as sts_unavailable, and only fragments that were
+# sent do (one on its way, or whose answer was still being read, may join
+# them).  One test; returns how many fell back so.
+sub lost_in_flight_ok {
+    my ($self, $stream, $unanswered, $name) = @_;
+    my @fb = map { /fragment (\S+) falls back/ ? $1 : () } $self->log_lines(
+        qr/"\Q$stream\E" segment \d+ fragment \S+ falls back to its original audio: sts_unavailable/);
+    my %fb = map { $_ => 1 } @fb;
+    my @missing = grep { !$fb{$_} } @$unanswered;
+    my @unsent = grep { !$self->log_lines(
+        qr/"\Q$stream\E" fragment \Q$_\E seq \d+ sent to session/) } @fb;
+    ok(@$unanswered && !@missing && !@unsent, "$name: the " . @$unanswered
+       . ' unanswered fall back as sts_unavailable (' . @fb . ' in all)')
+        or diag("not so: @missing; not sent: @unsent");
+    return scalar @fb;
+}
+
 # A build output the test needs is missing: under "make test"
 # (TEST_DUB_ALL) that fails the test file, elsewhere it skips it.
 sub missing {
