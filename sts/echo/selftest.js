@@ -438,6 +438,20 @@ async function part1() {
     await control({ rules: [] });
   });
 
+  await check('simulate:disconnect naming another stream', async () => {
+    await control(DEFAULTS);
+    const { s: target } = await ready();
+    const sender = connect('/sts', { headers: { 'X-Stream-ID': 'controller' } });
+    await next(sender, 'connect');
+    const gone = next(target, 'disconnect');
+    const t = Date.now();
+    sender.emit('simulate:disconnect', { delay_ms: 200, stream_id: 'stream-selftest' });
+    assert.equal(await gone, 'io server disconnect');
+    assert.ok(Date.now() - t >= 190);
+    assert.ok(sender.connected);
+    sender.close();
+  });
+
   await check('disconnect_after, no_ready, no_complete, ready_delay', async () => {
     await control({ ...DEFAULTS, disconnect_after: 2 });
     let { s } = await ready();

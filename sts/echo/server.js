@@ -588,9 +588,14 @@ function onConnection(socket) {
     }
   });
   socket.on('simulate:disconnect', (p) => {
-    const delay = Math.max(0, Number((p || {}).delay_ms) || 0);
-    log(`simulate:disconnect ${socket.id} in ${delay} ms`);
-    later(ctx, delay, () => socket.disconnect(true));
+    p = p || {};
+    const delay = Math.max(0, Number(p.delay_ms) || 0);
+    // With a stream_id, the connections of that stream (a test's own
+    // client sends it for the module's connection); otherwise the sender.
+    const targets = typeof p.stream_id === 'string'
+      ? [...live.values()].filter((c) => c.streamId === p.stream_id) : [ctx];
+    log(`simulate:disconnect ${targets.map((c) => c.socket.id).join(' ') || 'nobody'} in ${delay} ms`);
+    for (const c of targets) later(c, delay, () => c.socket.disconnect(true));
   });
 
   socket.on('disconnect', (reason) => {

@@ -437,6 +437,24 @@ sub wait_log {
     return 0;
 }
 
+# The fragments an STS left unanswered when the connection went (their
+# ids) all fall back as sts_unavailable, and only fragments that were
+# sent do (one on its way, or whose answer was still being read, may join
+# them).  One test; returns how many fell back so.
+sub lost_in_flight_ok {
+    my ($self, $stream, $unanswered, $name) = @_;
+    my @fb = map { /fragment (\S+) falls back/ ? $1 : () } $self->log_lines(
+        qr/"\Q$stream\E" segment \d+ fragment \S+ falls back to its original audio: sts_unavailable/);
+    my %fb = map { $_ => 1 } @fb;
+    my @missing = grep { !$fb{$_} } @$unanswered;
+    my @unsent = grep { !$self->log_lines(
+        qr/"\Q$stream\E" fragment \Q$_\E seq \d+ sent to session/) } @fb;
+    ok(@$unanswered && !@missing && !@unsent, "$name: the " . @$unanswered
+       . ' unanswered fall back as sts_unavailable (' . @fb . ' in all)')
+        or diag("not so: @missing; not sent: @unsent");
+    return scalar @fb;
+}
+
 # A build output the test needs is missing: under "make test"
 # (TEST_DUB_ALL) that fails the test file, elsewhere it skips it.
 sub missing {
@@ -947,6 +965,21 @@ sub reset { $_[0]->call('POST', '/reset', {}) }
 sub disconnect { $_[0]->call('POST', '/disconnect', {}) }
 sub backpressure { my ($self, %b) = @_; $self->call('POST', '/backpressure', \%b) }
 sub emit { my ($self, %e) = @_; $self->call('POST', '/emit', \%e) }
+
+# An event sent in band by a Socket.IO client of the test's own
+# (t/tools/sio-emit.js), for the echo STS's config:error_simulation and
+# simulate:disconnect: returns {event, payload} of the "reply" event, or
+# {acked => true} without one.
+sub inband {
+    my ($self, $event, $payload, $reply) = @_;
+    open my $fh, '-|', 'node', "$DubTest::TOP/t/tools/sio-emit.js",
+        $self->url, $event, encode_json($payload), $reply // ()
+        or die "node: $!\n";
+    my $out = do { local $/; <$fh> };
+    close $fh;
+    die "in-band $event to the echo STS failed\n" if $? || !$out;
+    return decode_json($out);
+}
 
 sub kill {
     my ($self, $sig) = @_;
