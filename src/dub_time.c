@@ -67,7 +67,7 @@ void
 dub_timeline_map(dub_timeline_t *tl, unsigned track, int64_t ts,
     int64_t now, int64_t *out_ts, int64_t *due)
 {
-    int64_t   d, late, out, when, last_out;
+    int64_t   d, late, ahead, out, when, last_out;
     unsigned  rebase;
 
     track &= 1;
@@ -82,9 +82,21 @@ dub_timeline_map(dub_timeline_t *tl, unsigned track, int64_t ts,
 
     } else {
         d = ts - tl->last_ts;
+        ahead = ts + tl->wall_off - (now + tl->delay);
 
         if (d > tl->jump || d < -tl->jump) {
             tl->jumps++;
+            rebase = 1;
+
+        } else if (ahead > tl->late + tl->lead) {
+            /*
+             * Steps each under the jump threshold, but the timestamps run
+             * ahead of the wall clock more than any stall of the input
+             * explains: as many minutes ahead as a publisher likes, and
+             * every later tag would wait behind them.
+             */
+            tl->aheads++;
+            tl->ahead = ahead;
             rebase = 1;
         }
     }
@@ -113,6 +125,19 @@ dub_timeline_map(dub_timeline_t *tl, unsigned track, int64_t ts,
             out = 0;
         }
 
+        /*
+         * Still due after the last tag: that far ahead of arrival + D
+         * from here on, never more than "jump" (then tags wait for the
+         * wall clock at the same due time, and output timestamps go on
+         * by a millisecond each, until it catches up).
+         */
+
+        tl->lead = when - (now + tl->delay);
+
+        if (tl->lead > tl->jump) {
+            tl->lead = tl->jump;
+        }
+
         tl->wall_off = when - ts;
         tl->ts_off = out - ts;
         tl->in_epoch = 1;
@@ -123,10 +148,19 @@ dub_timeline_map(dub_timeline_t *tl, unsigned track, int64_t ts,
     late = now + tl->delay - when;
 
     if (late > tl->late) {
-        /* the input stalled: keep D behind it from here on */
+        /*
+         * The input stalled: keep D behind it from here on; what it held
+         * back may come in a burst, as far ahead as it was late.
+         */
         tl->wall_off += late;
         when += late;
         tl->stalls++;
+
+        tl->lead += late;
+
+        if (tl->lead > tl->jump) {
+            tl->lead = tl->jump;
+        }
     }
 
     out = ts + tl->ts_off;

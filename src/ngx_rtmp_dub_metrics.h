@@ -25,7 +25,8 @@
 #define NGX_RTMP_DUB_SLOT_ACTIVE    1
 #define NGX_RTMP_DUB_SLOT_ENDED     2
 
-#define NGX_RTMP_DUB_KEY_LEN        520
+/* "app/name": an application, and a name of NGX_RTMP_MAX_NAME encoded */
+#define NGX_RTMP_DUB_KEY_LEN        (256 + 1 + 3 * 256 + 7)
 #define NGX_RTMP_DUB_LANG_LEN       32
 
 
