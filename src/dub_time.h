@@ -32,13 +32,6 @@ typedef struct {
     int64_t         late;           /* tolerated input lateness, ms */
     int64_t         jump;           /* timestamp discontinuity, ms */
 
-    /*
-     * How far past "late" a tag may be due after arrival + D: what the
-     * input's stalls may send in a burst once it catches up, at most
-     * "jump".  Timestamps further ahead of the wall clock are re-based.
-     */
-    int64_t         lead;
-
     /* due = ts + wall_off; out_ts = ts + ts_off */
     int64_t         wall_off;
     int64_t         ts_off;
@@ -73,10 +66,11 @@ void dub_timeline_new_epoch(dub_timeline_t *tl);
 /*
  * Maps a tag of "track" with unwrapped timestamp "ts" arriving at wall
  * time "now" (ms) to its output timestamp and due wall time.  Whatever
- * the timestamps say, the tag is due no later than now + D + late + lead
- * (at most now + D + late + jump): timestamps that run further ahead of
- * the wall clock are re-based as a jump is, so that a publisher cannot
- * stretch the output.  Output timestamps never go back per track.
+ * the timestamps say, a tag is due at most "late" later, after arrival +
+ * D, than the tags before it, and at most late + jump in all: timestamps
+ * that run further ahead of the wall clock are re-based as a jump is, so
+ * that a publisher cannot stretch the output.  Output timestamps never
+ * go back per track.
  */
 void dub_timeline_map(dub_timeline_t *tl, unsigned track, int64_t ts,
     int64_t now, int64_t *out_ts, int64_t *due);

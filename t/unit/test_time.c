@@ -297,6 +297,58 @@ test_catch_up(void)
 }
 
 
+/*
+ * An encoder that sends faster than real time: 5 s of media at once keep
+ * their timestamps and the media pace; of 12 s, what runs more than 6 s
+ * ahead of the clock waits no further.
+ */
+
+static void
+test_fast(void)
+{
+    int             media, bounded;
+    int64_t         ts, out, due, prev;
+    dub_timeline_t  tl;
+
+    dub_timeline_init(&tl, 3000);
+
+    media = 1;
+    prev = 0;
+
+    for (ts = 0; ts <= 5000; ts += 20) {
+        dub_timeline_map(&tl, ts % 40 == 0, ts, 1000 + ts / 100, &out, &due);
+
+        if (out != ts || due != 4000 + ts) {
+            media = 0;
+        }
+    }
+
+    ok(media, "5 s sent in 50 ms: paced on the media clock");
+    is(tl.aheads, 0, "not re-based");
+
+    dub_timeline_init(&tl, 3000);
+
+    bounded = 1;
+    prev = -1;
+
+    for (ts = 0; ts <= 12000; ts += 20) {
+        dub_timeline_map(&tl, 0, ts, 1000 + ts / 100, &out, &due);
+
+        if (due > 1000 + ts / 100 + 3000 + 1000 + DUB_TIME_JUMP_MS
+            || out <= prev)
+        {
+            bounded = 0;
+        }
+
+        prev = out;
+    }
+
+    ok(bounded, "12 s sent in 120 ms: due at most 6 s ahead, output "
+       "timestamps increasing");
+    ok(tl.aheads > 0, "the rest re-based");
+}
+
+
 /* an encoder clock 2% fast over an hour: the delay stays bounded */
 
 static void
@@ -344,6 +396,7 @@ main(void)
     test_headers();
     test_ahead();
     test_catch_up();
+    test_fast();
     test_drift();
 
     return tap_done();
