@@ -76,9 +76,11 @@ $took = time - $sent;
 ok($took < 3 + 6 + 3, "not held back by the timestamps (ended $took s "
    . 'after the publisher)');
 
+my $short = DubTest::fixture('short');
+
 for my $codec ('h264', 'aac') {
-    my $in = DubTest::stream_packets(DubTest::packets(DubTest::fixture('short')),
-        DubTest::streams(DubTest::fixture('short'))->{$codec});
+    my $in = DubTest::stream_packets(DubTest::packets($short),
+        DubTest::streams($short)->{$codec});
     my $o = DubTest::stream_packets(DubTest::packets($out),
         DubTest::streams($out)->{$codec});
     my $same = grep { $o->[$_] && $o->[$_][3] eq $in->[$_][3] } 0 .. $#$in;

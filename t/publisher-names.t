@@ -138,8 +138,9 @@ for my $n (@names) {
 
 my @ours = $t->log_lines(qr/dub: "live\//);
 ok(@ours > 20, 'the streams are in the log (' . scalar(@ours) . ' lines)');
-is(scalar(grep { /dub: "live\/crlf/ && !/dub: "live\/crlf%0D%0AX-Injected: yes"/ }
-          @ours), 0, 'no line of ours broken by the name');
+is(scalar(grep { /dub: "live\/crlf/
+                 && !/dub: "live\/crlf%0D%0AX-Injected: yes"/ } @ours), 0,
+   'no line of ours broken by the name');
 is(scalar(grep { !utf8::decode(my $l = $_) } @ours), 0,
    'every line of ours valid UTF-8');
 ok(scalar(grep { /dub: "live\/crlf%0D%0AX-Injected: yes" segment/ } @ours),
