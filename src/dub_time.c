@@ -67,7 +67,7 @@ void
 dub_timeline_map(dub_timeline_t *tl, unsigned track, int64_t ts,
     int64_t now, int64_t *out_ts, int64_t *due)
 {
-    int64_t   d, late, out, when, last_out;
+    int64_t   d, late, ahead, lead, out, when, last_out;
     unsigned  rebase;
 
     track &= 1;
@@ -83,8 +83,29 @@ dub_timeline_map(dub_timeline_t *tl, unsigned track, int64_t ts,
     } else {
         d = ts - tl->last_ts;
 
+        /*
+         * How far past arrival + D the tag would be due, and how far the
+         * tags before it already are: an input that sends faster than
+         * real time (catching up after a stall, a burst at its start)
+         * gets ahead step by step, a second at most each time, 6 s in
+         * all.  Timestamps that leap ahead of the wall clock (steps
+         * under the jump threshold, as many as a publisher likes) would
+         * schedule the output minutes ahead, every later tag behind
+         * them: they are re-based as a jump is.
+         */
+
+        ahead = ts + tl->wall_off - (now + tl->delay);
+
+        lead = tl->last_due - (now + tl->delay);
+        lead = (lead < 0) ? 0 : (lead > tl->jump) ? tl->jump : lead;
+
         if (d > tl->jump || d < -tl->jump) {
             tl->jumps++;
+            rebase = 1;
+
+        } else if (ahead > tl->late + lead) {
+            tl->aheads++;
+            tl->ahead = ahead;
             rebase = 1;
         }
     }
@@ -92,8 +113,9 @@ dub_timeline_map(dub_timeline_t *tl, unsigned track, int64_t ts,
     if (rebase) {
         /*
          * A new publisher or a timestamp discontinuity: the tag is due
-         * D after its arrival, and output timestamps go on from the last
-         * one by the wall-clock gap, so they stay continuous.
+         * D after its arrival (or with the last tag, if that is later),
+         * and output timestamps go on from the last one by the
+         * wall-clock gap, so they stay continuous.
          */
 
         when = now + tl->delay;

@@ -47,6 +47,8 @@ typedef struct {
     /* counters for the log and metrics */
     uint64_t        stalls;
     uint64_t        jumps;
+    uint64_t        aheads;         /* re-based: ahead of the clock */
+    int64_t         ahead;          /* by how much, the last time */
 } dub_timeline_t;
 
 
@@ -63,7 +65,12 @@ void dub_timeline_new_epoch(dub_timeline_t *tl);
 
 /*
  * Maps a tag of "track" with unwrapped timestamp "ts" arriving at wall
- * time "now" (ms) to its output timestamp and due wall time.
+ * time "now" (ms) to its output timestamp and due wall time.  Whatever
+ * the timestamps say, a tag is due at most "late" later, after arrival +
+ * D, than the tags before it, and at most late + jump in all: timestamps
+ * that run further ahead of the wall clock are re-based as a jump is, so
+ * that a publisher cannot stretch the output.  Output timestamps never
+ * go back per track.
  */
 void dub_timeline_map(dub_timeline_t *tl, unsigned track, int64_t ts,
     int64_t now, int64_t *out_ts, int64_t *due);

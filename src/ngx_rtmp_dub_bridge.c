@@ -35,10 +35,17 @@ static void ngx_rtmp_dub_bridge_timer(ngx_event_t *ev);
 static void ngx_rtmp_dub_bridge_run(ngx_rtmp_dub_bridge_t *b);
 static void ngx_rtmp_dub_bridge_pop(ngx_rtmp_dub_bridge_t *b);
 static void ngx_rtmp_dub_bridge_free(ngx_rtmp_dub_bridge_t *b);
+static void ngx_rtmp_dub_bridge_watch(ngx_log_t *log);
+static void ngx_rtmp_dub_bridge_unwatch(void);
+static void ngx_rtmp_dub_bridge_shutdown(ngx_event_t *ev);
+static void ngx_rtmp_dub_bridge_abort(ngx_rtmp_dub_bridge_t *b);
 
 
-static ngx_queue_t  ngx_rtmp_dub_bridges;
-static ngx_uint_t   ngx_rtmp_dub_nbridges;
+static ngx_queue_t        ngx_rtmp_dub_bridges;
+static ngx_uint_t         ngx_rtmp_dub_nbridges;
+
+/* a connection nginx tells, as all others, of "worker_shutdown_timeout" */
+static ngx_connection_t  *ngx_rtmp_dub_watch;
 
 
 const char  *ngx_rtmp_dub_fallback_names[] = {
@@ -94,8 +101,8 @@ ngx_rtmp_dub_bridge_attach(ngx_rtmp_session_t *s,
 
     if (b && b->publisher) {
         ngx_log_error(NGX_LOG_ERR, s->connection->log, 0,
-                      "dub: \"%V/%s\" not dubbed: \"%V/%V\" is already fed "
-                      "by another publisher", &s->app, name,
+                      "dub: \"%V/%V\" not dubbed: \"%V/%V\" is already fed "
+                      "by another publisher", &s->app, &b->stream,
                       &dacf->output_app, &b->stream);
         return NGX_DECLINED;
     }
@@ -125,13 +132,17 @@ ngx_rtmp_dub_bridge_attach(ngx_rtmp_session_t *s,
 
         if (ngx_rtmp_dub_nbridges++ == 0) {
             ngx_queue_init(&ngx_rtmp_dub_bridges);
+            ngx_rtmp_dub_bridge_watch(s->connection->log);
         }
 
         ngx_queue_insert_tail(&ngx_rtmp_dub_bridges, &b->queue);
 
         ngx_memcpy(b->name, name, len);
-        b->stream.data = b->name;
-        b->stream.len = len;
+        b->raw.data = b->name;
+        b->raw.len = len;
+
+        b->stream.data = b->id;
+        b->stream.len = dub_name_encode((char *) b->id, name, len);
 
         b->dacf = dacf;
         b->main_conf = s->main_conf;
@@ -227,6 +238,7 @@ ngx_rtmp_dub_bridge_tag(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_header_t *h,
     size_t          len, n, hlen;
     u_char         *p;
     int64_t         ts;
+    uint64_t        aheads;
     unsigned        track, flags;
     ngx_chain_t    *cl;
     dub_tag_t      *tag;
@@ -338,8 +350,23 @@ ngx_rtmp_dub_bridge_tag(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_header_t *h,
                                 &tag->due);
 
     } else {
+        aheads = b->timeline.aheads;
+
         dub_timeline_map(&b->timeline, track, ts, (int64_t) ngx_current_msec,
                          &tag->out_ts, &tag->due);
+
+        if (b->timeline.aheads != aheads
+            && (b->ahead_logged == 0
+                || ngx_current_msec - b->ahead_logged >= 10000))
+        {
+            b->ahead_logged = ngx_current_msec;
+
+            ngx_log_error(NGX_LOG_WARN, &b->log, 0,
+                          "dub: \"%V/%V\" input timestamps %Lms ahead of "
+                          "the clock, re-based to the clock (%uL times)",
+                          &b->dacf->cacf->name, &b->stream,
+                          b->timeline.ahead, b->timeline.aheads);
+        }
     }
 
     tag->arrival = (int64_t) ngx_current_msec;
@@ -458,8 +485,8 @@ ngx_rtmp_dub_bridge_find(ngx_rtmp_dub_app_conf_t *dacf, u_char *name,
         b = ngx_queue_data(q, ngx_rtmp_dub_bridge_t, queue);
 
         if (b->dacf->output_cacf == dacf->output_cacf
-            && b->stream.len == len
-            && ngx_memcmp(b->stream.data, name, len) == 0)
+            && b->raw.len == len
+            && ngx_memcmp(b->raw.data, name, len) == 0)
         {
             return b;
         }
@@ -824,7 +851,120 @@ ngx_rtmp_dub_bridge_free(ngx_rtmp_dub_bridge_t *b)
     ngx_free(b->scratch);
 
     ngx_queue_remove(&b->queue);
-    ngx_rtmp_dub_nbridges--;
+
+    if (--ngx_rtmp_dub_nbridges == 0) {
+        ngx_rtmp_dub_bridge_unwatch();
+    }
 
     ngx_free(b);
+}
+
+
+/*
+ * A graceful shutdown lets the output drain, however long that takes:
+ * its timer keeps the worker.  When "worker_shutdown_timeout" expires,
+ * nginx sets "close" on every connection and calls its read handler, but
+ * a bridge may have no connection then (its output not started yet) and
+ * nginx-rtmp's sessions do not look at "close".  So the bridges keep a
+ * connection of their own, to /dev/null, that nginx tells too.
+ */
+
+static void
+ngx_rtmp_dub_bridge_watch(ngx_log_t *log)
+{
+    ngx_fd_t           fd;
+    ngx_connection_t  *c;
+
+    if (ngx_rtmp_dub_watch) {
+        return;
+    }
+
+    fd = ngx_open_file("/dev/null", NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
+                      "dub: " ngx_open_file_n " \"/dev/null\" failed: "
+                      "\"worker_shutdown_timeout\" will not cut the "
+                      "output short");
+        return;
+    }
+
+    c = ngx_get_connection(fd, ngx_cycle->log);
+
+    if (c == NULL) {
+        (void) ngx_close_file(fd);
+        return;
+    }
+
+    c->log = ngx_cycle->log;
+    c->read->log = ngx_cycle->log;
+    c->write->log = ngx_cycle->log;
+    c->read->handler = ngx_rtmp_dub_bridge_shutdown;
+    c->write->handler = ngx_rtmp_dub_bridge_shutdown;
+    c->number = ngx_atomic_fetch_add(ngx_connection_counter, 1);
+
+    ngx_rtmp_dub_watch = c;
+}
+
+
+static void
+ngx_rtmp_dub_bridge_unwatch(void)
+{
+    if (ngx_rtmp_dub_watch == NULL) {
+        return;
+    }
+
+    ngx_close_connection(ngx_rtmp_dub_watch);
+    ngx_rtmp_dub_watch = NULL;
+}
+
+
+static void
+ngx_rtmp_dub_bridge_shutdown(ngx_event_t *ev)
+{
+    ngx_queue_t            *q;
+    ngx_connection_t       *c;
+    ngx_rtmp_dub_bridge_t  *b;
+
+    c = ev->data;
+
+    /* nothing else calls it: the descriptor is never watched */
+
+    if (!c->close || !ngx_exiting) {
+        return;
+    }
+
+    while (ngx_rtmp_dub_nbridges) {
+        q = ngx_queue_head(&ngx_rtmp_dub_bridges);
+        b = ngx_queue_data(q, ngx_rtmp_dub_bridge_t, queue);
+
+        /* the last one closes this connection */
+        ngx_rtmp_dub_bridge_abort(b);
+    }
+}
+
+
+/* the shutdown timeout: what is still buffered will not go out */
+
+static void
+ngx_rtmp_dub_bridge_abort(ngx_rtmp_dub_bridge_t *b)
+{
+    ngx_rtmp_session_t  *s;
+
+    ngx_log_error(NGX_LOG_WARN, &b->log, 0,
+                  "dub: \"%V/%V\" worker shutdown timeout: output \"%V/%V\" "
+                  "closed with %uz bytes not sent%s", &b->dacf->cacf->name,
+                  &b->stream, &b->dacf->output_app, &b->stream, b->bytes,
+                  b->publisher ? ", publisher closed" : "");
+
+    s = b->publisher;
+
+    ngx_rtmp_dub_output_close(b);
+    ngx_rtmp_dub_bridge_free(b);
+
+    /* nginx-rtmp would keep it, and the worker with it, until it leaves */
+
+    if (s) {
+        ngx_rtmp_finalize_session(s);
+    }
 }

@@ -25,7 +25,11 @@
 #define NGX_RTMP_DUB_SLOT_ACTIVE    1
 #define NGX_RTMP_DUB_SLOT_ENDED     2
 
-#define NGX_RTMP_DUB_KEY_LEN        520
+/*
+ * "app/name": an application name, and a stream name of NGX_RTMP_MAX_NAME
+ * bytes encoded (dub_name.h: 3 bytes each at most), rounded up to 8
+ */
+#define NGX_RTMP_DUB_KEY_LEN        1032
 #define NGX_RTMP_DUB_LANG_LEN       32
 
 

@@ -16,6 +16,7 @@
 #include "ngx_rtmp_cmd_module.h"
 
 #include "dub_flv.h"
+#include "dub_name.h"
 #include "dub_time.h"
 #include "dub_segment.h"
 #include "dub_breaker.h"
@@ -156,8 +157,14 @@ typedef struct {
 struct ngx_rtmp_dub_bridge_s {
     ngx_queue_t                 queue;          /* worker's bridges */
 
+    /*
+     * The name as published (any bytes), for nginx-rtmp; and as it
+     * leaves nginx (dub_name.h), for the log, the STS and the metrics.
+     */
     u_char                      name[NGX_RTMP_MAX_NAME];
-    ngx_str_t                   stream;         /* points into name */
+    ngx_str_t                   raw;            /* points into name */
+    u_char                      id[dub_name_encoded_max(NGX_RTMP_MAX_NAME)];
+    ngx_str_t                   stream;         /* points into id */
 
     ngx_rtmp_dub_app_conf_t    *dacf;
     void                      **main_conf;
@@ -178,6 +185,8 @@ struct ngx_rtmp_dub_bridge_s {
     uint32_t                    pos;            /* next tag of head */
 
     size_t                      bytes;          /* media buffered */
+
+    ngx_msec_t                  ahead_logged;   /* timestamps re-based */
 
     /* the sequence headers last sent to the output, per track */
     ngx_str_t                   header[2];

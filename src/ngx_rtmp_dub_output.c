@@ -123,7 +123,7 @@ ngx_rtmp_dub_output_open(ngx_rtmp_dub_bridge_t *b, int64_t ts)
     b->output = s;
 
     ngx_memzero(&v, sizeof(ngx_rtmp_publish_t));
-    ngx_memcpy(v.name, b->stream.data, b->stream.len);
+    ngx_memcpy(v.name, b->raw.data, b->raw.len);
     ngx_memcpy(v.type, "live", sizeof("live"));
     v.silent = 1;
 

@@ -391,7 +391,6 @@ ngx_rtmp_dub_sts_audio(ngx_rtmp_dub_bridge_t *b)
 static void
 ngx_rtmp_dub_sts_stream_init(ngx_rtmp_dub_bridge_t *b)
 {
-    u_char                    stream_id[NGX_RTMP_MAX_NAME + 1];
     dub_buf_t                 buf;
     dub_json_init_t           v;
     dub_aac_config_t          c;
@@ -401,9 +400,8 @@ ngx_rtmp_dub_sts_stream_init(ngx_rtmp_dub_bridge_t *b)
 
     ngx_memzero(&v, sizeof(dub_json_init_t));
 
-    ngx_cpystrn(stream_id, b->stream.data, b->stream.len + 1);
-
-    v.stream_id = (char *) stream_id;
+    /* the name as it leaves nginx, NUL-terminated */
+    v.stream_id = (char *) b->stream.data;
     v.worker_id = (char *) b->sio->worker_id.data;
     v.source_language = (char *) dacf->source_lang.data;
     v.target_language = (char *) dacf->target_lang.data;
@@ -426,8 +424,8 @@ ngx_rtmp_dub_sts_stream_init(ngx_rtmp_dub_bridge_t *b)
 
     if (dub_json_stream_init(&buf, &v) != 0) {
         ngx_log_error(NGX_LOG_ERR, &b->log, 0,
-                      "dub: \"%V/%V\" cannot make stream:init (is the "
-                      "stream name valid UTF-8?)", ngx_rtmp_dub_name(b));
+                      "dub: \"%V/%V\" cannot make stream:init",
+                      ngx_rtmp_dub_name(b));
         dub_buf_free(&buf);
         return;
     }
@@ -1148,7 +1146,6 @@ ngx_rtmp_dub_sts_send(ngx_rtmp_dub_bridge_t *b)
 static ngx_int_t
 ngx_rtmp_dub_sts_send_one(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_dub_frag_t *f)
 {
-    u_char                    stream_id[NGX_RTMP_MAX_NAME + 1];
     ngx_msec_t                now;
     dub_buf_t                 buf;
     struct timeval            tv;
@@ -1157,12 +1154,11 @@ ngx_rtmp_dub_sts_send_one(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_dub_frag_t *f)
     now = ngx_current_msec;
 
     ngx_gettimeofday(&tv);
-    ngx_cpystrn(stream_id, b->stream.data, b->stream.len + 1);
 
     ngx_memzero(&v, sizeof(dub_json_fragment_t));
 
     v.fragment_id = f->id;
-    v.stream_id = (char *) stream_id;
+    v.stream_id = (char *) b->stream.data;
     v.sequence_number = b->seq;
     v.timestamp = (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
     v.format = "m4a";
@@ -1849,20 +1845,19 @@ static ngx_int_t
 ngx_rtmp_dub_sts_emit(ngx_rtmp_dub_bridge_t *b, const char *event,
     const char *reason)
 {
-    u_char     stream_id[NGX_RTMP_MAX_NAME + 1];
     dub_buf_t  buf;
 
     if (b->sio == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_cpystrn(stream_id, b->stream.data, b->stream.len + 1);
-
     if (ngx_rtmp_dub_sio_event_buf(b->sio, &buf) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    if (dub_json_stream_event(&buf, event, (char *) stream_id, reason) != 0) {
+    if (dub_json_stream_event(&buf, event, (char *) b->stream.data, reason)
+        != 0)
+    {
         dub_buf_free(&buf);
         return NGX_ERROR;
     }

@@ -61,6 +61,8 @@ sub new {
         http    => $args{http},
         main    => $args{main} // '',
         workers => $args{workers} // 1,
+        shutdown_timeout => exists $args{shutdown_timeout}
+                            ? $args{shutdown_timeout} : '30s',
         binary  => $ENV{TEST_NGINX_BINARY} // '/usr/sbin/nginx',
         dir     => tempdir('dub-test-XXXXXX', TMPDIR => 1,
                            CLEANUP => !$ENV{TEST_NGINX_LEAVE}),
@@ -149,12 +151,13 @@ sub set {
 }
 
 # Replaces parts of the configuration given to new(): rtmp, rtmp_main,
-# http, main, workers, http_listen
+# http, main, workers, http_listen, shutdown_timeout (worker_shutdown_timeout;
+# default 30s, undef: none)
 sub set_conf {
     my ($self, %conf) = @_;
     for my $k (keys %conf) {
-        die "set_conf: unknown part $k\n"
-            unless $k =~ /^(rtmp|rtmp_main|http|main|workers|http_listen)$/;
+        die "set_conf: unknown part $k\n" unless $k =~
+            /^(rtmp|rtmp_main|http|main|workers|http_listen|shutdown_timeout)$/;
         $self->{$k eq 'http_listen' ? 'http_listen_opts' : $k} = $conf{$k};
     }
     return $self;
@@ -176,13 +179,16 @@ sub conf_text {
     my $rtmp = $over{rtmp} // $self->{rtmp};
     my $http = exists $over{http} ? $over{http} : $self->{http};
 
+    my $shutdown = defined $self->{shutdown_timeout}
+        ? "worker_shutdown_timeout $self->{shutdown_timeout};" : '';
+
     my $conf = modules() . <<"EOF";
 error_log $self->{dir}/logs/error.log info;
 pid $self->{dir}/nginx.pid;
 daemon off;
 master_process on;
 worker_processes $self->{workers};
-worker_shutdown_timeout 30s;
+$shutdown
 $self->{main}
 
 events {

@@ -166,6 +166,227 @@ test_headers(void)
 }
 
 
+/*
+ * A second of tags whose timestamps each step +4 s (under the jump
+ * threshold), then normal steps again: the output must not schedule the
+ * burst minutes ahead.
+ */
+
+static void
+test_ahead(void)
+{
+    int       i, mono, bounded;
+    int64_t   ts, now, out, due, last[2], first_due, worst;
+    unsigned  track;
+    dub_timeline_t  tl;
+
+    dub_timeline_init(&tl, 6000);
+
+    ts = 0;
+    now = 50000;
+    mono = 1;
+    bounded = 1;
+    worst = 0;
+    last[0] = -1;
+    last[1] = -1;
+    first_due = 0;
+
+    for (i = 0; i < 300 + 75 + 300; i++) {
+        track = i & 1;
+
+        /* tags 300-374 each 4 s after the one before */
+        ts += (i >= 300 && i < 375) ? 4000 : 13;
+        now += 13;
+
+        dub_timeline_map(&tl, track, ts, now, &out, &due);
+
+        if (i == 0) {
+            first_due = due;
+        }
+
+        if (out < last[track]) {
+            mono = 0;
+        }
+
+        last[track] = out;
+
+        if (due - (now + 6000) > worst) {
+            worst = due - (now + 6000);
+        }
+
+        if (due > now + 6000 + 1000) {
+            bounded = 0;
+        }
+    }
+
+    ok(bounded, "every tag due within 1 s of arrival + D (worst %lld ms)",
+       (long long) worst);
+    ok(mono, "output timestamps monotonic per track");
+    ok(tl.aheads > 0 && tl.jumps == 0, "re-based as ahead of the clock, "
+       "not as jumps (%llu)", (unsigned long long) tl.aheads);
+    ok(due - first_due <= now - 50000 + 1000,
+       "the last tag is due the wall time after the first (%lld ms for "
+       "%lld ms)", (long long) (due - first_due), (long long) (now - 50000));
+    ok(out <= now - 50000 + 1000 && out >= now - 50000 - 1000,
+       "output timestamps follow the wall clock across the burst (%lld)",
+       (long long) out);
+}
+
+
+/* what a stall holds back may come in a burst: it keeps its timestamps */
+
+static void
+test_catch_up(void)
+{
+    int             i, media;
+    int64_t         ts, out, due, prev;
+    dub_timeline_t  tl;
+
+    dub_timeline_init(&tl, 8000);
+
+    dub_timeline_map(&tl, 0, 0, 1000, &out, &due);
+    dub_timeline_map(&tl, 0, 40, 1040, &out, &due);
+
+    /* 3 s without a tag, then those 3 s at once, then in real time */
+
+    media = 1;
+    prev = 0;
+
+    for (i = 2, ts = 80; ts <= 3080; i++, ts += 40) {
+        dub_timeline_map(&tl, 0, ts, 4040, &out, &due);
+
+        if (out != ts || (i > 2 && due - prev != 40)) {
+            media = 0;
+        }
+
+        prev = due;
+    }
+
+    is(tl.stalls, 1, "the stall is seen");
+    is(tl.aheads, 0, "the catch-up burst is not re-based");
+    ok(media, "it keeps its timestamps and the media pace");
+    is(due, 3080 + 1000 + 8000 + 3000 - 40, "D behind the input, as the "
+       "stall moved it");
+
+    dub_timeline_map(&tl, 0, 3120, 4080, &out, &due);
+    is(out, 3120, "then real time again on the media clock");
+    is(tl.aheads, 0, "still not re-based");
+
+    /* a stall of 20 s caught up: the lead is bounded */
+
+    dub_timeline_init(&tl, 8000);
+
+    dub_timeline_map(&tl, 0, 0, 0, &out, &due);
+
+    media = 1;
+    prev = -1;
+
+    for (ts = 40; ts <= 20000; ts += 40) {
+        dub_timeline_map(&tl, 0, ts, 20000, &out, &due);
+
+        if (due > 20000 + 8000 + 1000 + DUB_TIME_JUMP_MS || out <= prev) {
+            media = 0;
+        }
+
+        prev = out;
+    }
+
+    ok(media, "20 s caught up at once: due at most late + jump ahead, "
+       "output timestamps increasing");
+    ok(tl.aheads > 0, "a catch-up longer than that is re-based");
+}
+
+
+/*
+ * An encoder that sends faster than real time: 5 s of media at once keep
+ * their timestamps and the media pace; of 12 s, what runs more than 6 s
+ * ahead of the clock waits no further.
+ */
+
+static void
+test_fast(void)
+{
+    int             media, bounded;
+    int64_t         ts, out, due, prev;
+    dub_timeline_t  tl;
+
+    dub_timeline_init(&tl, 3000);
+
+    media = 1;
+    prev = 0;
+
+    for (ts = 0; ts <= 5000; ts += 20) {
+        dub_timeline_map(&tl, ts % 40 == 0, ts, 1000 + ts / 100, &out, &due);
+
+        if (out != ts || due != 4000 + ts) {
+            media = 0;
+        }
+    }
+
+    ok(media, "5 s sent in 50 ms: paced on the media clock");
+    is(tl.aheads, 0, "not re-based");
+
+    dub_timeline_init(&tl, 3000);
+
+    bounded = 1;
+    prev = -1;
+
+    for (ts = 0; ts <= 12000; ts += 20) {
+        dub_timeline_map(&tl, 0, ts, 1000 + ts / 100, &out, &due);
+
+        if (due > 1000 + ts / 100 + 3000 + 1000 + DUB_TIME_JUMP_MS
+            || out <= prev)
+        {
+            bounded = 0;
+        }
+
+        prev = out;
+    }
+
+    ok(bounded, "12 s sent in 120 ms: due at most 6 s ahead, output "
+       "timestamps increasing");
+    ok(tl.aheads > 0, "the rest re-based");
+}
+
+
+/* an encoder clock 2% fast over an hour: the delay stays bounded */
+
+static void
+test_drift(void)
+{
+    int             bounded, mono;
+    int64_t         ts, now, out, due, last;
+    dub_timeline_t  tl;
+
+    dub_timeline_init(&tl, 10000);
+
+    bounded = 1;
+    mono = 1;
+    last = -1;
+
+    for (now = 0; now < 3600000; now += 50) {
+        ts = now + now / 50;
+
+        dub_timeline_map(&tl, 0, ts, now, &out, &due);
+
+        if (due > now + 10000 + 1000 + DUB_TIME_JUMP_MS) {
+            bounded = 0;
+        }
+
+        if (out < last) {
+            mono = 0;
+        }
+
+        last = out;
+    }
+
+    ok(bounded, "a fast encoder clock never runs the output away");
+    ok(mono, "with monotonic output timestamps");
+    ok(out > 3600000 - 10000, "and the output's timestamps keep up (%lld)",
+       (long long) out);
+}
+
+
 int
 main(void)
 {
@@ -173,6 +394,10 @@ main(void)
     test_timeline();
     test_epoch();
     test_headers();
+    test_ahead();
+    test_catch_up();
+    test_fast();
+    test_drift();
 
     return tap_done();
 }
