@@ -142,6 +142,7 @@ static const struct {
     { "large event", NGX_LOG_ERR },
     { "malformed event", NGX_LOG_ERR },
     { "bad event payload", NGX_LOG_ERR },
+    { "stream:ready", NGX_LOG_INFO },
     { "fragment:ack", NGX_LOG_INFO },
     { "backpressure", NGX_LOG_INFO },
     { "STS error", NGX_LOG_ERR },
@@ -652,9 +653,14 @@ ngx_rtmp_dub_sts_ready(ngx_rtmp_dub_bridge_t *b, yajl_val obj)
 
     ngx_rtmp_dub_stat_set(b->ms, connected, 1);
 
-    ngx_log_error(NGX_LOG_INFO, &b->log, 0,
-                  "dub: \"%V/%V\" STS session %s ready, max in flight %ui",
-                  ngx_rtmp_dub_name(b), b->session_id, b->max_inflight);
+    /* STREAM_NOT_FOUND errors and stream:ready, again and again */
+
+    if (ngx_rtmp_dub_sts_log_ok(b, NGX_RTMP_DUB_LOG_READY)) {
+        ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                      "dub: \"%V/%V\" STS session %s ready, max in flight "
+                      "%ui", ngx_rtmp_dub_name(b), b->session_id,
+                      b->max_inflight);
+    }
 
     ngx_rtmp_dub_sts_send(b);
 }

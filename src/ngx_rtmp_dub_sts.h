@@ -94,6 +94,7 @@ typedef enum {
     NGX_RTMP_DUB_LOG_LARGE_EVENT,       /* event too large to parse */
     NGX_RTMP_DUB_LOG_MALFORMED,         /* not a Socket.IO event */
     NGX_RTMP_DUB_LOG_BAD_PAYLOAD,       /* a known event, wrong fields */
+    NGX_RTMP_DUB_LOG_READY,             /* stream:ready */
     NGX_RTMP_DUB_LOG_ACK,               /* fragment:ack */
     NGX_RTMP_DUB_LOG_BACKPRESSURE,
     NGX_RTMP_DUB_LOG_ERROR,             /* error events */
