@@ -106,6 +106,8 @@ static void ngx_rtmp_dub_frag_breaker(ngx_rtmp_dub_frag_t *f,
 static void ngx_rtmp_dub_sts_maybe_end(ngx_rtmp_dub_bridge_t *b);
 static ngx_uint_t ngx_rtmp_dub_sts_log_ok(void *data,
     ngx_rtmp_dub_log_kind_e kind);
+static void ngx_rtmp_dub_sts_log_summary(ngx_rtmp_dub_bridge_t *b,
+    ngx_uint_t kind, uint64_t n, int64_t span);
 static void ngx_rtmp_dub_sts_log_timer(ngx_event_t *ev);
 static void ngx_rtmp_dub_sts_log_flush(ngx_rtmp_dub_bridge_t *b,
     ngx_msec_t interval);
@@ -2191,10 +2193,7 @@ ngx_rtmp_dub_sts_log_ok(void *data, ngx_rtmp_dub_log_kind_e kind)
                    &span);
 
     if (n) {
-        ngx_log_error(ngx_rtmp_dub_log_kinds[kind].level, &b->log, 0,
-                      "dub: \"%V/%V\" %uL more \"%s\" lines suppressed in "
-                      "the last %Ls", ngx_rtmp_dub_name(b), n,
-                      ngx_rtmp_dub_log_kinds[kind].name, (span + 999) / 1000);
+        ngx_rtmp_dub_sts_log_summary(b, kind, n, span);
     }
 
     if (rc) {
@@ -2203,14 +2202,37 @@ ngx_rtmp_dub_sts_log_ok(void *data, ngx_rtmp_dub_log_kind_e kind)
 
     ngx_rtmp_dub_stat_add(b->ms, log_suppressed, 1);
 
-    if (!b->log_timer.timer_set) {
-        due = dub_limit_due(&b->log_limit[kind], NGX_RTMP_DUB_LOG_INTERVAL);
-        ngx_add_timer(&b->log_timer,
-                      (ngx_msec_t) ngx_max(due - (int64_t) ngx_current_msec,
-                                           1));
+    /* the summary when this interval ends, unless one comes earlier */
+
+    due = dub_limit_due(&b->log_limit[kind], NGX_RTMP_DUB_LOG_INTERVAL);
+
+    if (b->log_timer.timer_set
+        && (ngx_msec_int_t) (b->log_timer.timer.key - (ngx_msec_t) due) <= 0)
+    {
+        return 0;
     }
 
+    if (b->log_timer.timer_set) {
+        ngx_del_timer(&b->log_timer);
+    }
+
+    ngx_add_timer(&b->log_timer,
+                  (ngx_msec_t) ngx_max(due - (int64_t) ngx_current_msec, 1));
+
     return 0;
+}
+
+
+/* a summary has the level of the lines it stands for */
+
+static void
+ngx_rtmp_dub_sts_log_summary(ngx_rtmp_dub_bridge_t *b, ngx_uint_t kind,
+    uint64_t n, int64_t span)
+{
+    ngx_log_error(ngx_rtmp_dub_log_kinds[kind].level, &b->log, 0,
+                  "dub: \"%V/%V\" %uL more \"%s\" lines suppressed in the "
+                  "last %Ls", ngx_rtmp_dub_name(b), n,
+                  ngx_rtmp_dub_log_kinds[kind].name, (span + 999) / 1000);
 }
 
 
@@ -2241,11 +2263,7 @@ ngx_rtmp_dub_sts_log_flush(ngx_rtmp_dub_bridge_t *b, ngx_msec_t interval)
                             &span);
 
         if (n) {
-            ngx_log_error(ngx_rtmp_dub_log_kinds[i].level, &b->log, 0,
-                          "dub: \"%V/%V\" %uL more \"%s\" lines "
-                          "suppressed in the last %Ls", ngx_rtmp_dub_name(b),
-                          n, ngx_rtmp_dub_log_kinds[i].name,
-                          (span + 999) / 1000);
+            ngx_rtmp_dub_sts_log_summary(b, i, n, span);
         }
 
         due = dub_limit_due(&b->log_limit[i], NGX_RTMP_DUB_LOG_INTERVAL);
