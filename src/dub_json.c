@@ -5,6 +5,7 @@
 
 
 #include <math.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -677,6 +678,18 @@ dub_json_open(const char *text, size_t len, dub_json_open_t *o, char *err,
 
     if (rc == 0 && (o->ping_interval <= 0 || o->ping_timeout <= 0)) {
         snprintf(err, errlen, "open packet has no usable ping times");
+        rc = -1;
+    }
+
+    if (rc == 0 && o->ping_interval > DUB_JSON_PING_MAX) {
+        snprintf(err, errlen, "\"pingInterval\" %" PRId64 " is over %d ms",
+                 o->ping_interval, DUB_JSON_PING_MAX);
+        rc = -1;
+    }
+
+    if (rc == 0 && o->ping_timeout > DUB_JSON_PING_MAX) {
+        snprintf(err, errlen, "\"pingTimeout\" %" PRId64 " is over %d ms",
+                 o->ping_timeout, DUB_JSON_PING_MAX);
         rc = -1;
     }
 

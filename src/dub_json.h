@@ -26,6 +26,9 @@
 #define DUB_JSON_ID_LEN         64
 #define DUB_JSON_TEXT_LEN       256
 
+/* the longest pingInterval or pingTimeout of an open packet, ms */
+#define DUB_JSON_PING_MAX       600000
+
 /* fragment:processed status */
 #define DUB_STATUS_SUCCESS      0
 #define DUB_STATUS_PARTIAL      1
@@ -188,7 +191,10 @@ int dub_json_error(yajl_val obj, dub_json_error_t *e, char *err,
 int dub_json_complete(yajl_val obj, dub_json_complete_t *c, char *err,
     size_t errlen);
 
-/* the Engine.IO open packet's JSON */
+/*
+ * the Engine.IO open packet's JSON; ping times over DUB_JSON_PING_MAX
+ * are refused: no sane server waits that long, and their sum overflows
+ */
 int dub_json_open(const char *text, size_t len, dub_json_open_t *o,
     char *err, size_t errlen);
 

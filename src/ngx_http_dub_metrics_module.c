@@ -38,6 +38,7 @@ static ngx_int_t ngx_http_dub_metrics_streams(ngx_rtmp_dub_mshm_t *shm,
     dub_buf_t *b, time_t now);
 static ngx_int_t ngx_http_dub_metrics_init_process(ngx_cycle_t *cycle);
 static void ngx_http_dub_metrics_lag(ngx_event_t *ev);
+static char *ngx_http_dub_metrics_check(ngx_cycle_t *cycle, void *conf);
 
 
 static ngx_command_t  ngx_http_dub_metrics_commands[] = {
@@ -76,6 +77,35 @@ ngx_module_t  ngx_http_dub_metrics_module = {
     NULL,                                   /* init master */
     NULL,                                   /* init module */
     ngx_http_dub_metrics_init_process,      /* init process */
+    NULL,                                   /* init thread */
+    NULL,                                   /* exit thread */
+    NULL,                                   /* exit process */
+    NULL,                                   /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+/*
+ * A core module with nothing but a check once the whole configuration is
+ * read, whatever the order of its http and rtmp blocks: each zone that
+ * "dub_metrics" serves is defined by a "dub_metrics_zone".
+ */
+
+static ngx_core_module_t  ngx_http_dub_metrics_check_module_ctx = {
+    ngx_string("dub_metrics_check"),
+    NULL,
+    ngx_http_dub_metrics_check
+};
+
+
+ngx_module_t  ngx_http_dub_metrics_check_module = {
+    NGX_MODULE_V1,
+    &ngx_http_dub_metrics_check_module_ctx, /* module context */
+    NULL,                                   /* module directives */
+    NGX_CORE_MODULE,                        /* module type */
+    NULL,                                   /* init master */
+    NULL,                                   /* init module */
+    NULL,                                   /* init process */
     NULL,                                   /* init thread */
     NULL,                                   /* exit thread */
     NULL,                                   /* exit process */
@@ -153,6 +183,51 @@ ngx_http_dub_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_dub_metrics_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * "dub_metrics" adds its zone with no size; "dub_metrics_zone" gives it
+ * one.  A zone still without a size was never defined: say so, rather
+ * than nginx's "zero size shared memory zone".
+ */
+
+static char *
+ngx_http_dub_metrics_check(ngx_cycle_t *cycle, void *conf)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_shm_zone_t   *zone;
+
+    part = &cycle->shared_memory.part;
+    zone = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            zone = part->elts;
+            i = 0;
+        }
+
+        if (zone[i].tag != &ngx_rtmp_dub_module || zone[i].shm.size) {
+            continue;
+        }
+
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "\"dub_metrics\" serves the zone \"%V\", which no "
+                      "\"dub_metrics_zone\" defines: add "
+                      "\"dub_metrics_zone %V 4m;\" to the rtmp block",
+                      &zone[i].shm.name, &zone[i].shm.name);
+
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -454,6 +529,14 @@ static ngx_http_dub_series_t  ngx_http_dub_series[] = {
     { "nginx_dub_late_answers_total", "counter",
       "fragment:processed answers after their output time, dropped.",
       ngx_http_dub_slot(late_answers), NULL, NULL, 1, 0 },
+
+    { "nginx_dub_duplicate_answers_total", "counter",
+      "Second answers for a fragment already answered, dropped.",
+      ngx_http_dub_slot(duplicate_answers), NULL, NULL, 1, 0 },
+
+    { "nginx_dub_sts_log_suppressed_total", "counter",
+      "Log lines caused by the STS and held back by the rate limit.",
+      ngx_http_dub_slot(log_suppressed), NULL, NULL, 1, 0 },
 
     { NULL, NULL, NULL, 0, NULL, NULL, 0, 0 }
 };

@@ -284,6 +284,19 @@ ngx_rtmp_dub_bridge_tag(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_header_t *h,
                        track == DUB_TRACK_AUDIO ? "audio" : "video", len);
     }
 
+    if (len > b->dacf->max_buffer) {
+        /* this tag alone could never be kept */
+        ngx_log_error(NGX_LOG_ERR, b->publisher->connection->log, 0,
+                      "dub: \"%V/%V\" %s tag of %uz bytes, over "
+                      "\"dub_max_buffer\" %uz: closing the publisher",
+                      &b->dacf->cacf->name, &b->stream,
+                      track == DUB_TRACK_AUDIO ? "audio" : "video", len,
+                      b->dacf->max_buffer);
+        b->overflow = 1;
+        ngx_rtmp_finalize_session(b->publisher);
+        return;
+    }
+
     if (b->bytes + len > b->dacf->max_buffer) {
         ngx_log_error(NGX_LOG_ERR, b->publisher->connection->log, 0,
                       "dub: \"%V/%V\" over \"dub_max_buffer\" (%uz bytes "

@@ -58,6 +58,8 @@ typedef struct {
     ngx_atomic_t                connected;
     ngx_atomic_t                output_delay_ms;
     ngx_atomic_t                late_answers;
+    ngx_atomic_t                duplicate_answers;
+    ngx_atomic_t                log_suppressed;
 } ngx_rtmp_dub_mslot_t;
 
 

@@ -10,6 +10,10 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "ngx_rtmp_dub_module.h"
 #include "ngx_rtmp_live_module.h"
 
@@ -20,6 +24,14 @@
 #define NGX_RTMP_DUB_DELAY_EXTRA    8000
 #define NGX_RTMP_DUB_BUFFER_MIN     (1024 * 1024)
 #define NGX_RTMP_DUB_MESSAGE_MIN    (64 * 1024)
+
+/*
+ * "dub_sts_header": the handshake goes out in one buffer of 4 KB (that of
+ * libwebsockets), with the request line, its own headers, X-Stream-ID and
+ * X-Worker-ID; the configured ones get at most this much of it
+ */
+#define NGX_RTMP_DUB_HEADER_NAME_MAX    128
+#define NGX_RTMP_DUB_HEADERS_MAX        2048
 
 
 static ngx_int_t ngx_rtmp_dub_postconfiguration(ngx_conf_t *cf);
@@ -39,6 +51,7 @@ static char *ngx_rtmp_dub_bitrate(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_rtmp_dub_merge_sts(ngx_conf_t *cf,
     ngx_rtmp_dub_app_conf_t *prev, ngx_rtmp_dub_app_conf_t *conf);
+static ngx_int_t ngx_rtmp_dub_check_ca(ngx_conf_t *cf, ngx_str_t *file);
 static ngx_int_t ngx_rtmp_dub_resolve(ngx_conf_t *cf,
     ngx_rtmp_core_srv_conf_t *cscf);
 static ngx_int_t ngx_rtmp_dub_init_process(ngx_cycle_t *cycle);
@@ -360,9 +373,11 @@ static char *
 ngx_rtmp_dub_merge_sts(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *prev,
     ngx_rtmp_dub_app_conf_t *conf)
 {
+    size_t                   size;
     int64_t                 *ms;
     ngx_str_t                name;
     ngx_uint_t               i;
+    ngx_keyval_t            *kv;
     ngx_rtmp_dub_sts_url_t  *u;
     static int64_t           schedule[] = { 2000, 4000, 8000, 16000, 32000 };
 
@@ -480,6 +495,28 @@ ngx_rtmp_dub_merge_sts(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *prev,
                                "cannot be read", &u->ca);
             return NGX_CONF_ERROR;
         }
+
+        if (ngx_rtmp_dub_check_ca(cf, &u->ca) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (u->headers) {
+        kv = u->headers->elts;
+        size = 0;
+
+        for (i = 0; i < u->headers->nelts; i++) {
+            size += kv[i].key.len + sizeof(": \r\n") - 1 + kv[i].value.len;
+        }
+
+        if (size > NGX_RTMP_DUB_HEADERS_MAX) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "the \"dub_sts_header\" headers take %uz "
+                               "bytes, over the %d the WebSocket handshake "
+                               "has room for: shorten them", size,
+                               NGX_RTMP_DUB_HEADERS_MAX);
+            return NGX_CONF_ERROR;
+        }
     }
 
     conf->sts = u;
@@ -492,6 +529,71 @@ ngx_rtmp_dub_merge_sts(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *prev,
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * A trusted CA file is read as libwebsockets' TLS library will read it in
+ * each worker: PEM, with at least one certificate.  Refused now rather
+ * than found unusable by the workers.
+ */
+
+static ngx_int_t
+ngx_rtmp_dub_check_ca(ngx_conf_t *cf, ngx_str_t *file)
+{
+    int                   i, n;
+    BIO                  *bio;
+    char                  reason[128];
+    unsigned long         e;
+    STACK_OF(X509_INFO)  *info;
+
+    ERR_clear_error();
+
+    bio = BIO_new_file((char *) file->data, "r");
+    if (bio == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"dub_sts_ssl_trusted_certificate\" \"%V\" "
+                           "cannot be opened", file);
+        return NGX_ERROR;
+    }
+
+    info = PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL);
+
+    BIO_free(bio);
+
+    if (info == NULL) {
+        e = ERR_peek_last_error();
+        ERR_error_string_n(e, reason, sizeof(reason));
+        ERR_clear_error();
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"dub_sts_ssl_trusted_certificate\" \"%V\" "
+                           "is not a valid PEM file (%s): give a file of "
+                           "PEM certificates", file, reason);
+        return NGX_ERROR;
+    }
+
+    n = 0;
+
+    for (i = 0; i < sk_X509_INFO_num(info); i++) {
+        if (sk_X509_INFO_value(info, i)->x509) {
+            n++;
+        }
+    }
+
+    sk_X509_INFO_pop_free(info, X509_INFO_free);
+    ERR_clear_error();
+
+    if (n == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"dub_sts_ssl_trusted_certificate\" \"%V\" "
+                           "holds no PEM certificate: give a file of PEM "
+                           "certificates (\"-----BEGIN CERTIFICATE-----\")",
+                           file);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -637,8 +739,9 @@ ngx_rtmp_dub_keyval(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     char  *p = conf;
 
+    u_char          c;
     ngx_str_t      *value;
-    ngx_uint_t      i;
+    ngx_uint_t      i, header;
     ngx_array_t   **a;
     ngx_keyval_t   *kv;
 
@@ -657,22 +760,47 @@ ngx_rtmp_dub_keyval(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "needs a name";
     }
 
+    header = (cmd->offset == offsetof(ngx_rtmp_dub_app_conf_t, sts_headers));
+
     for (i = 0; i < value[1].len; i++) {
-        if (value[1].data[i] <= ' ' || value[1].data[i] == ':'
-            || value[1].data[i] >= 127)
+        c = value[1].data[i];
+
+        /* a header name is an HTTP token (RFC 9110) */
+
+        if (c <= ' ' || c == ':' || c >= 127
+            || (header && ngx_strchr("\"(),/;<=>?@[\\]{}", c)))
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid name \"%V\" in \"%V\"",
-                               &value[1], &cmd->name);
+                               "invalid name \"%V\" in \"%V\"%s",
+                               &value[1], &cmd->name,
+                               header ? ": letters, digits and "
+                                        "!#$%&'*+-.^_`|~ only" : "");
             return NGX_CONF_ERROR;
         }
     }
 
+    if (header && value[1].len > NGX_RTMP_DUB_HEADER_NAME_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the name in \"dub_sts_header\" is %uz "
+                           "characters long, over %d",
+                           value[1].len, NGX_RTMP_DUB_HEADER_NAME_MAX);
+        return NGX_CONF_ERROR;
+    }
+
     for (i = 0; i < value[2].len; i++) {
-        if (value[2].data[i] == CR || value[2].data[i] == LF) {
+        c = value[2].data[i];
+
+        if (c == CR || c == LF) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid value in \"%V\": no line breaks",
                                &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        if (header && ((c < ' ' && c != '\t') || c == 127)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid value in \"%V\": no control "
+                               "characters", &cmd->name);
             return NGX_CONF_ERROR;
         }
     }

@@ -20,6 +20,7 @@
 #include "dub_time.h"
 #include "dub_segment.h"
 #include "dub_breaker.h"
+#include "dub_limit.h"
 #include "dub_audio.h"
 #include "ngx_rtmp_dub_sts.h"
 #include "ngx_rtmp_dub_metrics.h"
@@ -143,6 +144,7 @@ typedef struct {
 
     unsigned                    probe:1;    /* the half-open probe */
     unsigned                    in_queue:1;
+    unsigned                    answered:1; /* an answer came */
 } ngx_rtmp_dub_frag_t;
 
 
@@ -234,8 +236,13 @@ struct ngx_rtmp_dub_bridge_s {
     uint64_t                    reconnects;
     uint64_t                    backpressure[3];
     uint64_t                    late_answers;
+    uint64_t                    duplicate_answers;
     uint64_t                    rtt_sum;
     uint64_t                    rtt_count;
+
+    /* the log lines the STS causes, rate-limited per kind */
+    dub_limit_t                 log_limit[NGX_RTMP_DUB_LOG_KINDS];
+    ngx_event_t                 log_timer;      /* summaries due */
 
     /* the dubbed audio tag being built for the output */
     u_char                     *scratch;

@@ -51,6 +51,8 @@ static ngx_int_t ngx_rtmp_dub_sio_auth(ngx_rtmp_dub_sio_t *sio,
 static void ngx_rtmp_dub_sio_end(ngx_rtmp_dub_sio_t *sio,
     ngx_rtmp_dub_sio_end_e why, const char *reason);
 static void ngx_rtmp_dub_sio_heartbeat(ngx_event_t *ev);
+static ngx_uint_t ngx_rtmp_dub_sio_log_ok(ngx_rtmp_dub_sio_t *sio,
+    ngx_rtmp_dub_log_kind_e kind);
 static void ngx_rtmp_dub_sio_free(ngx_rtmp_dub_sio_t *sio);
 static void ngx_rtmp_dub_sio_lws_log(int level, const char *line);
 
@@ -572,10 +574,13 @@ ngx_rtmp_dub_sio_receive(ngx_rtmp_dub_sio_t *sio, struct lws *wsi,
     /* a whole message */
 
     if (sio->rx_discard) {
-        ngx_log_error(NGX_LOG_ERR, sio->log, 0,
-                      "dub: \"%V\" sent a %uz byte message, over "
-                      "\"dub_sts_max_message\" %uz: dropped",
-                      &sio->url->url, sio->rx_size, sio->url->max_message);
+        if (ngx_rtmp_dub_sio_log_ok(sio, NGX_RTMP_DUB_LOG_OVERSIZE)) {
+            ngx_log_error(NGX_LOG_ERR, sio->log, 0,
+                          "dub: \"%V\" sent a %uz byte message, over "
+                          "\"dub_sts_max_message\" %uz: dropped",
+                          &sio->url->url, sio->rx_size,
+                          sio->url->max_message);
+        }
 
         if (sio->pending) {
             /* an attachment: the event it belongs to goes too */
@@ -616,10 +621,13 @@ ngx_rtmp_dub_sio_message(ngx_rtmp_dub_sio_t *sio)
     }
 
     if (dub_sio_parse((char *) sio->rx.data, sio->rx.len, &pkt) != 0) {
-        ngx_log_error(NGX_LOG_ERR, sio->log, 0,
-                      "dub: \"%V\" sent a message that is not an "
-                      "Engine.IO packet: \"%*s\"", &sio->url->url,
-                      ngx_min(sio->head_len, 64), sio->head);
+        if (ngx_rtmp_dub_sio_log_ok(sio, NGX_RTMP_DUB_LOG_NOT_EIO)) {
+            ngx_log_error(NGX_LOG_ERR, sio->log, 0,
+                          "dub: \"%V\" sent a message that is not an "
+                          "Engine.IO packet: \"%*s\"", &sio->url->url,
+                          ngx_min(sio->head_len, 64), sio->head);
+        }
+
         dub_buf_free(&sio->rx);
         return 0;
     }
@@ -778,9 +786,12 @@ ngx_rtmp_dub_sio_attachment(ngx_rtmp_dub_sio_t *sio)
     m = sio->pending;
 
     if (m == NULL) {
-        ngx_log_error(NGX_LOG_INFO, sio->log, 0,
-                      "dub: \"%V\" sent an unexpected binary message",
-                      &sio->url->url);
+        if (ngx_rtmp_dub_sio_log_ok(sio, NGX_RTMP_DUB_LOG_BINARY)) {
+            ngx_log_error(NGX_LOG_INFO, sio->log, 0,
+                          "dub: \"%V\" sent an unexpected binary message",
+                          &sio->url->url);
+        }
+
         dub_buf_free(&sio->rx);
         return 0;
     }
@@ -974,6 +985,19 @@ ngx_rtmp_dub_sio_heartbeat(ngx_event_t *ev)
                   &sio->url->url, sio->ping_window);
 
     ngx_rtmp_dub_sio_end(sio, NGX_RTMP_DUB_SIO_DEAD, "heartbeat timeout");
+}
+
+
+/* the owner rate-limits what the STS can make us log */
+
+static ngx_uint_t
+ngx_rtmp_dub_sio_log_ok(ngx_rtmp_dub_sio_t *sio, ngx_rtmp_dub_log_kind_e kind)
+{
+    if (sio->data == NULL) {
+        return 1;
+    }
+
+    return sio->handler->log_ok(sio->data, kind);
 }
 
 

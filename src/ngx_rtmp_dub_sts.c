@@ -26,6 +26,10 @@
 #define NGX_RTMP_DUB_MAX_TEMPO      1.25
 #define NGX_RTMP_DUB_SMALL_EVENT    65536
 
+/* log lines the STS causes: per kind, 10 per 10 s, then a summary */
+#define NGX_RTMP_DUB_LOG_BURST      10
+#define NGX_RTMP_DUB_LOG_INTERVAL   10000
+
 
 typedef struct {
     ngx_rtmp_dub_task_t         t;
@@ -100,6 +104,13 @@ static void ngx_rtmp_dub_frag_land(ngx_rtmp_dub_frag_t *f);
 static void ngx_rtmp_dub_frag_breaker(ngx_rtmp_dub_frag_t *f,
     ngx_int_t retryable);
 static void ngx_rtmp_dub_sts_maybe_end(ngx_rtmp_dub_bridge_t *b);
+static ngx_uint_t ngx_rtmp_dub_sts_log_ok(void *data,
+    ngx_rtmp_dub_log_kind_e kind);
+static void ngx_rtmp_dub_sts_log_summary(ngx_rtmp_dub_bridge_t *b,
+    ngx_uint_t kind, uint64_t n, int64_t span);
+static void ngx_rtmp_dub_sts_log_timer(ngx_event_t *ev);
+static void ngx_rtmp_dub_sts_log_flush(ngx_rtmp_dub_bridge_t *b,
+    ngx_msec_t interval);
 
 static void ngx_rtmp_dub_pack_work(void *data, ngx_log_t *log);
 static void ngx_rtmp_dub_pack_done(ngx_rtmp_dub_task_t *t);
@@ -116,7 +127,32 @@ static const ngx_rtmp_dub_sio_handler_t  ngx_rtmp_dub_sts_handler = {
     ngx_rtmp_dub_sts_joined,
     ngx_rtmp_dub_sts_event,
     ngx_rtmp_dub_sts_oversize,
-    ngx_rtmp_dub_sts_closed
+    ngx_rtmp_dub_sts_closed,
+    ngx_rtmp_dub_sts_log_ok
+};
+
+
+/* what a summary calls each kind, and the level of its lines */
+
+static const struct {
+    const char                 *name;
+    ngx_uint_t                  level;
+} ngx_rtmp_dub_log_kinds[NGX_RTMP_DUB_LOG_KINDS] = {
+    { "not an Engine.IO packet", NGX_LOG_ERR },
+    { "message over dub_sts_max_message", NGX_LOG_ERR },
+    { "unexpected binary message", NGX_LOG_INFO },
+    { "large event", NGX_LOG_ERR },
+    { "malformed event", NGX_LOG_ERR },
+    { "bad event payload", NGX_LOG_ERR },
+    { "stream:ready", NGX_LOG_INFO },
+    { "fragment:ack", NGX_LOG_INFO },
+    { "backpressure", NGX_LOG_INFO },
+    { "STS error", NGX_LOG_ERR },
+    { "stream:complete", NGX_LOG_INFO },
+    { "unknown event", NGX_LOG_INFO },
+    { "answer for an unknown fragment", NGX_LOG_ERR },
+    { "answer after its time", NGX_LOG_INFO },
+    { "duplicate answer", NGX_LOG_WARN }
 };
 
 
@@ -146,6 +182,11 @@ ngx_rtmp_dub_sts_init(ngx_rtmp_dub_bridge_t *b)
     b->send_timer.handler = ngx_rtmp_dub_sts_send_timer;
     b->send_timer.data = b;
     b->send_timer.log = &b->log;
+
+    b->log_timer.handler = ngx_rtmp_dub_sts_log_timer;
+    b->log_timer.data = b;
+    b->log_timer.log = &b->log;
+    b->log_timer.cancelable = 1;
 
     dub_breaker_init(&b->breaker, (unsigned) dacf->breaker_threshold,
                      (int64_t) dacf->breaker_cooldown);
@@ -457,10 +498,14 @@ ngx_rtmp_dub_sts_event(void *data, ngx_rtmp_dub_sio_msg_t *msg)
     }
 
     if (msg->json_len > NGX_RTMP_DUB_SMALL_EVENT) {
-        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
-                      "dub: \"%V/%V\" %uz byte event \"%*s...\" from the "
-                      "STS ignored", ngx_rtmp_dub_name(b), msg->json_len,
-                      ngx_min(msg->json_len, 40), msg->json);
+        if (ngx_rtmp_dub_sts_log_ok(b, NGX_RTMP_DUB_LOG_LARGE_EVENT)) {
+            ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                          "dub: \"%V/%V\" %uz byte event \"%*s...\" from "
+                          "the STS ignored", ngx_rtmp_dub_name(b),
+                          msg->json_len, ngx_min(msg->json_len, 40),
+                          msg->json);
+        }
+
         ngx_rtmp_dub_sio_msg_free(msg);
         return;
     }
@@ -468,9 +513,12 @@ ngx_rtmp_dub_sts_event(void *data, ngx_rtmp_dub_sio_msg_t *msg)
     if (dub_json_event_parse(msg->json, msg->json_len, &ev, err, sizeof(err))
         != 0)
     {
-        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
-                      "dub: \"%V/%V\" malformed event from the STS: %s",
-                      ngx_rtmp_dub_name(b), err);
+        if (ngx_rtmp_dub_sts_log_ok(b, NGX_RTMP_DUB_LOG_MALFORMED)) {
+            ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                          "dub: \"%V/%V\" malformed event from the STS: %s",
+                          ngx_rtmp_dub_name(b), err);
+        }
+
         ngx_rtmp_dub_sio_msg_free(msg);
         return;
     }
@@ -486,12 +534,14 @@ ngx_rtmp_dub_sts_event(void *data, ngx_rtmp_dub_sio_msg_t *msg)
 
     } else if (ngx_strcmp(ev.name, "fragment:ack") == 0) {
         if (dub_json_ack(ev.payload, &ack, err, sizeof(err)) == 0) {
-            ngx_log_error(NGX_LOG_INFO, &b->log, 0,
-                          "dub: \"%V/%V\" fragment %s acked by session %s: "
-                          "%s", ngx_rtmp_dub_name(b), ack.fragment_id,
-                          b->session_id, ack.status);
+            if (ngx_rtmp_dub_sts_log_ok(b, NGX_RTMP_DUB_LOG_ACK)) {
+                ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                              "dub: \"%V/%V\" fragment %s acked by session "
+                              "%s: %s", ngx_rtmp_dub_name(b),
+                              ack.fragment_id, b->session_id, ack.status);
+            }
 
-        } else {
+        } else if (ngx_rtmp_dub_sts_log_ok(b, NGX_RTMP_DUB_LOG_BAD_PAYLOAD)) {
             ngx_log_error(NGX_LOG_ERR, &b->log, 0,
                           "dub: \"%V/%V\" bad fragment:ack: %s",
                           ngx_rtmp_dub_name(b), err);
@@ -505,14 +555,17 @@ ngx_rtmp_dub_sts_event(void *data, ngx_rtmp_dub_sio_msg_t *msg)
 
     } else if (ngx_strcmp(ev.name, "stream:complete") == 0) {
         if (dub_json_complete(ev.payload, &c, err, sizeof(err)) == 0) {
-            ngx_log_error(NGX_LOG_INFO, &b->log, 0,
-                          "dub: \"%V/%V\" stream:complete from session %s: "
-                          "%L fragments, %L success, %L partial, %L failed",
-                          ngx_rtmp_dub_name(b), b->session_id,
-                          c.total_fragments, c.success_count,
-                          c.partial_count, c.failed_count);
+            if (ngx_rtmp_dub_sts_log_ok(b, NGX_RTMP_DUB_LOG_COMPLETE)) {
+                ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                              "dub: \"%V/%V\" stream:complete from session "
+                              "%s: %L fragments, %L success, %L partial, "
+                              "%L failed", ngx_rtmp_dub_name(b),
+                              b->session_id, c.total_fragments,
+                              c.success_count, c.partial_count,
+                              c.failed_count);
+            }
 
-        } else {
+        } else if (ngx_rtmp_dub_sts_log_ok(b, NGX_RTMP_DUB_LOG_BAD_PAYLOAD)) {
             ngx_log_error(NGX_LOG_ERR, &b->log, 0,
                           "dub: \"%V/%V\" bad stream:complete: %s",
                           ngx_rtmp_dub_name(b), err);
@@ -529,7 +582,7 @@ ngx_rtmp_dub_sts_event(void *data, ngx_rtmp_dub_sio_msg_t *msg)
             ngx_rtmp_dub_bridge_check_done(b);
         }
 
-    } else {
+    } else if (ngx_rtmp_dub_sts_log_ok(b, NGX_RTMP_DUB_LOG_UNKNOWN_EVENT)) {
         ngx_log_error(NGX_LOG_INFO, &b->log, 0,
                       "dub: \"%V/%V\" unknown event \"%s\" from the STS "
                       "ignored", ngx_rtmp_dub_name(b), ev.name);
@@ -574,9 +627,12 @@ ngx_rtmp_dub_sts_ready(ngx_rtmp_dub_bridge_t *b, yajl_val obj)
     dub_json_ready_t  r;
 
     if (dub_json_ready(obj, &r, err, sizeof(err)) != 0) {
-        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
-                      "dub: \"%V/%V\" bad stream:ready: %s",
-                      ngx_rtmp_dub_name(b), err);
+        if (ngx_rtmp_dub_sts_log_ok(b, NGX_RTMP_DUB_LOG_BAD_PAYLOAD)) {
+            ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                          "dub: \"%V/%V\" bad stream:ready: %s",
+                          ngx_rtmp_dub_name(b), err);
+        }
+
         return;
     }
 
@@ -597,9 +653,14 @@ ngx_rtmp_dub_sts_ready(ngx_rtmp_dub_bridge_t *b, yajl_val obj)
 
     ngx_rtmp_dub_stat_set(b->ms, connected, 1);
 
-    ngx_log_error(NGX_LOG_INFO, &b->log, 0,
-                  "dub: \"%V/%V\" STS session %s ready, max in flight %ui",
-                  ngx_rtmp_dub_name(b), b->session_id, b->max_inflight);
+    /* STREAM_NOT_FOUND errors and stream:ready, again and again */
+
+    if (ngx_rtmp_dub_sts_log_ok(b, NGX_RTMP_DUB_LOG_READY)) {
+        ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                      "dub: \"%V/%V\" STS session %s ready, max in flight "
+                      "%ui", ngx_rtmp_dub_name(b), b->session_id,
+                      b->max_inflight);
+    }
 
     ngx_rtmp_dub_sts_send(b);
 }
@@ -613,9 +674,12 @@ ngx_rtmp_dub_sts_backpressure(ngx_rtmp_dub_bridge_t *b, yajl_val obj)
     static const char       *names[] = { "none", "slow_down", "pause" };
 
     if (dub_json_backpressure(obj, &bp, err, sizeof(err)) != 0) {
-        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
-                      "dub: \"%V/%V\" bad backpressure event: %s",
-                      ngx_rtmp_dub_name(b), err);
+        if (ngx_rtmp_dub_sts_log_ok(b, NGX_RTMP_DUB_LOG_BAD_PAYLOAD)) {
+            ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                          "dub: \"%V/%V\" bad backpressure event: %s",
+                          ngx_rtmp_dub_name(b), err);
+        }
+
         return;
     }
 
@@ -625,11 +689,13 @@ ngx_rtmp_dub_sts_backpressure(ngx_rtmp_dub_bridge_t *b, yajl_val obj)
     b->bp_delay = (bp.action == DUB_BP_SLOW_DOWN)
                   ? (ngx_msec_t) ngx_min(bp.recommended_delay_ms, 60000) : 0;
 
-    ngx_log_error(NGX_LOG_INFO, &b->log, 0,
-                  "dub: \"%V/%V\" backpressure from session %s: %s, "
-                  "delay %Mms, severity \"%s\"", ngx_rtmp_dub_name(b),
-                  b->session_id, names[bp.action], b->bp_delay,
-                  bp.severity);
+    if (ngx_rtmp_dub_sts_log_ok(b, NGX_RTMP_DUB_LOG_BACKPRESSURE)) {
+        ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                      "dub: \"%V/%V\" backpressure from session %s: %s, "
+                      "delay %Mms, severity \"%s\"", ngx_rtmp_dub_name(b),
+                      b->session_id, names[bp.action], b->bp_delay,
+                      bp.severity);
+    }
 
     ngx_rtmp_dub_sts_send(b);
 }
@@ -643,17 +709,23 @@ ngx_rtmp_dub_sts_error(ngx_rtmp_dub_bridge_t *b, yajl_val obj)
     ngx_rtmp_dub_frag_t  *f;
 
     if (dub_json_error(obj, &e, err, sizeof(err)) != 0) {
-        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
-                      "dub: \"%V/%V\" bad error event: %s",
-                      ngx_rtmp_dub_name(b), err);
+        if (ngx_rtmp_dub_sts_log_ok(b, NGX_RTMP_DUB_LOG_BAD_PAYLOAD)) {
+            ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                          "dub: \"%V/%V\" bad error event: %s",
+                          ngx_rtmp_dub_name(b), err);
+        }
+
         return;
     }
 
-    ngx_log_error(NGX_LOG_ERR, &b->log, 0,
-                  "dub: \"%V/%V\" STS error %s%s%s: \"%s\", %s",
-                  ngx_rtmp_dub_name(b), e.code,
-                  e.fragment_id[0] ? " for fragment " : "", e.fragment_id,
-                  e.message, e.retryable ? "retryable" : "not retryable");
+    if (ngx_rtmp_dub_sts_log_ok(b, NGX_RTMP_DUB_LOG_ERROR)) {
+        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                      "dub: \"%V/%V\" STS error %s%s%s: \"%s\", %s",
+                      ngx_rtmp_dub_name(b), e.code,
+                      e.fragment_id[0] ? " for fragment " : "",
+                      e.fragment_id, e.message,
+                      e.retryable ? "retryable" : "not retryable");
+    }
 
     if (ngx_strcmp(e.code, "AUTH_FAILED") == 0) {
         /* bad credentials: no point in trying again */
@@ -675,6 +747,10 @@ ngx_rtmp_dub_sts_error(ngx_rtmp_dub_bridge_t *b, yajl_val obj)
     if (e.fragment_id[0]) {
         f = ngx_rtmp_dub_sts_find(b, e.fragment_id,
                                   ngx_strlen(e.fragment_id), 0);
+
+        if (f) {
+            f->answered = 1;
+        }
 
         if (f && f->state == NGX_RTMP_DUB_FRAG_EXPIRED) {
             b->late_answers++;
@@ -760,6 +836,10 @@ ngx_rtmp_dub_sts_oversize(void *data, u_char *head, size_t len, size_t size)
     }
 
     f = ngx_rtmp_dub_sts_find(b, (char *) id, p - id, 0);
+
+    if (f) {
+        f->answered = 1;
+    }
 
     if (f && f->state == NGX_RTMP_DUB_FRAG_EXPIRED) {
         b->late_answers++;
@@ -1344,9 +1424,12 @@ ngx_rtmp_dub_parse_done(ngx_rtmp_dub_task_t *t)
     b = t->owner;
 
     if (pt->rc == -1 && pt->p.fragment_id[0] == '\0') {
-        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
-                      "dub: \"%V/%V\" malformed fragment:processed: %s",
-                      ngx_rtmp_dub_name(b), pt->err);
+        if (ngx_rtmp_dub_sts_log_ok(b, NGX_RTMP_DUB_LOG_BAD_PAYLOAD)) {
+            ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                          "dub: \"%V/%V\" malformed fragment:processed: %s",
+                          ngx_rtmp_dub_name(b), pt->err);
+        }
+
         return;
     }
 
@@ -1354,17 +1437,41 @@ ngx_rtmp_dub_parse_done(ngx_rtmp_dub_task_t *t)
                               ngx_strlen(pt->p.fragment_id), 1);
 
     if (f == NULL) {
-        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
-                      "dub: \"%V/%V\" fragment:processed for unknown "
-                      "fragment \"%s\" ignored", ngx_rtmp_dub_name(b),
-                      pt->p.fragment_id);
+        if (ngx_rtmp_dub_sts_log_ok(b, NGX_RTMP_DUB_LOG_UNKNOWN_FRAGMENT)) {
+            ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                          "dub: \"%V/%V\" fragment:processed for unknown "
+                          "fragment \"%s\" ignored", ngx_rtmp_dub_name(b),
+                          pt->p.fragment_id);
+        }
+
         return;
     }
 
+    if (f->answered) {
+        /* the STS answered it already: this one says nothing new */
+
+        if (ngx_rtmp_dub_sts_log_ok(b, NGX_RTMP_DUB_LOG_DUPLICATE)) {
+            ngx_log_error(NGX_LOG_WARN, &b->log, 0,
+                          "dub: \"%V/%V\" fragment %s seq %uL: duplicate "
+                          "answer from session %s, dropped",
+                          ngx_rtmp_dub_name(b), f->id, f->seq,
+                          b->session_id);
+        }
+
+        b->duplicate_answers++;
+        ngx_rtmp_dub_stat_add(b->ms, duplicate_answers, 1);
+        return;
+    }
+
+    f->answered = 1;
+
     if (f->state != NGX_RTMP_DUB_FRAG_SENT) {
-        ngx_log_error(NGX_LOG_INFO, &b->log, 0,
-                      "dub: \"%V/%V\" fragment %s seq %uL: answer after its "
-                      "time, dropped", ngx_rtmp_dub_name(b), f->id, f->seq);
+        if (ngx_rtmp_dub_sts_log_ok(b, NGX_RTMP_DUB_LOG_LATE)) {
+            ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                          "dub: \"%V/%V\" fragment %s seq %uL: answer after "
+                          "its time, dropped", ngx_rtmp_dub_name(b), f->id,
+                          f->seq);
+        }
 
         b->late_answers++;
         ngx_rtmp_dub_stat_add(b->ms, late_answers, 1);
@@ -2028,6 +2135,14 @@ ngx_rtmp_dub_sts_free(ngx_rtmp_dub_bridge_t *b)
         ngx_del_timer(&b->send_timer);
     }
 
+    /* what is held back is told now, whatever its interval */
+
+    ngx_rtmp_dub_sts_log_flush(b, 0);
+
+    if (b->log_timer.timer_set) {
+        ngx_del_timer(&b->log_timer);
+    }
+
     if (b->sio) {
         ngx_rtmp_dub_sio_close(b->sio);
         b->sio = NULL;
@@ -2062,6 +2177,117 @@ ngx_rtmp_dub_frag_free(ngx_rtmp_dub_frag_t *f)
     dub_buf_free(&f->b64);
     dub_aac_frames_free(&f->dubbed);
     ngx_free(f);
+}
+
+
+/*
+ * May a log line of this kind, caused by the STS, be written now?  The
+ * first lines of a kind in an interval are, the rest are counted and
+ * summed up in one line once the interval is over: by the next line of
+ * the kind, or by the timer.
+ */
+
+static ngx_uint_t
+ngx_rtmp_dub_sts_log_ok(void *data, ngx_rtmp_dub_log_kind_e kind)
+{
+    ngx_rtmp_dub_bridge_t  *b = data;
+
+    int64_t     span, due;
+    uint64_t    n;
+    ngx_uint_t  rc;
+
+    rc = dub_limit(&b->log_limit[kind], (int64_t) ngx_current_msec,
+                   NGX_RTMP_DUB_LOG_BURST, NGX_RTMP_DUB_LOG_INTERVAL, &n,
+                   &span);
+
+    if (n) {
+        ngx_rtmp_dub_sts_log_summary(b, kind, n, span);
+    }
+
+    if (rc) {
+        return 1;
+    }
+
+    ngx_rtmp_dub_stat_add(b->ms, log_suppressed, 1);
+
+    /* the summary when this interval ends, unless one comes earlier */
+
+    due = dub_limit_due(&b->log_limit[kind], NGX_RTMP_DUB_LOG_INTERVAL);
+
+    if (b->log_timer.timer_set
+        && (ngx_msec_int_t) (b->log_timer.timer.key - (ngx_msec_t) due) <= 0)
+    {
+        return 0;
+    }
+
+    if (b->log_timer.timer_set) {
+        ngx_del_timer(&b->log_timer);
+    }
+
+    ngx_add_timer(&b->log_timer,
+                  (ngx_msec_t) ngx_max(due - (int64_t) ngx_current_msec, 1));
+
+    return 0;
+}
+
+
+/* a summary has the level of the lines it stands for */
+
+static void
+ngx_rtmp_dub_sts_log_summary(ngx_rtmp_dub_bridge_t *b, ngx_uint_t kind,
+    uint64_t n, int64_t span)
+{
+    ngx_log_error(ngx_rtmp_dub_log_kinds[kind].level, &b->log, 0,
+                  "dub: \"%V/%V\" %uL more \"%s\" lines suppressed in the "
+                  "last %Ls", ngx_rtmp_dub_name(b), n,
+                  ngx_rtmp_dub_log_kinds[kind].name, (span + 999) / 1000);
+}
+
+
+static void
+ngx_rtmp_dub_sts_log_timer(ngx_event_t *ev)
+{
+    ngx_rtmp_dub_sts_log_flush(ev->data, NGX_RTMP_DUB_LOG_INTERVAL);
+}
+
+
+/*
+ * The summaries of the intervals over (all of them with "interval" 0),
+ * and the timer again for those still going.
+ */
+
+static void
+ngx_rtmp_dub_sts_log_flush(ngx_rtmp_dub_bridge_t *b, ngx_msec_t interval)
+{
+    int64_t     now, span, due, next;
+    uint64_t    n;
+    ngx_uint_t  i;
+
+    now = (int64_t) ngx_current_msec;
+    next = -1;
+
+    for (i = 0; i < NGX_RTMP_DUB_LOG_KINDS; i++) {
+        n = dub_limit_flush(&b->log_limit[i], now, (int64_t) interval,
+                            &span);
+
+        if (n) {
+            ngx_rtmp_dub_sts_log_summary(b, i, n, span);
+        }
+
+        due = dub_limit_due(&b->log_limit[i], NGX_RTMP_DUB_LOG_INTERVAL);
+
+        if (due >= 0 && (next < 0 || due < next)) {
+            next = due;
+        }
+    }
+
+    if (b->log_timer.timer_set) {
+        ngx_del_timer(&b->log_timer);
+    }
+
+    if (next >= 0 && interval) {
+        ngx_add_timer(&b->log_timer, (ngx_msec_t) ngx_max(next - now, 1));
+    }
 }
 
 

@@ -82,6 +82,31 @@ typedef struct {
 } ngx_rtmp_dub_sio_msg_t;
 
 
+/*
+ * The log lines an STS can cause with each message it sends: each kind
+ * is rate-limited per stream (see ngx_rtmp_dub_sts_log_ok()).
+ */
+
+typedef enum {
+    NGX_RTMP_DUB_LOG_NOT_EIO = 0,       /* not an Engine.IO packet */
+    NGX_RTMP_DUB_LOG_OVERSIZE,          /* over "dub_sts_max_message" */
+    NGX_RTMP_DUB_LOG_BINARY,            /* unexpected binary message */
+    NGX_RTMP_DUB_LOG_LARGE_EVENT,       /* event too large to parse */
+    NGX_RTMP_DUB_LOG_MALFORMED,         /* not a Socket.IO event */
+    NGX_RTMP_DUB_LOG_BAD_PAYLOAD,       /* a known event, wrong fields */
+    NGX_RTMP_DUB_LOG_READY,             /* stream:ready */
+    NGX_RTMP_DUB_LOG_ACK,               /* fragment:ack */
+    NGX_RTMP_DUB_LOG_BACKPRESSURE,
+    NGX_RTMP_DUB_LOG_ERROR,             /* error events */
+    NGX_RTMP_DUB_LOG_COMPLETE,          /* stream:complete */
+    NGX_RTMP_DUB_LOG_UNKNOWN_EVENT,
+    NGX_RTMP_DUB_LOG_UNKNOWN_FRAGMENT,  /* an answer for no fragment */
+    NGX_RTMP_DUB_LOG_LATE,              /* an answer after its time */
+    NGX_RTMP_DUB_LOG_DUPLICATE,         /* a second answer */
+    NGX_RTMP_DUB_LOG_KINDS
+} ngx_rtmp_dub_log_kind_e;
+
+
 typedef struct {
     /* the namespace is joined: events can flow */
     void  (*joined)(void *data);
@@ -95,6 +120,9 @@ typedef struct {
     /* the connection is over: no more callbacks after this one */
     void  (*closed)(void *data, ngx_rtmp_dub_sio_end_e why,
                     const char *reason);
+
+    /* may a log line of this kind be written now */
+    ngx_uint_t  (*log_ok)(void *data, ngx_rtmp_dub_log_kind_e kind);
 } ngx_rtmp_dub_sio_handler_t;
 
 

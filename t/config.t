@@ -121,6 +121,52 @@ push @bad, (
       'CA file must exist' ],
     [ "dub on; dub_output_app dubbed; dub_sts_header 'Bad Name' x;",
       qr/invalid name "Bad Name" in "dub_sts_header"/, 'header name' ],
+    [ "dub on; dub_output_app dubbed; dub_sts_header " . ('X' x 300) . " x;",
+      qr/the name in "dub_sts_header" is 300 characters long, over 128/,
+      'header name of 300 characters' ],
+    [ "dub on; dub_output_app dubbed; dub_sts_header X(y) x;",
+      qr/invalid name "X\(y\)" in "dub_sts_header": letters, digits and/,
+      'header name not a token' ],
+    [ "dub on; dub_output_app dubbed; dub_sts_header 'X-Key' \"a\r\nX-Evil: 1\";",
+      qr/invalid value in "dub_sts_header": no line breaks/,
+      'header value with CR LF' ],
+    [ "dub on; dub_output_app dubbed; dub_sts_header X-Key \"a\tb\x01\";",
+      qr/invalid value in "dub_sts_header": no control characters/,
+      'header value with a control character' ],
+    [ "dub on; dub_output_app dubbed; dub_sts_url http://127.0.0.1:1/;"
+      . " dub_sts_header X-A " . ('a' x 1500) . ";"
+      . " dub_sts_header X-B " . ('b' x 1500) . ";",
+      qr/the "dub_sts_header" headers take 3014 bytes, over the 2048 the WebSocket handshake has room for/,
+      'headers over the handshake room' ],
+);
+
+# trusted CA files that are not what they should be
+
+my $dir = $t->dir;
+
+for (['notpem.crt', "just some text\n"],
+     ['corrupt.crt', "-----BEGIN CERTIFICATE-----\nAAA!!!\n"
+                     . "-----END CERTIFICATE-----\n"],
+     ['random.crt', join('', map { chr(int(rand(256))) } 1 .. 512)])
+{
+    open my $fh, '>:raw', "$dir/$_->[0]" or die;
+    print $fh $_->[1];
+    close $fh;
+}
+
+push @bad, (
+    [ "dub on; dub_output_app dubbed; dub_sts_url https://127.0.0.1:1/;"
+      . " dub_sts_ssl_trusted_certificate $dir/notpem.crt;",
+      qr/"dub_sts_ssl_trusted_certificate" "\Q$dir\E\/notpem.crt" holds no PEM certificate/,
+      'CA file that is not PEM' ],
+    [ "dub on; dub_output_app dubbed; dub_sts_url https://127.0.0.1:1/;"
+      . " dub_sts_ssl_trusted_certificate $dir/random.crt;",
+      qr/"dub_sts_ssl_trusted_certificate" "\Q$dir\E\/random.crt" holds no PEM certificate/,
+      'CA file of random bytes' ],
+    [ "dub on; dub_output_app dubbed; dub_sts_url https://127.0.0.1:1/;"
+      . " dub_sts_ssl_trusted_certificate $dir/corrupt.crt;",
+      qr/"dub_sts_ssl_trusted_certificate" "\Q$dir\E\/corrupt.crt" is not a valid PEM file/,
+      'CA file with a broken PEM block' ],
 );
 
 for my $case (@bad) {
@@ -148,8 +194,15 @@ ok($rc != 0 && $out =~ /"dub" directive is not allowed here/,
 
 ($rc, $out) = $t->test_conf(rtmp => conf("dub off;"),
     http => 'location /metrics { dub_metrics; }');
-ok($rc != 0 && $out =~ /zero size shared memory zone "dub"/,
+ok($rc != 0 && $out =~ /"dub_metrics" serves the zone "dub", which no "dub_metrics_zone" defines: add "dub_metrics_zone dub 4m;" to the rtmp block/,
    'dub_metrics without a dub_metrics_zone') or diag($out);
+
+$t->set_conf(rtmp_main => 'dub_metrics_zone dub 1m;');
+($rc, $out) = $t->test_conf(rtmp => conf("dub off;"),
+    http => 'location /metrics { dub_metrics other; }');
+ok($rc != 0 && $out =~ /"dub_metrics" serves the zone "other", which no "dub_metrics_zone" defines: add "dub_metrics_zone other 4m;"/,
+   'dub_metrics naming a zone no dub_metrics_zone defines') or diag($out);
+$t->set_conf(rtmp_main => '');
 
 $t->set_conf(rtmp_main => 'dub_metrics_zone dub 40k max_streams=1000;');
 ($rc, $out) = $t->test_conf(rtmp => conf("dub off;"));

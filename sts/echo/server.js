@@ -49,7 +49,7 @@ const USAGE = `usage: node server.js [options]
   --no-complete             never answer stream:end
   --rules FILE.json         fault injection rules (JSON array)
 HTTP control (same port): GET /stats, POST /control /reset /disconnect
-  /backpressure /emit`;
+  /backpressure /emit /flood`;
 
 // ---------------------------------------------------------------------------
 // Configuration
@@ -93,7 +93,7 @@ const TRIGGERS = ['sequence_number', 'nth_fragment', 'fragment_id', 'all'];
 const ACTIONS = [
   'error', 'error_event', 'partial', 'drop', 'delay', 'malformed_json',
   'wrong_types', 'unknown_event', 'oversize', 'bad_base64', 'undecodable',
-  'close_mid_message', 'backpressure',
+  'close_mid_message', 'backpressure', 'duplicate',
 ];
 
 // Converts and checks one option value (from the command line, where every
@@ -242,6 +242,7 @@ function newStats() {
     client_acks: [],
     events: [],
     sent: [],
+    floods: [],
     max_inflight_seen: 0,
   };
 }
@@ -887,7 +888,8 @@ async function respond(ctx, f, rec, rule, delay) {
   // latency is waited for.
   let audio = null;
   let audioError = null;
-  if (action === null || ['delay', 'partial', 'unknown_event', 'backpressure'].includes(action)) {
+  if (action === null
+    || ['delay', 'partial', 'unknown_event', 'backpressure', 'duplicate'].includes(action)) {
     try {
       audio = await dubbedAudio(f.audio, action === 'partial');
     } catch (e) {
@@ -991,6 +993,8 @@ async function respond(ctx, f, rec, rule, delay) {
   msg.status = action === 'partial' ? 'partial' : 'success';
   msg.dubbed_audio = audio;
   send(ctx, 'fragment:processed', msg);
+  // "duplicate": the same answer a second time, at once
+  if (action === 'duplicate') send(ctx, 'fragment:processed', msg);
   return finish(msg.status, msg.status);
 }
 
@@ -1027,6 +1031,37 @@ function closeMidMessage(ctx, f, msg, rule) {
   net.write(Buffer.concat([header, text.subarray(0, cut)]));
   net.end();
   setTimeout(() => net.destroy(), 2000).unref();
+}
+
+// POST /flood: "count" copies of an event (or of raw Engine.IO message
+// data) to every client, "per_second" of them a second, in batches every
+// 10 ms. Each flood is recorded in stats.floods with what it has sent.
+function startFlood(spec) {
+  const rec = {
+    event: spec.raw === undefined ? spec.event : '<raw>',
+    count: spec.count, per_second: spec.per_second,
+    sent: 0, clients: live.size, started_at: Date.now(), done_at: null,
+  };
+  stats.floods.push(rec);
+  log(`flood: ${rec.count} x ${rec.event} at ${rec.per_second}/s to ${rec.clients} client(s)`);
+  const tick = () => {
+    const due = Math.min(rec.count,
+      Math.floor(((Date.now() - rec.started_at) * rec.per_second) / 1000) + 1);
+    for (; rec.sent < due; rec.sent++) {
+      for (const ctx of live.values()) {
+        if (spec.raw !== undefined) ctx.socket.conn.write(spec.raw);
+        else ctx.socket.emit(spec.event, spec.payload);
+      }
+    }
+    if (rec.sent < rec.count) {
+      setTimeout(tick, 10);
+      return;
+    }
+    rec.done_at = Date.now();
+    log(`flood: ${rec.count} x ${rec.event} done in ${rec.done_at - rec.started_at} ms`);
+  };
+  tick();
+  return rec;
 }
 
 function sendBackpressure(ctx, action, recommendedDelayMs, severity) {
@@ -1158,6 +1193,21 @@ async function handleControl(req, res) {
         log(`control: emit ${b.event} to ${live.size} client(s)`);
         for (const ctx of live.values()) send(ctx, b.event, b.payload);
         return reply(res, 200, { ok: true, sent: live.size });
+      }
+      case 'POST /flood': {
+        const b = await readJson(req);
+        if (b.raw !== undefined && typeof b.raw !== 'string') throw new Error('raw: expected a string');
+        if (b.raw === undefined && (typeof b.event !== 'string' || !b.event)) {
+          throw new Error('event: expected a string');
+        }
+        const count = Number(b.count);
+        const perSecond = b.per_second === undefined ? 1000 : Number(b.per_second);
+        if (!Number.isInteger(count) || count < 1) throw new Error('count: expected an integer > 0');
+        if (!(perSecond > 0)) throw new Error('per_second: expected a number > 0');
+        const rec = startFlood({
+          event: b.event, payload: b.payload, raw: b.raw, count, per_second: perSecond,
+        });
+        return reply(res, 200, { ok: true, clients: rec.clients });
       }
       default:
         return reply(res, 404, { error: `no route ${route}` });

@@ -971,6 +971,7 @@ sub reset { $_[0]->call('POST', '/reset', {}) }
 sub disconnect { $_[0]->call('POST', '/disconnect', {}) }
 sub backpressure { my ($self, %b) = @_; $self->call('POST', '/backpressure', \%b) }
 sub emit { my ($self, %e) = @_; $self->call('POST', '/emit', \%e) }
+sub flood { my ($self, %f) = @_; $self->call('POST', '/flood', \%f) }
 
 # An event sent in band by a Socket.IO client of the test's own
 # (t/tools/sio-emit.js), for the echo STS's config:error_simulation and

@@ -328,6 +328,58 @@ test_parse(void)
            "open packet without ping times refused");
     }
 
+    {
+        const char  *s = "{\"sid\":\"abc\",\"pingInterval\":"
+                         "9223372036854775807,\"pingTimeout\":20000}";
+
+        ok(dub_json_open(s, strlen(s), &o, err, sizeof(err)) != 0
+           && strcmp(err, "\"pingInterval\" 9223372036854775807 is over "
+                          "600000 ms") == 0,
+           "pingInterval INT64_MAX refused: %s", err);
+    }
+
+    {
+        const char  *s = "{\"sid\":\"abc\",\"pingInterval\":25000,"
+                         "\"pingTimeout\":9223372036854775807}";
+
+        ok(dub_json_open(s, strlen(s), &o, err, sizeof(err)) != 0
+           && strstr(err, "\"pingTimeout\" 9223372036854775807 is over"),
+           "pingTimeout INT64_MAX refused: %s", err);
+    }
+
+    {
+        const char  *s = "{\"sid\":\"abc\",\"pingInterval\":"
+                         "9223372036854775808,\"pingTimeout\":20000}";
+
+        ok(dub_json_open(s, strlen(s), &o, err, sizeof(err)) != 0,
+           "pingInterval past INT64_MAX refused: %s", err);
+    }
+
+    {
+        const char  *s = "{\"sid\":\"abc\",\"pingInterval\":600001,"
+                         "\"pingTimeout\":20000}";
+
+        ok(dub_json_open(s, strlen(s), &o, err, sizeof(err)) != 0,
+           "pingInterval just over 10 min refused: %s", err);
+    }
+
+    {
+        const char  *s = "{\"sid\":\"abc\",\"pingInterval\":600000,"
+                         "\"pingTimeout\":600000}";
+
+        ok(dub_json_open(s, strlen(s), &o, err, sizeof(err)) == 0
+           && o.ping_interval + o.ping_timeout == 1200000,
+           "10 min each accepted");
+    }
+
+    {
+        const char  *s = "{\"sid\":\"abc\",\"pingInterval\":1e300,"
+                         "\"pingTimeout\":20000}";
+
+        ok(dub_json_open(s, strlen(s), &o, err, sizeof(err)) != 0,
+           "pingInterval 1e300 refused: %s", err);
+    }
+
     dub_json_connect_error("{\"message\":\"not allowed\"}", 25, msg,
                            sizeof(msg));
     ok(strcmp(msg, "not allowed") == 0, "connect error object");
