@@ -39,6 +39,21 @@ static int dub_json_bool(yajl_val obj, const char *key, int *out,
 static int dub_json_audio(yajl_val a, dub_json_processed_t *p, char *err,
     size_t errlen);
 static int dub_json_retryable_code(const char *code);
+static int dub_json_name(const char *s, const char *const *names, int n);
+
+
+const char  *const dub_json_status_names[] = {
+    "success", "partial", "failed"
+};
+
+const char  *const dub_json_bp_names[] = {
+    "none", "slow_down", "pause"
+};
+
+_Static_assert(sizeof(dub_json_status_names) == DUB_STATUS_N * sizeof(char *),
+               "a name for each DUB_STATUS_*");
+_Static_assert(sizeof(dub_json_bp_names) == DUB_BP_N * sizeof(char *),
+               "a name for each DUB_BP_*");
 
 
 static const char  *dub_json_retryable_codes[] = {
@@ -431,16 +446,9 @@ dub_json_processed(yajl_val obj, dub_json_processed_t *p, char *err,
         return -1;
     }
 
-    if (strcmp(status, "success") == 0) {
-        p->status = DUB_STATUS_SUCCESS;
+    p->status = dub_json_name(status, dub_json_status_names, DUB_STATUS_N);
 
-    } else if (strcmp(status, "partial") == 0) {
-        p->status = DUB_STATUS_PARTIAL;
-
-    } else if (strcmp(status, "failed") == 0) {
-        p->status = DUB_STATUS_FAILED;
-
-    } else {
+    if (p->status < 0) {
         snprintf(err, errlen, "fragment:processed \"status\" \"%s\" is not "
                  "success, partial or failed", status);
         return -1;
@@ -523,16 +531,9 @@ dub_json_backpressure(yajl_val obj, dub_json_backpressure_t *bp, char *err,
         return -1;
     }
 
-    if (strcmp(action, "slow_down") == 0) {
-        bp->action = DUB_BP_SLOW_DOWN;
+    bp->action = dub_json_name(action, dub_json_bp_names, DUB_BP_N);
 
-    } else if (strcmp(action, "pause") == 0) {
-        bp->action = DUB_BP_PAUSE;
-
-    } else if (strcmp(action, "none") == 0) {
-        bp->action = DUB_BP_NONE;
-
-    } else {
+    if (bp->action < 0) {
         snprintf(err, errlen, "backpressure \"action\" \"%s\" is not "
                  "slow_down, pause or none", action);
         return -1;
@@ -989,4 +990,21 @@ dub_json_retryable_code(const char *code)
     }
 
     return 0;
+}
+
+
+/* the index of "s" in "names", or -1 */
+
+static int
+dub_json_name(const char *s, const char *const *names, int n)
+{
+    int  i;
+
+    for (i = 0; i < n; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            return i;
+        }
+    }
+
+    return -1;
 }

@@ -29,15 +29,22 @@
 /* the longest pingInterval or pingTimeout of an open packet, ms */
 #define DUB_JSON_PING_MAX       600000
 
-/* fragment:processed status */
+/* fragment:processed status: dub_json_status_names[] */
 #define DUB_STATUS_SUCCESS      0
 #define DUB_STATUS_PARTIAL      1
 #define DUB_STATUS_FAILED       2
+#define DUB_STATUS_N            3
 
-/* backpressure action */
+/* backpressure action: dub_json_bp_names[] */
 #define DUB_BP_NONE             0
 #define DUB_BP_SLOW_DOWN        1
 #define DUB_BP_PAUSE            2
+#define DUB_BP_N                3
+
+
+/* the names the contract gives them, in the order of their values */
+extern const char  *const dub_json_status_names[DUB_STATUS_N];
+extern const char  *const dub_json_bp_names[DUB_BP_N];
 
 
 /* events the module sends */

@@ -4,6 +4,7 @@
  */
 
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -130,4 +131,28 @@ dub_prom_head(dub_buf_t *b, const char *name, const char *const *labels)
     }
 
     return dub_buf_append(b, "}", 1);
+}
+
+
+void
+dub_prom_seconds(char *buf, size_t size, uint64_t us)
+{
+    int  n;
+
+    n = snprintf(buf, size, "%" PRIu64 ".%06" PRIu64, us / 1000000,
+                 us % 1000000);
+
+    if (n <= 0 || (size_t) n >= size) {
+        return;
+    }
+
+    /* "0.050000" -> "0.05", "1.000000" -> "1" */
+
+    while (buf[n - 1] == '0') {
+        buf[--n] = '\0';
+    }
+
+    if (buf[n - 1] == '.') {
+        buf[n - 1] = '\0';
+    }
 }

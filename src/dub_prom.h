@@ -36,6 +36,9 @@ int dub_prom_sample(dub_buf_t *b, const char *name, const char *const *labels,
 int dub_prom_sample_u64(dub_buf_t *b, const char *name,
     const char *const *labels, uint64_t value);
 
+/* microseconds as seconds, the shortest way: "0.05", "1" */
+void dub_prom_seconds(char *buf, size_t size, uint64_t us);
+
 /* appends the escaped form of a label value */
 int dub_prom_escape(dub_buf_t *b, const char *s, size_t len);
 

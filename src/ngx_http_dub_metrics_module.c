@@ -286,7 +286,7 @@ ngx_http_dub_metrics_handler(ngx_http_request_t *r)
 
     r->headers_out.status = NGX_HTTP_OK;
     r->headers_out.content_length_n = buf->last - buf->pos;
-    ngx_str_set(&r->headers_out.content_type, "text/plain; version=0.0.4");
+    ngx_str_set(&r->headers_out.content_type, DUB_PROM_CONTENT_TYPE);
     r->headers_out.content_type_len = r->headers_out.content_type.len;
 
     rc = ngx_http_send_header(r);
@@ -306,15 +306,11 @@ static ngx_int_t
 ngx_http_dub_metrics_render(ngx_shm_zone_t *zone, ngx_rtmp_dub_mshm_t *shm,
     dub_buf_t *b)
 {
-    char               zname[64], nginx[32], lws[64];
+    char               zname[64], nginx[32], lws[64], bound[16];
     time_t             now;
     uint64_t           cum;
     ngx_uint_t         i, active, ended;
     const char        *labels[12];
-    static const char *bounds[NGX_RTMP_DUB_LAG_BUCKETS] = {
-        "0.001", "0.002", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
-        "0.5", "1"
-    };
 
     now = ngx_time();
 
@@ -386,9 +382,11 @@ ngx_http_dub_metrics_render(ngx_shm_zone_t *zone, ngx_rtmp_dub_mshm_t *shm,
     labels[2] = NULL;
     cum = 0;
 
+    labels[1] = bound;
+
     for (i = 0; i < NGX_RTMP_DUB_LAG_BUCKETS; i++) {
         cum += shm->lag[i];
-        labels[1] = bounds[i];
+        dub_prom_seconds(bound, sizeof(bound), ngx_rtmp_dub_lag_bounds[i]);
         (void) dub_prom_sample_u64(b,
                                    "nginx_dub_event_loop_lag_seconds_bucket",
                                    labels, cum);
@@ -459,15 +457,13 @@ typedef struct {
     const char                  *help;
     size_t                       offset;    /* into ngx_rtmp_dub_mslot_t */
     const char                  *label;     /* NULL: one value */
-    const char                 **values;
+    const char           *const *values;
     ngx_uint_t                   n;
     ngx_uint_t                   divisor;   /* 0: the integer as it is */
 } ngx_http_dub_series_t;
 
 
-static const char  *ngx_http_dub_tracks[] = { "video", "audio" };
-static const char  *ngx_http_dub_status[] = { "success", "partial", "failed" };
-static const char  *ngx_http_dub_actions[] = { "none", "slow_down", "pause" };
+static const char  *const ngx_http_dub_tracks[] = { "video", "audio" };
 
 #define ngx_http_dub_slot(field)  offsetof(ngx_rtmp_dub_mslot_t, field)
 
@@ -483,7 +479,8 @@ static ngx_http_dub_series_t  ngx_http_dub_series[] = {
 
     { "nginx_dub_fragments_processed_total", "counter",
       "fragment:processed answers, by status.",
-      ngx_http_dub_slot(processed), "status", ngx_http_dub_status, 3, 0 },
+      ngx_http_dub_slot(processed), "status",
+      dub_json_status_names, DUB_STATUS_N, 0 },
 
     { "nginx_dub_segments_dubbed_total", "counter",
       "Segments that went out with dubbed audio.",
@@ -492,7 +489,7 @@ static ngx_http_dub_series_t  ngx_http_dub_series[] = {
     { "nginx_dub_fallbacks_total", "counter",
       "Segments that went out with their original audio, by reason.",
       ngx_http_dub_slot(fallbacks), "reason",
-      (const char **) ngx_rtmp_dub_fallback_names, NGX_RTMP_DUB_REASONS, 0 },
+      dub_fallback_names, DUB_FB_LAST, 0 },
 
     { "nginx_dub_fragments_inflight", "gauge",
       "Fragments sent and not answered yet.",
@@ -512,7 +509,8 @@ static ngx_http_dub_series_t  ngx_http_dub_series[] = {
 
     { "nginx_dub_backpressure_events_total", "counter",
       "backpressure events from the STS, by action.",
-      ngx_http_dub_slot(backpressure), "action", ngx_http_dub_actions, 3, 0 },
+      ngx_http_dub_slot(backpressure), "action",
+      dub_json_bp_names, DUB_BP_N, 0 },
 
     { "nginx_dub_sts_reconnects_total", "counter",
       "Attempts to connect to the STS again.",
@@ -558,9 +556,6 @@ ngx_http_dub_metrics_streams(ngx_rtmp_dub_mshm_t *shm, dub_buf_t *b,
     ngx_atomic_t           *v;
     ngx_rtmp_dub_mslot_t   *s;
     ngx_http_dub_series_t  *m;
-    static const char      *bounds[] = {
-        "0.05", "0.1", "0.25", "0.5", "1", "2", "4", "8"
-    };
 
     l[0] = "stream";
     l[2] = "lang";
@@ -605,8 +600,8 @@ ngx_http_dub_metrics_streams(ngx_rtmp_dub_mshm_t *shm, dub_buf_t *b,
 
         for (i = 0; i < NGX_RTMP_DUB_RTT_BUCKETS; i++) {
             cum += s->rtt[i];
-            ngx_cpystrn((u_char *) bound, (u_char *) bounds[i],
-                        sizeof(bound));
+            dub_prom_seconds(bound, sizeof(bound),
+                             ngx_rtmp_dub_rtt_bounds[i]);
             (void) dub_prom_sample_u64(b, "nginx_dub_sts_rtt_seconds_bucket",
                                        l, cum);
         }

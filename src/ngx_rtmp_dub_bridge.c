@@ -48,25 +48,6 @@ static ngx_uint_t         ngx_rtmp_dub_nbridges;
 static ngx_connection_t  *ngx_rtmp_dub_watch;
 
 
-const char  *ngx_rtmp_dub_fallback_names[] = {
-    "not_configured",
-    "sts_unavailable",
-    "not_ready",
-    "breaker_open",
-    "backpressure",
-    "inflight_full",
-    "timeout",
-    "failed",
-    "error",
-    "decode",
-    "late",
-    "oversize",
-    "too_short",
-    "unsupported",
-    "input_late",
-};
-
-
 ngx_int_t
 ngx_rtmp_dub_bridge_attach(ngx_rtmp_session_t *s,
     ngx_rtmp_dub_app_conf_t *dacf, u_char *name)
@@ -554,7 +535,7 @@ ngx_rtmp_dub_bridge_slot(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
 {
     int64_t                  v, a, d;
     uint32_t                 i;
-    ngx_rtmp_dub_fallback_e  reason;
+    dub_fallback_e  reason;
 
     b->out_frag = NULL;
 
@@ -591,8 +572,8 @@ ngx_rtmp_dub_bridge_slot(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
     }
 
     if (!seg->closed && seg->user == NULL) {
-        reason = b->dacf->sts ? NGX_RTMP_DUB_FB_INPUT_LATE
-                              : NGX_RTMP_DUB_FB_NOT_CONFIGURED;
+        reason = b->dacf->sts ? DUB_FB_INPUT_LATE
+                              : DUB_FB_NOT_CONFIGURED;
 
     } else {
         b->out_frag = ngx_rtmp_dub_sts_slot(b, seg, &reason);
@@ -615,7 +596,7 @@ ngx_rtmp_dub_bridge_slot(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
     ngx_log_error(NGX_LOG_INFO, &b->log, 0,
                   "dub: \"%V/%V\" segment %uL out with original audio: %s",
                   &b->dacf->cacf->name, &b->stream, seg->index,
-                  ngx_rtmp_dub_fallback_names[reason]);
+                  dub_fallback_names[reason]);
 }
 
 
@@ -836,12 +817,12 @@ ngx_rtmp_dub_bridge_free(ngx_rtmp_dub_bridge_t *b)
                       b->sent, b->processed[0], b->processed[1],
                       b->processed[2], b->late_answers, b->reconnects);
 
-        for (i = 0; i < NGX_RTMP_DUB_FB_LAST; i++) {
+        for (i = 0; i < DUB_FB_LAST; i++) {
             if (b->fallbacks[i]) {
                 ngx_log_error(NGX_LOG_INFO, &b->log, 0,
                               "dub: \"%V/%V\" fallbacks %s: %uL",
                               &b->dacf->cacf->name, &b->stream,
-                              ngx_rtmp_dub_fallback_names[i],
+                              dub_fallback_names[i],
                               b->fallbacks[i]);
             }
         }

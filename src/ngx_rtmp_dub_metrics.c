@@ -14,13 +14,15 @@ static ngx_int_t ngx_rtmp_dub_metrics_init_zone(ngx_shm_zone_t *zone,
     void *data);
 
 
-const double  ngx_rtmp_dub_rtt_bounds[NGX_RTMP_DUB_RTT_BUCKETS] = {
-    0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8
-};
+const uint64_t  ngx_rtmp_dub_rtt_bounds[] = { NGX_RTMP_DUB_RTT_BOUNDS };
+const uint64_t  ngx_rtmp_dub_lag_bounds[] = { NGX_RTMP_DUB_LAG_BOUNDS };
 
-const double  ngx_rtmp_dub_lag_bounds[NGX_RTMP_DUB_LAG_BUCKETS] = {
-    0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1
-};
+_Static_assert(sizeof(ngx_rtmp_dub_rtt_bounds)
+               == NGX_RTMP_DUB_RTT_BUCKETS * sizeof(uint64_t),
+               "NGX_RTMP_DUB_RTT_BUCKETS counts NGX_RTMP_DUB_RTT_BOUNDS");
+_Static_assert(sizeof(ngx_rtmp_dub_lag_bounds)
+               == NGX_RTMP_DUB_LAG_BUCKETS * sizeof(uint64_t),
+               "NGX_RTMP_DUB_LAG_BUCKETS counts NGX_RTMP_DUB_LAG_BOUNDS");
 
 
 /* dub_metrics_zone name size [max_streams=N] [retain=time]; */
@@ -325,7 +327,7 @@ ngx_rtmp_dub_metrics_rtt(ngx_rtmp_dub_mslot_t *slot, ngx_msec_t rtt)
     }
 
     for (i = 0; i < NGX_RTMP_DUB_RTT_BUCKETS; i++) {
-        if ((double) rtt / 1000 <= ngx_rtmp_dub_rtt_bounds[i]) {
+        if ((uint64_t) rtt * 1000 <= ngx_rtmp_dub_rtt_bounds[i]) {
             (void) ngx_atomic_fetch_add(&slot->rtt[i], 1);
             break;
         }
@@ -342,7 +344,7 @@ ngx_rtmp_dub_metrics_lag(ngx_rtmp_dub_mshm_t *shm, uint64_t us)
     ngx_uint_t  i;
 
     for (i = 0; i < NGX_RTMP_DUB_LAG_BUCKETS; i++) {
-        if ((double) us / 1000000 <= ngx_rtmp_dub_lag_bounds[i]) {
+        if (us <= ngx_rtmp_dub_lag_bounds[i]) {
             (void) ngx_atomic_fetch_add(&shm->lag[i], 1);
             break;
         }

@@ -16,9 +16,16 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
+#include "dub_json.h"
+#include "dub_reason.h"
 
-#define NGX_RTMP_DUB_REASONS        15      /* fallback reasons */
-#define NGX_RTMP_DUB_RTT_BUCKETS    8       /* 0.05 0.1 0.25 0.5 1 2 4 8 */
+
+/* the histograms' bucket bounds, in microseconds */
+#define NGX_RTMP_DUB_RTT_BOUNDS                                              \
+    50000, 100000, 250000, 500000, 1000000, 2000000, 4000000, 8000000
+#define NGX_RTMP_DUB_RTT_BUCKETS    8
+#define NGX_RTMP_DUB_LAG_BOUNDS                                              \
+    1000, 2000, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000
 #define NGX_RTMP_DUB_LAG_BUCKETS    10
 
 #define NGX_RTMP_DUB_SLOT_FREE      0
@@ -43,8 +50,8 @@ typedef struct {
 
     ngx_atomic_t                segments[2];    /* video, audio */
     ngx_atomic_t                sent;
-    ngx_atomic_t                processed[3];   /* success partial failed */
-    ngx_atomic_t                fallbacks[NGX_RTMP_DUB_REASONS];
+    ngx_atomic_t                processed[DUB_STATUS_N];
+    ngx_atomic_t                fallbacks[DUB_FB_LAST];
     ngx_atomic_t                dubbed;
     ngx_atomic_t                inflight;
     ngx_atomic_t                rtt[NGX_RTMP_DUB_RTT_BUCKETS];
@@ -53,7 +60,7 @@ typedef struct {
     ngx_atomic_t                av_delta_us;
     ngx_atomic_t                breaker;        /* 0 closed 1 half 2 open */
     ngx_atomic_t                breaker_opens;
-    ngx_atomic_t                backpressure[3];    /* none slow pause */
+    ngx_atomic_t                backpressure[DUB_BP_N];
     ngx_atomic_t                reconnects;
     ngx_atomic_t                connected;
     ngx_atomic_t                output_delay_ms;
@@ -86,8 +93,8 @@ typedef struct {
 } ngx_rtmp_dub_main_conf_t;
 
 
-extern const double  ngx_rtmp_dub_rtt_bounds[NGX_RTMP_DUB_RTT_BUCKETS];
-extern const double  ngx_rtmp_dub_lag_bounds[NGX_RTMP_DUB_LAG_BUCKETS];
+extern const uint64_t  ngx_rtmp_dub_rtt_bounds[NGX_RTMP_DUB_RTT_BUCKETS];
+extern const uint64_t  ngx_rtmp_dub_lag_bounds[NGX_RTMP_DUB_LAG_BUCKETS];
 
 
 char *ngx_rtmp_dub_metrics_zone(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -22,6 +22,7 @@
 #include "dub_breaker.h"
 #include "dub_limit.h"
 #include "dub_audio.h"
+#include "dub_reason.h"
 #include "ngx_rtmp_dub_sts.h"
 #include "ngx_rtmp_dub_metrics.h"
 
@@ -33,28 +34,6 @@
 
 
 typedef struct ngx_rtmp_dub_bridge_s  ngx_rtmp_dub_bridge_t;
-
-
-/* why a segment went out with its original audio */
-
-typedef enum {
-    NGX_RTMP_DUB_FB_NOT_CONFIGURED = 0,     /* no "dub_sts_url" */
-    NGX_RTMP_DUB_FB_STS_UNAVAILABLE,        /* not connected */
-    NGX_RTMP_DUB_FB_NOT_READY,              /* no stream:ready yet */
-    NGX_RTMP_DUB_FB_BREAKER_OPEN,
-    NGX_RTMP_DUB_FB_BACKPRESSURE,           /* the STS said pause */
-    NGX_RTMP_DUB_FB_INFLIGHT_FULL,          /* max in flight all along */
-    NGX_RTMP_DUB_FB_TIMEOUT,
-    NGX_RTMP_DUB_FB_FAILED,                 /* status "failed" */
-    NGX_RTMP_DUB_FB_ERROR,                  /* an error event */
-    NGX_RTMP_DUB_FB_DECODE,                 /* dubbed audio unusable */
-    NGX_RTMP_DUB_FB_LATE,                   /* answer after the slot */
-    NGX_RTMP_DUB_FB_OVERSIZE,               /* answer over the limit */
-    NGX_RTMP_DUB_FB_TOO_SHORT,              /* last segment under 1 s */
-    NGX_RTMP_DUB_FB_UNSUPPORTED,            /* audio not AAC-LC */
-    NGX_RTMP_DUB_FB_INPUT_LATE,             /* segment not complete */
-    NGX_RTMP_DUB_FB_LAST
-} ngx_rtmp_dub_fallback_e;
 
 
 typedef enum {
@@ -121,7 +100,7 @@ typedef struct {
     dub_segment_t              *seg;
 
     ngx_rtmp_dub_frag_state_e   state;
-    ngx_rtmp_dub_fallback_e     reason;
+    dub_fallback_e     reason;
 
     char                        id[40];     /* fragment_id, a UUID */
     uint64_t                    seq;        /* sequence_number */
@@ -220,7 +199,7 @@ struct ngx_rtmp_dub_bridge_s {
     int                         bp_action;
     ngx_msec_t                  bp_delay;
     ngx_msec_t                  last_send;
-    ngx_rtmp_dub_fallback_e     blocked;        /* why the queue waits */
+    dub_fallback_e     blocked;        /* why the queue waits */
     ngx_uint_t                  pending;        /* frags not resolved */
     char                        session_id[64];
 
@@ -230,11 +209,11 @@ struct ngx_rtmp_dub_bridge_s {
     uint64_t                    tags_in;
     uint64_t                    tags_out;
     uint64_t                    segments;
-    uint64_t                    fallbacks[NGX_RTMP_DUB_FB_LAST];
+    uint64_t                    fallbacks[DUB_FB_LAST];
     uint64_t                    sent;
-    uint64_t                    processed[3];
+    uint64_t                    processed[DUB_STATUS_N];
     uint64_t                    reconnects;
-    uint64_t                    backpressure[3];
+    uint64_t                    backpressure[DUB_BP_N];
     uint64_t                    late_answers;
     uint64_t                    duplicate_answers;
     uint64_t                    rtt_sum;
@@ -259,7 +238,6 @@ struct ngx_rtmp_dub_bridge_s {
 
 extern ngx_module_t  ngx_rtmp_dub_module;
 
-extern const char  *ngx_rtmp_dub_fallback_names[];
 
 
 ngx_int_t ngx_rtmp_dub_bridge_attach(ngx_rtmp_session_t *s,
@@ -279,7 +257,7 @@ void ngx_rtmp_dub_sts_segment_go(ngx_rtmp_dub_bridge_t *b,
     ngx_rtmp_dub_frag_t *f);
 void ngx_rtmp_dub_sts_audio(ngx_rtmp_dub_bridge_t *b);
 ngx_rtmp_dub_frag_t *ngx_rtmp_dub_sts_slot(ngx_rtmp_dub_bridge_t *b,
-    dub_segment_t *seg, ngx_rtmp_dub_fallback_e *reason);
+    dub_segment_t *seg, dub_fallback_e *reason);
 void ngx_rtmp_dub_sts_input_end(ngx_rtmp_dub_bridge_t *b);
 ngx_uint_t ngx_rtmp_dub_sts_busy(ngx_rtmp_dub_bridge_t *b);
 void ngx_rtmp_dub_sts_forget(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg);

@@ -98,7 +98,7 @@ static void ngx_rtmp_dub_frag_timeout(ngx_event_t *ev);
 static ngx_rtmp_dub_frag_t *ngx_rtmp_dub_sts_find(ngx_rtmp_dub_bridge_t *b,
     const char *id, size_t len, ngx_uint_t any);
 static void ngx_rtmp_dub_frag_fail(ngx_rtmp_dub_frag_t *f,
-    ngx_rtmp_dub_fallback_e reason, ngx_int_t retryable);
+    dub_fallback_e reason, ngx_int_t retryable);
 static void ngx_rtmp_dub_frag_resolve(ngx_rtmp_dub_frag_t *f);
 static void ngx_rtmp_dub_frag_land(ngx_rtmp_dub_frag_t *f);
 static void ngx_rtmp_dub_frag_breaker(ngx_rtmp_dub_frag_t *f,
@@ -299,7 +299,7 @@ ngx_rtmp_dub_sts_lost(ngx_rtmp_dub_bridge_t *b)
             dub_breaker_probe_lost(&b->breaker);
         }
 
-        ngx_rtmp_dub_frag_fail(f, NGX_RTMP_DUB_FB_STS_UNAVAILABLE, -1);
+        ngx_rtmp_dub_frag_fail(f, DUB_FB_STS_UNAVAILABLE, -1);
     }
 
     b->inflight = 0;
@@ -671,7 +671,6 @@ ngx_rtmp_dub_sts_backpressure(ngx_rtmp_dub_bridge_t *b, yajl_val obj)
 {
     char                     err[DUB_JSON_ERRLEN];
     dub_json_backpressure_t  bp;
-    static const char       *names[] = { "none", "slow_down", "pause" };
 
     if (dub_json_backpressure(obj, &bp, err, sizeof(err)) != 0) {
         if (ngx_rtmp_dub_sts_log_ok(b, NGX_RTMP_DUB_LOG_BAD_PAYLOAD)) {
@@ -693,7 +692,8 @@ ngx_rtmp_dub_sts_backpressure(ngx_rtmp_dub_bridge_t *b, yajl_val obj)
         ngx_log_error(NGX_LOG_INFO, &b->log, 0,
                       "dub: \"%V/%V\" backpressure from session %s: %s, "
                       "delay %Mms, severity \"%s\"", ngx_rtmp_dub_name(b),
-                      b->session_id, names[bp.action], b->bp_delay,
+                      b->session_id, dub_json_bp_names[bp.action],
+                      b->bp_delay,
                       bp.severity);
     }
 
@@ -758,7 +758,7 @@ ngx_rtmp_dub_sts_error(ngx_rtmp_dub_bridge_t *b, yajl_val obj)
             ngx_rtmp_dub_frag_land(f);
 
         } else if (f) {
-            ngx_rtmp_dub_frag_fail(f, NGX_RTMP_DUB_FB_ERROR, e.retryable);
+            ngx_rtmp_dub_frag_fail(f, DUB_FB_ERROR, e.retryable);
         }
 
         ngx_rtmp_dub_sts_send(b);
@@ -852,7 +852,7 @@ ngx_rtmp_dub_sts_oversize(void *data, u_char *head, size_t len, size_t size)
                       "dub: \"%V/%V\" fragment %s seq %uL: answer of %uz "
                       "bytes over the limit", ngx_rtmp_dub_name(b), f->id,
                       f->seq, size);
-        ngx_rtmp_dub_frag_fail(f, NGX_RTMP_DUB_FB_OVERSIZE, 0);
+        ngx_rtmp_dub_frag_fail(f, DUB_FB_OVERSIZE, 0);
         ngx_rtmp_dub_sts_send(b);
     }
 }
@@ -901,7 +901,7 @@ void
 ngx_rtmp_dub_sts_segment(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
 {
     ngx_rtmp_dub_frag_t       *f;
-    ngx_rtmp_dub_fallback_e    reason;
+    dub_fallback_e    reason;
 
     if (b->dacf->sts == NULL || seg->naudio == 0) {
         return;
@@ -924,10 +924,10 @@ ngx_rtmp_dub_sts_segment(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
     seg->user = f;
     b->pending++;
 
-    reason = NGX_RTMP_DUB_FB_LAST;
+    reason = DUB_FB_LAST;
 
     if (seg->final && seg->end - seg->start < NGX_RTMP_DUB_MIN_PARTIAL) {
-        reason = NGX_RTMP_DUB_FB_TOO_SHORT;
+        reason = DUB_FB_TOO_SHORT;
 
     } else if (b->seg_hdr_changed || b->seg_hdr_len < 4
                || b->seg_hdr_len - 2 > sizeof(f->asc)
@@ -936,13 +936,13 @@ ngx_rtmp_dub_sts_segment(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
                   != 0
                || f->aac.object_type != 2 || f->aac.frame_length != 1024)
     {
-        reason = NGX_RTMP_DUB_FB_UNSUPPORTED;
+        reason = DUB_FB_UNSUPPORTED;
 
     } else if (b->auth_failed) {
-        reason = NGX_RTMP_DUB_FB_STS_UNAVAILABLE;
+        reason = DUB_FB_STS_UNAVAILABLE;
     }
 
-    if (reason != NGX_RTMP_DUB_FB_LAST) {
+    if (reason != DUB_FB_LAST) {
         ngx_rtmp_dub_frag_fail(f, reason, -1);
         return;
     }
@@ -1034,7 +1034,7 @@ ngx_rtmp_dub_sts_segment_go(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_dub_frag_t *f)
 
 failed:
 
-    ngx_rtmp_dub_frag_fail(f, NGX_RTMP_DUB_FB_UNSUPPORTED, -1);
+    ngx_rtmp_dub_frag_fail(f, DUB_FB_UNSUPPORTED, -1);
 }
 
 
@@ -1089,7 +1089,7 @@ ngx_rtmp_dub_pack_done(ngx_rtmp_dub_task_t *t)
         ngx_log_error(NGX_LOG_ERR, &b->log, 0,
                       "dub: \"%V/%V\" fragment %s: cannot pack its audio: "
                       "%s", ngx_rtmp_dub_name(b), f->id, pt->err);
-        ngx_rtmp_dub_frag_fail(f, NGX_RTMP_DUB_FB_UNSUPPORTED, -1);
+        ngx_rtmp_dub_frag_fail(f, DUB_FB_UNSUPPORTED, -1);
         return;
     }
 
@@ -1138,22 +1138,22 @@ ngx_rtmp_dub_sts_send(ngx_rtmp_dub_bridge_t *b)
         f = ngx_queue_data(q, ngx_rtmp_dub_frag_t, queue);
 
         if (b->sio == NULL || b->sts_state == NGX_RTMP_DUB_STS_IDLE) {
-            b->blocked = NGX_RTMP_DUB_FB_STS_UNAVAILABLE;
+            b->blocked = DUB_FB_STS_UNAVAILABLE;
             return;
         }
 
         if (b->sts_state != NGX_RTMP_DUB_STS_READY) {
-            b->blocked = NGX_RTMP_DUB_FB_NOT_READY;
+            b->blocked = DUB_FB_NOT_READY;
             return;
         }
 
         if (b->bp_action == DUB_BP_PAUSE) {
-            b->blocked = NGX_RTMP_DUB_FB_BACKPRESSURE;
+            b->blocked = DUB_FB_BACKPRESSURE;
             return;
         }
 
         if (b->inflight >= b->max_inflight) {
-            b->blocked = NGX_RTMP_DUB_FB_INFLIGHT_FULL;
+            b->blocked = DUB_FB_INFLIGHT_FULL;
             return;
         }
 
@@ -1167,7 +1167,7 @@ ngx_rtmp_dub_sts_send(ngx_rtmp_dub_bridge_t *b)
             }
 
             ngx_add_timer(&b->send_timer, next);
-            b->blocked = NGX_RTMP_DUB_FB_BACKPRESSURE;
+            b->blocked = DUB_FB_BACKPRESSURE;
             return;
         }
 
@@ -1175,13 +1175,13 @@ ngx_rtmp_dub_sts_send(ngx_rtmp_dub_bridge_t *b)
         ngx_rtmp_dub_stat_set(b->ms, breaker, state);
 
         if (state == DUB_BREAKER_OPEN) {
-            b->blocked = NGX_RTMP_DUB_FB_BREAKER_OPEN;
+            b->blocked = DUB_FB_BREAKER_OPEN;
             return;
         }
 
         if (state == DUB_BREAKER_HALF_OPEN) {
             if (!dub_breaker_allow(&b->breaker, (int64_t) now)) {
-                b->blocked = NGX_RTMP_DUB_FB_BREAKER_OPEN;
+                b->blocked = DUB_FB_BREAKER_OPEN;
                 return;
             }
 
@@ -1192,7 +1192,7 @@ ngx_rtmp_dub_sts_send(ngx_rtmp_dub_bridge_t *b)
              */
 
             while (ngx_queue_next(q) != ngx_queue_sentinel(&b->send_queue)) {
-                ngx_rtmp_dub_frag_fail(f, NGX_RTMP_DUB_FB_BREAKER_OPEN, -1);
+                ngx_rtmp_dub_frag_fail(f, DUB_FB_BREAKER_OPEN, -1);
                 q = ngx_queue_head(&b->send_queue);
                 f = ngx_queue_data(q, ngx_rtmp_dub_frag_t, queue);
             }
@@ -1217,7 +1217,7 @@ ngx_rtmp_dub_sts_send(ngx_rtmp_dub_bridge_t *b)
                 dub_breaker_probe_lost(&b->breaker);
             }
 
-            ngx_rtmp_dub_frag_fail(f, NGX_RTMP_DUB_FB_STS_UNAVAILABLE, -1);
+            ngx_rtmp_dub_frag_fail(f, DUB_FB_STS_UNAVAILABLE, -1);
         }
     }
 }
@@ -1320,7 +1320,7 @@ ngx_rtmp_dub_frag_timeout(ngx_event_t *ev)
 
     } else {
         /* a timeout is a retryable failure for the breaker */
-        ngx_rtmp_dub_frag_fail(f, NGX_RTMP_DUB_FB_TIMEOUT, 1);
+        ngx_rtmp_dub_frag_fail(f, DUB_FB_TIMEOUT, 1);
     }
 
     ngx_rtmp_dub_sts_send(b);
@@ -1419,7 +1419,6 @@ ngx_rtmp_dub_parse_done(ngx_rtmp_dub_task_t *t)
     ngx_rtmp_dub_frag_t       *f;
     ngx_rtmp_dub_bridge_t     *b;
     ngx_rtmp_dub_dub_task_t   *dt;
-    static const char         *status[] = { "success", "partial", "failed" };
 
     b = t->owner;
 
@@ -1495,8 +1494,8 @@ ngx_rtmp_dub_parse_done(ngx_rtmp_dub_task_t *t)
                       f->seq, pt->err);
 
         /* still an answer: the STS is alive, the fragment is lost */
-        ngx_rtmp_dub_frag_fail(f, pt->rc == -2 ? NGX_RTMP_DUB_FB_DECODE
-                                               : NGX_RTMP_DUB_FB_FAILED, 0);
+        ngx_rtmp_dub_frag_fail(f, pt->rc == -2 ? DUB_FB_DECODE
+                                               : DUB_FB_FAILED, 0);
         ngx_rtmp_dub_sts_ack(b, f, "received");
         ngx_rtmp_dub_sts_send(b);
         return;
@@ -1512,7 +1511,8 @@ ngx_rtmp_dub_parse_done(ngx_rtmp_dub_task_t *t)
     ngx_log_error(NGX_LOG_INFO, &b->log, 0,
                   "dub: \"%V/%V\" fragment %s seq %uL processed by session "
                   "%s: %s in %Mms (STS %Lms)%s%s", ngx_rtmp_dub_name(b),
-                  f->id, f->seq, b->session_id, status[pt->p.status], rtt,
+                  f->id, f->seq, b->session_id,
+                  dub_json_status_names[pt->p.status], rtt,
                   pt->p.processing_time_ms,
                   pt->p.has_error ? ", error " : "", pt->p.error_code);
 
@@ -1526,7 +1526,7 @@ ngx_rtmp_dub_parse_done(ngx_rtmp_dub_task_t *t)
 
     if (pt->p.status == DUB_STATUS_FAILED) {
         f->state = NGX_RTMP_DUB_FRAG_RECEIVED;
-        ngx_rtmp_dub_frag_fail(f, NGX_RTMP_DUB_FB_FAILED,
+        ngx_rtmp_dub_frag_fail(f, DUB_FB_FAILED,
                                pt->p.has_error ? pt->p.retryable : 1);
         ngx_rtmp_dub_sts_ack(b, f, "received");
         ngx_rtmp_dub_sts_send(b);
@@ -1595,7 +1595,7 @@ ngx_rtmp_dub_parse_done(ngx_rtmp_dub_task_t *t)
 
 failed:
 
-    ngx_rtmp_dub_frag_fail(f, NGX_RTMP_DUB_FB_DECODE, 0);
+    ngx_rtmp_dub_frag_fail(f, DUB_FB_DECODE, 0);
     ngx_rtmp_dub_sts_ack(b, f, "received");
 }
 
@@ -1664,7 +1664,7 @@ ngx_rtmp_dub_dub_done(ngx_rtmp_dub_task_t *t)
                       "dub: \"%V/%V\" fragment %s seq %uL: dubbed audio "
                       "(%s) unusable: %s", ngx_rtmp_dub_name(b), f->id,
                       f->seq, dt->format, dt->err);
-        ngx_rtmp_dub_frag_fail(f, NGX_RTMP_DUB_FB_DECODE, 0);
+        ngx_rtmp_dub_frag_fail(f, DUB_FB_DECODE, 0);
         ngx_rtmp_dub_sts_ack(b, f, "received");
         return;
     }
@@ -1707,22 +1707,22 @@ ngx_rtmp_dub_dub_free(ngx_rtmp_dub_task_t *t)
 
 ngx_rtmp_dub_frag_t *
 ngx_rtmp_dub_sts_slot(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg,
-    ngx_rtmp_dub_fallback_e *reason)
+    dub_fallback_e *reason)
 {
     ngx_rtmp_dub_frag_t  *f;
 
     f = seg->user;
 
     if (f == NULL) {
-        *reason = b->dacf->sts ? NGX_RTMP_DUB_FB_INPUT_LATE
-                               : NGX_RTMP_DUB_FB_NOT_CONFIGURED;
+        *reason = b->dacf->sts ? DUB_FB_INPUT_LATE
+                               : DUB_FB_NOT_CONFIGURED;
         return NULL;
     }
 
     switch (f->state) {
 
     case NGX_RTMP_DUB_FRAG_DUBBED:
-        *reason = NGX_RTMP_DUB_FB_LAST;
+        *reason = DUB_FB_LAST;
         return f;
 
     case NGX_RTMP_DUB_FRAG_FALLBACK:
@@ -1741,7 +1741,7 @@ ngx_rtmp_dub_sts_slot(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg,
          */
 
         f->state = NGX_RTMP_DUB_FRAG_EXPIRED;
-        f->reason = NGX_RTMP_DUB_FB_TIMEOUT;
+        f->reason = DUB_FB_TIMEOUT;
 
         ngx_log_error(NGX_LOG_INFO, &b->log, 0,
                       "dub: \"%V/%V\" segment %uL fragment %s falls back "
@@ -1753,12 +1753,12 @@ ngx_rtmp_dub_sts_slot(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg,
         break;
 
     case NGX_RTMP_DUB_FRAG_RECEIVED:
-        ngx_rtmp_dub_frag_fail(f, NGX_RTMP_DUB_FB_LATE, 0);
+        ngx_rtmp_dub_frag_fail(f, DUB_FB_LATE, 0);
         break;
 
     default: /* PACKING, QUEUED */
         ngx_rtmp_dub_frag_fail(f, f->state == NGX_RTMP_DUB_FRAG_QUEUED
-                                  ? b->blocked : NGX_RTMP_DUB_FB_LATE, -1);
+                                  ? b->blocked : DUB_FB_LATE, -1);
         break;
     }
 
@@ -1774,7 +1774,7 @@ ngx_rtmp_dub_sts_slot(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg,
  */
 
 static void
-ngx_rtmp_dub_frag_fail(ngx_rtmp_dub_frag_t *f, ngx_rtmp_dub_fallback_e reason,
+ngx_rtmp_dub_frag_fail(ngx_rtmp_dub_frag_t *f, dub_fallback_e reason,
     ngx_int_t retryable)
 {
     ngx_rtmp_dub_bridge_t  *b;
@@ -1815,7 +1815,7 @@ ngx_rtmp_dub_frag_fail(ngx_rtmp_dub_frag_t *f, ngx_rtmp_dub_fallback_e reason,
                   "original audio: %s", ngx_rtmp_dub_name(b),
                   f->seg ? f->seg->index : (uint64_t) -1,
                   f->id[0] ? " fragment " : "", f->id,
-                  ngx_rtmp_dub_fallback_names[reason]);
+                  dub_fallback_names[reason]);
 
     ngx_rtmp_dub_frag_resolve(f);
 }

@@ -66,6 +66,22 @@ main(void)
     dub_prom_escape(&b, "\"\"", 2);
     ok(out_is(&b, "\\\"\\\""), "quotes only");
 
+    {
+        char             le[16];
+        size_t           i;
+        static const struct { uint64_t us; const char *s; } bounds[] = {
+            { 50000, "0.05" }, { 1000, "0.001" }, { 250000, "0.25" },
+            { 1000000, "1" }, { 8000000, "8" }, { 2500000, "2.5" },
+            { 1, "0.000001" }, { 0, "0" }
+        };
+
+        for (i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++) {
+            dub_prom_seconds(le, sizeof(le), bounds[i].us);
+            ok(strcmp(le, bounds[i].s) == 0, "bucket bound %s s from %llu us",
+               bounds[i].s, (unsigned long long) bounds[i].us);
+        }
+    }
+
     dub_buf_free(&b);
 
     return tap_done();
