@@ -16,8 +16,12 @@ obj=$b/asan
 
 mkdir -p "$obj"
 
+# configure again when "config" changes or a source file comes or goes
+(cd "$top" && ls src/*.c) > "$b/asan-sources.new"
+
 if [ ! -f "$obj/Makefile" ] || [ "$top/config" -nt "$obj/Makefile" ] \
-    || [ "$0" -nt "$obj/Makefile" ]
+    || [ "$0" -nt "$obj/Makefile" ] \
+    || ! cmp -s "$b/asan-sources.new" "$b/asan-sources"
 then
     (cd "$src" && ./configure \
         --builddir="$obj" \
@@ -39,6 +43,9 @@ then
         || { tail -20 "$b/asan-configure.log"; exit 1; }
 fi
 
+mv "$b/asan-sources.new" "$b/asan-sources"
+
+# a failed build stops here (pipefail), whatever binary is left over
 make -s -C "$src" -f "$obj/Makefile" -j"$(nproc)" binary 2>&1 \
-    | grep -v '^$' || true
+    | sed '/^$/d'
 test -x "$obj/nginx"

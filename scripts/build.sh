@@ -17,7 +17,12 @@ fi
 
 cd "$ngx"
 
-if [ ! -f objs/Makefile ] || [ "$top/config" -nt objs/Makefile ]; then
+# configure again when "config" changes or a source file comes or goes
+(cd "$top" && ls src/*.c) > "$b/sources.new"
+
+if [ ! -f objs/Makefile ] || [ "$top/config" -nt objs/Makefile ] \
+    || ! cmp -s "$b/sources.new" "$b/sources"
+then
     ./configure "${NGX_CONF_FLAGS[@]}" \
         --with-cc-opt="-g -O2 -fstack-protector-strong -Wformat \
 -Werror=format-security -fPIC -D_FORTIFY_SOURCE=2" \
@@ -25,6 +30,8 @@ if [ ! -f objs/Makefile ] || [ "$top/config" -nt objs/Makefile ]; then
         --add-dynamic-module="$top" > "$b/configure.log" 2>&1 \
         || { tail -20 "$b/configure.log"; exit 1; }
 fi
+
+mv "$b/sources.new" "$b/sources"
 
 make -s -f objs/Makefile modules
 cp objs/ngx_rtmp_dub_module.so "$b/ngx_rtmp_dub_module.so.tmp"

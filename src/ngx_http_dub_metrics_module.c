@@ -15,6 +15,7 @@
 #include <libavutil/avutil.h>
 
 #include "ngx_rtmp_dub_module.h"
+#include "ngx_rtmp_dub_uv.h"
 #include "dub_prom.h"
 
 

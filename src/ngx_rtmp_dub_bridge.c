@@ -3,7 +3,7 @@
  * Copyright (C) nginx-dub developers
  *
  * The per-stream bridge: tags from the publisher into segments, segments
- * to the STS session (ngx_rtmp_dub_sts.c), and the output paced exactly
+ * to its STS session (ngx_rtmp_dub_sts.h), and the output paced exactly
  * "dub_delay" behind the input, each segment with its dubbed audio if it
  * is ready at its output slot, its original audio otherwise.  A bridge
  * outlives its publisher until the output has drained and the STS session
@@ -15,6 +15,8 @@
 #include <ngx_core.h>
 
 #include "ngx_rtmp_dub_module.h"
+#include "ngx_rtmp_dub_log.h"
+#include "ngx_rtmp_dub_task.h"
 
 
 #define NGX_RTMP_DUB_HEAD_BYTES     8
@@ -26,14 +28,26 @@ static void ngx_rtmp_dub_bridge_audio(ngx_rtmp_dub_bridge_t *b,
     unsigned flags, ngx_chain_t *in, size_t len);
 static void ngx_rtmp_dub_bridge_closed(ngx_rtmp_dub_bridge_t *b,
     dub_segment_t *seg);
+static void ngx_rtmp_dub_bridge_fragment(ngx_rtmp_dub_bridge_t *b,
+    dub_segment_t *seg, ngx_rtmp_dub_seg_t *ds);
+static void ngx_rtmp_dub_bridge_packed(void *data, ngx_rtmp_dub_packed_t *p);
 static void ngx_rtmp_dub_bridge_slot(ngx_rtmp_dub_bridge_t *b,
     dub_segment_t *seg);
+static void ngx_rtmp_dub_bridge_av(ngx_rtmp_dub_bridge_t *b,
+    dub_segment_t *seg);
+static void ngx_rtmp_dub_bridge_run_of(ngx_rtmp_dub_bridge_t *b,
+    dub_segment_t *seg, dub_fallback_e reason);
+static void ngx_rtmp_dub_bridge_run_end(ngx_rtmp_dub_bridge_t *b,
+    const char *how);
+static void ngx_rtmp_dub_bridge_sts_done(void *data);
+static void ngx_rtmp_dub_bridge_check_done(ngx_rtmp_dub_bridge_t *b);
 static ngx_int_t ngx_rtmp_dub_bridge_emit(ngx_rtmp_dub_bridge_t *b,
     dub_segment_t *seg, dub_tag_t *tag);
 static void ngx_rtmp_dub_bridge_schedule(ngx_rtmp_dub_bridge_t *b);
 static void ngx_rtmp_dub_bridge_timer(ngx_event_t *ev);
 static void ngx_rtmp_dub_bridge_run(ngx_rtmp_dub_bridge_t *b);
 static void ngx_rtmp_dub_bridge_pop(ngx_rtmp_dub_bridge_t *b);
+static void ngx_rtmp_dub_bridge_summary(ngx_rtmp_dub_bridge_t *b);
 static void ngx_rtmp_dub_bridge_free(ngx_rtmp_dub_bridge_t *b);
 static void ngx_rtmp_dub_bridge_watch(ngx_log_t *log);
 static void ngx_rtmp_dub_bridge_unwatch(void);
@@ -129,7 +143,7 @@ ngx_rtmp_dub_bridge_attach(ngx_rtmp_session_t *s,
         b->main_conf = s->main_conf;
         b->srv_conf = s->srv_conf;
 
-        b->log = *ngx_cycle->log;
+        b->log = *dacf->log;
         b->log.connection = 0;
 
         b->timer.handler = ngx_rtmp_dub_bridge_timer;
@@ -139,13 +153,25 @@ ngx_rtmp_dub_bridge_attach(ngx_rtmp_session_t *s,
         dub_timeline_init(&b->timeline, dacf->delay);
         dub_segmenter_init(&b->segmenter, dacf->segment, 2 * dacf->segment);
 
-        ngx_rtmp_dub_sts_init(b);
+        ngx_queue_init(&b->tasks);
+        b->run_reason = DUB_FB_LAST;
 
         dmcf = b->main_conf[ngx_rtmp_dub_module.ctx_index];
 
         b->ms = ngx_rtmp_dub_metrics_open(dmcf->zone, &dacf->cacf->name,
-                                          &b->stream, &dacf->target_lang,
+                                          &b->stream, &dacf->sts.target_lang,
                                           s->connection->log);
+
+        if (dacf->sts.url) {
+            b->sts = ngx_rtmp_dub_sts_create(&dacf->sts, &dacf->cacf->name,
+                                             &b->stream, &b->log, b->ms,
+                                             ngx_rtmp_dub_bridge_sts_done,
+                                             b);
+            if (b->sts == NULL) {
+                ngx_rtmp_dub_bridge_free(b);
+                return NGX_ERROR;
+            }
+        }
     }
 
     b->publisher = s;
@@ -158,7 +184,9 @@ ngx_rtmp_dub_bridge_attach(ngx_rtmp_session_t *s,
                   &b->stream, dacf->delay,
                   b->publishes > 1 ? " (continued)" : "");
 
-    ngx_rtmp_dub_sts_attach(b);
+    if (b->sts) {
+        ngx_rtmp_dub_sts_start(b->sts);
+    }
 
     return NGX_OK;
 }
@@ -207,7 +235,10 @@ ngx_rtmp_dub_bridge_detach(ngx_rtmp_session_t *s)
                   "dub: \"%V/%V\" publisher left, %uz bytes to drain",
                   &b->dacf->cacf->name, &b->stream, b->bytes);
 
-    ngx_rtmp_dub_sts_input_end(b);
+    if (b->sts) {
+        ngx_rtmp_dub_sts_stop(b->sts);
+    }
+
     ngx_rtmp_dub_bridge_schedule(b);
 }
 
@@ -384,7 +415,8 @@ static void
 ngx_rtmp_dub_bridge_audio(ngx_rtmp_dub_bridge_t *b, unsigned flags,
     ngx_chain_t *in, size_t len)
 {
-    size_t  n;
+    size_t            n;
+    dub_aac_config_t  c;
 
     if (flags & DUB_TAG_HEADER) {
         if (b->seg_has_audio) {
@@ -404,7 +436,14 @@ ngx_rtmp_dub_bridge_audio(ngx_rtmp_dub_bridge_t *b, unsigned flags,
             b->aac_hdr_len += n;
         }
 
-        ngx_rtmp_dub_sts_audio(b);
+        /* stream:init tells the STS the stream's audio */
+
+        if (b->sts && b->aac_hdr_len > 2
+            && dub_aac_config_parse(b->aac_hdr + 2, b->aac_hdr_len - 2, &c)
+               == 0)
+        {
+            ngx_rtmp_dub_sts_audio(b->sts, c.sample_rate, c.channels);
+        }
 
         return;
     }
@@ -447,12 +486,21 @@ ngx_rtmp_dub_bridge_free_all(void)
 }
 
 
+/* the STS session is over */
+
+static void
+ngx_rtmp_dub_bridge_sts_done(void *data)
+{
+    ngx_rtmp_dub_bridge_check_done(data);
+}
+
+
 /*
  * Something the bridge waited for is over: look again from the timer,
  * never from inside the caller (which may still use the bridge).
  */
 
-void
+static void
 ngx_rtmp_dub_bridge_check_done(ngx_rtmp_dub_bridge_t *b)
 {
     if (b->publisher == NULL && b->head == NULL) {
@@ -493,7 +541,7 @@ ngx_rtmp_dub_bridge_find(ngx_rtmp_dub_app_conf_t *dacf, u_char *name,
 static void
 ngx_rtmp_dub_bridge_closed(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
 {
-    ngx_rtmp_dub_frag_t  *f;
+    ngx_rtmp_dub_seg_t  *ds;
 
     b->segments++;
 
@@ -505,26 +553,94 @@ ngx_rtmp_dub_bridge_closed(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
         ngx_rtmp_dub_stat_add(b->ms, segments[1], 1);
     }
 
-    /* the fragment id first, so that the cut is in its life's log */
+    ds = ngx_calloc(sizeof(ngx_rtmp_dub_seg_t), &b->log);
 
-    ngx_rtmp_dub_sts_segment(b, seg);
-
-    f = seg->user;
-
-    ngx_log_error(NGX_LOG_INFO, &b->log, 0,
-                  "dub: \"%V/%V\" segment %uL%s%s cut: %Lms at %Lms, "
-                  "%uD video %uD audio tags, %uz bytes%s%s%s",
-                  &b->dacf->cacf->name, &b->stream, seg->index,
-                  (f && f->id[0]) ? " fragment " : "",
-                  (f && f->id[0]) ? f->id : "",
-                  dub_segment_duration(seg), seg->start, seg->nvideo,
-                  seg->naudio, seg->len, seg->final ? ", last" : "",
-                  seg->forced ? ", no keyframe" : "",
-                  seg->headers_changed ? ", new headers" : "");
-
-    if (f) {
-        ngx_rtmp_dub_sts_segment_go(b, f);
+    if (ds) {
+        seg->user = ds;
+        ds->reason = b->sts ? DUB_FB_LAST : DUB_FB_NOT_CONFIGURED;
+        ngx_rtmp_dub_bridge_fragment(b, seg, ds);
     }
+
+    ngx_rtmp_dub_debug(&b->log,
+                       "dub: \"%V/%V\" segment %uL%s%s cut: %Lms at %Lms, "
+                       "%uD video %uD audio tags, %uz bytes%s%s%s",
+                       &b->dacf->cacf->name, &b->stream, seg->index,
+                       (ds && ds->frag) ? " fragment " : "",
+                       (ds && ds->frag) ? ngx_rtmp_dub_frag_id(ds->frag)
+                                        : "",
+                       dub_segment_duration(seg), seg->start, seg->nvideo,
+                       seg->naudio, seg->len, seg->final ? ", last" : "",
+                       seg->forced ? ", no keyframe" : "",
+                       seg->headers_changed ? ", new headers" : "");
+
+    if (ds && ds->frag
+        && ngx_rtmp_dub_pack(b->dacf->sts.thread_pool, seg, &ds->audio,
+                             ngx_rtmp_dub_bridge_packed, ds, &b->tasks,
+                             &b->log)
+           != NGX_OK)
+    {
+        ngx_rtmp_dub_frag_packed(ds->frag, NULL);
+    }
+}
+
+
+/*
+ * A fragment for a segment's audio, or the reason there is none: no
+ * audio, a short last segment, audio the STS cannot get (not AAC-LC, or
+ * its configuration changed within the segment).
+ */
+
+static void
+ngx_rtmp_dub_bridge_fragment(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg,
+    ngx_rtmp_dub_seg_t *ds)
+{
+    ngx_rtmp_dub_audio_t  *a;
+
+    a = &ds->audio;
+
+    ds->flv_byte = b->seg_flv_byte;
+
+    if (b->sts == NULL || seg->naudio == 0) {
+        return;
+    }
+
+    if (seg->final && seg->end - seg->start < NGX_RTMP_DUB_MIN_PARTIAL) {
+        ds->reason = DUB_FB_TOO_SHORT;
+        return;
+    }
+
+    if (b->seg_hdr_changed || b->seg_hdr_len < 4
+        || b->seg_hdr_len - 2 > sizeof(a->asc)
+        || dub_aac_config_parse(b->seg_hdr + 2, b->seg_hdr_len - 2, &a->aac)
+           != 0
+        || a->aac.object_type != 2 || a->aac.frame_length != 1024)
+    {
+        ds->reason = DUB_FB_UNSUPPORTED;
+        return;
+    }
+
+    ngx_memcpy(a->asc, b->seg_hdr + 2, b->seg_hdr_len - 2);
+    a->asc_len = b->seg_hdr_len - 2;
+    a->index = seg->index;
+    a->pts = seg->tags[0].out_ts;
+    a->source_pts = seg->start;
+    a->naudio = seg->naudio;
+
+    /* what the STS gets is the audio: its own length, not the video's */
+    a->duration_ms = (unsigned) ((uint64_t) a->naudio * a->aac.frame_length
+                                 * 1000 / a->aac.sample_rate);
+
+    ds->frag = ngx_rtmp_dub_frag_create(b->sts, a, &ds->reason);
+}
+
+
+static void
+ngx_rtmp_dub_bridge_packed(void *data, ngx_rtmp_dub_packed_t *p)
+{
+    ngx_rtmp_dub_seg_t  *ds = data;
+
+    ngx_rtmp_dub_frag_packed(ds->frag, p);
+    ngx_rtmp_dub_packed_release(p);
 }
 
 
@@ -533,70 +649,156 @@ ngx_rtmp_dub_bridge_closed(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
 static void
 ngx_rtmp_dub_bridge_slot(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
 {
-    int64_t                  v, a, d;
-    uint32_t                 i;
-    dub_fallback_e  reason;
+    dub_fallback_e       reason;
+    ngx_rtmp_dub_seg_t  *ds;
 
-    b->out_frag = NULL;
+    b->out_frames = NULL;
 
     if (seg->naudio == 0) {
         /* nothing to dub */
         return;
     }
 
-    /* A/V at the segment's start: its first audio and video timestamps */
+    ngx_rtmp_dub_bridge_av(b, seg);
 
-    if (seg->nvideo) {
-        v = -1;
-        a = -1;
+    ds = seg->user;
 
-        for (i = 0; i < seg->ntags && (v < 0 || a < 0); i++) {
-            if (seg->tags[i].flags & DUB_TAG_HEADER) {
-                continue;
-            }
+    if (!seg->closed || ds == NULL) {
+        reason = b->sts ? DUB_FB_INPUT_LATE : DUB_FB_NOT_CONFIGURED;
 
-            if (seg->tags[i].track == DUB_TRACK_VIDEO) {
-                if (v < 0) {
-                    v = seg->tags[i].out_ts;
-                }
-
-            } else if (a < 0) {
-                a = seg->tags[i].out_ts;
-            }
-        }
-
-        if (v >= 0 && a >= 0) {
-            d = (a > v) ? a - v : v - a;
-            ngx_rtmp_dub_stat_set(b->ms, av_delta_us, d * 1000);
-        }
-    }
-
-    if (!seg->closed && seg->user == NULL) {
-        reason = b->dacf->sts ? DUB_FB_INPUT_LATE
-                              : DUB_FB_NOT_CONFIGURED;
+    } else if (ds->frag) {
+        b->out_frames = ngx_rtmp_dub_frag_slot(ds->frag, &reason);
 
     } else {
-        b->out_frag = ngx_rtmp_dub_sts_slot(b, seg, &reason);
+        reason = ds->reason;
     }
 
-    if (b->out_frag) {
-        b->out_frag->next_frame = 0;
+    if (b->out_frames) {
+        b->out_next = 0;
+        b->out_flv_byte = ds->flv_byte;
+        b->dubbed++;
         ngx_rtmp_dub_stat_add(b->ms, dubbed, 1);
 
-        ngx_log_error(NGX_LOG_INFO, &b->log, 0,
-                      "dub: \"%V/%V\" segment %uL fragment %s out with "
-                      "dubbed audio", &b->dacf->cacf->name, &b->stream,
-                      seg->index, b->out_frag->id);
+        ngx_log_debug4(NGX_LOG_DEBUG_RTMP, &b->log, 0,
+                       "dub: \"%V/%V\" segment %uL fragment %s out with "
+                       "dubbed audio", &b->dacf->cacf->name, &b->stream,
+                       seg->index, ngx_rtmp_dub_frag_id(ds->frag));
+
+        ngx_rtmp_dub_bridge_run_end(b, "dubbed again");
         return;
     }
 
     b->fallbacks[reason]++;
     ngx_rtmp_dub_stat_add(b->ms, fallbacks[reason], 1);
 
+    ngx_log_debug4(NGX_LOG_DEBUG_RTMP, &b->log, 0,
+                   "dub: \"%V/%V\" segment %uL out with original audio: %s",
+                   &b->dacf->cacf->name, &b->stream, seg->index,
+                   dub_fallback_names[reason]);
+
+    ngx_rtmp_dub_bridge_run_of(b, seg, reason);
+}
+
+
+/* A/V at the segment's start: its first audio and video timestamps */
+
+static void
+ngx_rtmp_dub_bridge_av(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
+{
+    int64_t   v, a, d;
+    uint32_t  i;
+
+    if (seg->nvideo == 0) {
+        return;
+    }
+
+    v = -1;
+    a = -1;
+
+    for (i = 0; i < seg->ntags && (v < 0 || a < 0); i++) {
+        if (seg->tags[i].flags & DUB_TAG_HEADER) {
+            continue;
+        }
+
+        if (seg->tags[i].track == DUB_TRACK_VIDEO) {
+            if (v < 0) {
+                v = seg->tags[i].out_ts;
+            }
+
+        } else if (a < 0) {
+            a = seg->tags[i].out_ts;
+        }
+    }
+
+    if (v >= 0 && a >= 0) {
+        d = (a > v) ? a - v : v - a;
+        ngx_rtmp_dub_stat_set(b->ms, av_delta_us, d * 1000);
+    }
+}
+
+
+/*
+ * Segments with their original audio, logged as a run: where it starts
+ * and why, and where it ends with the count of each reason, rather than a
+ * line per segment.
+ */
+
+static void
+ngx_rtmp_dub_bridge_run_of(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg,
+    dub_fallback_e reason)
+{
+    ngx_uint_t  level;
+
+    if (b->run_reason == DUB_FB_LAST) {
+        b->run_reason = reason;
+        b->run_start = seg->index;
+
+        /* without an STS it is what the configuration asks for */
+        level = (reason == DUB_FB_NOT_CONFIGURED) ? NGX_LOG_INFO
+                                                  : NGX_LOG_WARN;
+
+        ngx_log_error(level, &b->log, 0,
+                      "dub: \"%V/%V\" segment %uL and on: original audio, "
+                      "%s", &b->dacf->cacf->name, &b->stream, seg->index,
+                      dub_fallback_names[reason]);
+    }
+
+    b->run[reason]++;
+}
+
+
+static void
+ngx_rtmp_dub_bridge_run_end(ngx_rtmp_dub_bridge_t *b, const char *how)
+{
+    u_char      *p, *last;
+    uint64_t     n;
+    ngx_uint_t   i;
+    u_char       why[512];
+
+    if (b->run_reason == DUB_FB_LAST) {
+        return;
+    }
+
+    p = why;
+    last = why + sizeof(why);
+    n = 0;
+
+    for (i = 0; i < DUB_FB_LAST; i++) {
+        if (b->run[i]) {
+            p = ngx_slprintf(p, last, "%s%s %uL", n ? ", " : "",
+                             dub_fallback_names[i], b->run[i]);
+            n += b->run[i];
+            b->run[i] = 0;
+        }
+    }
+
     ngx_log_error(NGX_LOG_INFO, &b->log, 0,
-                  "dub: \"%V/%V\" segment %uL out with original audio: %s",
-                  &b->dacf->cacf->name, &b->stream, seg->index,
-                  dub_fallback_names[reason]);
+                  "dub: \"%V/%V\" %s after %uL segment%s with original "
+                  "audio from segment %uL (%*s)", &b->dacf->cacf->name,
+                  &b->stream, how, n, n == 1 ? "" : "s", b->run_start,
+                  p - why, why);
+
+    b->run_reason = DUB_FB_LAST;
 }
 
 
@@ -606,34 +808,34 @@ static ngx_int_t
 ngx_rtmp_dub_bridge_emit(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg,
     dub_tag_t *tag)
 {
-    u_char               *p, *frame;
-    size_t                size, len;
-    uint32_t              i, k;
-    ngx_rtmp_dub_frag_t  *f;
+    u_char            *p, *frame;
+    size_t             size, len;
+    uint32_t           i, k;
+    dub_aac_frames_t  *d;
 
-    f = b->out_frag;
+    d = b->out_frames;
 
-    if (f == NULL || tag->track != DUB_TRACK_AUDIO
+    if (d == NULL || tag->track != DUB_TRACK_AUDIO
         || (tag->flags & DUB_TAG_HEADER))
     {
         return ngx_rtmp_dub_output_send(b, seg, tag, seg->data + tag->off,
                                         tag->len);
     }
 
-    k = f->next_frame++;
+    k = b->out_next++;
 
-    if (k >= f->dubbed.nframes) {
+    if (k >= d->nframes) {
         return ngx_rtmp_dub_output_send(b, seg, tag, seg->data + tag->off,
                                         tag->len);
     }
 
-    frame = f->dubbed.data;
+    frame = d->data;
 
     for (i = 0; i < k; i++) {
-        frame += f->dubbed.sizes[i];
+        frame += d->sizes[i];
     }
 
-    size = f->dubbed.sizes[k];
+    size = d->sizes[k];
     len = 2 + size;
 
     if (len > b->scratch_size) {
@@ -649,7 +851,7 @@ ngx_rtmp_dub_bridge_emit(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg,
 
     /* the FLV audio byte of the original, then "AAC raw" */
 
-    b->scratch[0] = f->flv_byte;
+    b->scratch[0] = b->out_flv_byte;
     b->scratch[1] = 1;
     ngx_memcpy(b->scratch + 2, frame, size);
 
@@ -754,6 +956,8 @@ ngx_rtmp_dub_bridge_run(ngx_rtmp_dub_bridge_t *b)
     if (!b->output_done) {
         b->output_done = 1;
 
+        ngx_rtmp_dub_bridge_run_end(b, "output ended");
+
         ngx_log_error(NGX_LOG_INFO, &b->log, 0,
                       "dub: \"%V/%V\" output done: %uL segments, %uL tags "
                       "in, %uL out", &b->dacf->output_app, &b->stream,
@@ -762,7 +966,7 @@ ngx_rtmp_dub_bridge_run(ngx_rtmp_dub_bridge_t *b)
         ngx_rtmp_dub_output_close(b);
     }
 
-    if (ngx_rtmp_dub_sts_busy(b)) {
+    if (b->sts && ngx_rtmp_dub_sts_busy(b->sts)) {
         /* stream:end and its answer: check_done() comes back */
         return;
     }
@@ -774,7 +978,8 @@ ngx_rtmp_dub_bridge_run(ngx_rtmp_dub_bridge_t *b)
 static void
 ngx_rtmp_dub_bridge_pop(ngx_rtmp_dub_bridge_t *b)
 {
-    dub_segment_t  *seg;
+    dub_segment_t       *seg;
+    ngx_rtmp_dub_seg_t  *ds;
 
     seg = b->head;
 
@@ -786,18 +991,54 @@ ngx_rtmp_dub_bridge_pop(ngx_rtmp_dub_bridge_t *b)
 
     b->bytes -= seg->len;
     b->pos = 0;
-    b->out_frag = NULL;
+    b->out_frames = NULL;
 
-    ngx_rtmp_dub_sts_forget(b, seg);
+    ds = seg->user;
+
+    if (ds) {
+        /* its packing, if still going, must not come back to it */
+        ngx_rtmp_dub_task_abandon_data(&b->tasks, ds);
+
+        if (ds->frag) {
+            ngx_rtmp_dub_frag_forget(ds->frag);
+        }
+
+        ngx_free(ds);
+    }
 
     dub_segment_free(seg);
+}
+
+
+/* the stream's segments in one line: dubbed, and why not */
+
+static void
+ngx_rtmp_dub_bridge_summary(ngx_rtmp_dub_bridge_t *b)
+{
+    u_char      *p, *last;
+    ngx_uint_t   i;
+    u_char       why[512];
+
+    p = why;
+    last = why + sizeof(why);
+
+    for (i = 0; i < DUB_FB_LAST; i++) {
+        if (b->fallbacks[i]) {
+            p = ngx_slprintf(p, last, ", %s %uL", dub_fallback_names[i],
+                             b->fallbacks[i]);
+        }
+    }
+
+    ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                  "dub: \"%V/%V\" %uL segments, %uL dubbed%*s",
+                  &b->dacf->cacf->name, &b->stream, b->segments, b->dubbed,
+                  p - why, why);
 }
 
 
 static void
 ngx_rtmp_dub_bridge_free(ngx_rtmp_dub_bridge_t *b)
 {
-    ngx_uint_t           i;
     ngx_rtmp_dub_ctx_t  *ctx;
 
     if (b->timer.timer_set) {
@@ -809,28 +1050,7 @@ ngx_rtmp_dub_bridge_free(ngx_rtmp_dub_bridge_t *b)
         ctx->bridge = NULL;
     }
 
-    if (b->dacf->sts) {
-        ngx_log_error(NGX_LOG_INFO, &b->log, 0,
-                      "dub: \"%V/%V\" done: %uL sent, %uL success, "
-                      "%uL partial, %uL failed, %uL late answers, "
-                      "%uL reconnects", &b->dacf->cacf->name, &b->stream,
-                      b->sent, b->processed[0], b->processed[1],
-                      b->processed[2], b->late_answers, b->reconnects);
-
-        for (i = 0; i < DUB_FB_LAST; i++) {
-            if (b->fallbacks[i]) {
-                ngx_log_error(NGX_LOG_INFO, &b->log, 0,
-                              "dub: \"%V/%V\" fallbacks %s: %uL",
-                              &b->dacf->cacf->name, &b->stream,
-                              dub_fallback_names[i],
-                              b->fallbacks[i]);
-            }
-        }
-    }
-
-    ngx_rtmp_dub_sts_free(b);
-
-    ngx_rtmp_dub_metrics_close(b->ms);
+    ngx_rtmp_dub_bridge_summary(b);
 
     while (b->head) {
         ngx_rtmp_dub_bridge_pop(b);
@@ -839,6 +1059,14 @@ ngx_rtmp_dub_bridge_free(ngx_rtmp_dub_bridge_t *b)
     /* the open segment, if any, was the tail of the queue */
 
     b->segmenter.cur = NULL;
+
+    ngx_rtmp_dub_task_abandon(&b->tasks);
+
+    if (b->sts) {
+        ngx_rtmp_dub_sts_free(b->sts);
+    }
+
+    ngx_rtmp_dub_metrics_close(b->ms);
 
     ngx_free(b->header[0].data);
     ngx_free(b->header[1].data);

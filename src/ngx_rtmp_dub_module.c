@@ -41,6 +41,8 @@ static char *ngx_rtmp_dub_merge_app_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_rtmp_dub_output_app(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_rtmp_dub_error_log(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_rtmp_dub_sts_url(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_rtmp_dub_keyval(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -115,6 +117,13 @@ static ngx_command_t  ngx_rtmp_dub_commands[] = {
       offsetof(ngx_rtmp_dub_app_conf_t, max_buffer),
       NULL },
 
+    { ngx_string("dub_error_log"),
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_1MORE,
+      ngx_rtmp_dub_error_log,
+      NGX_RTMP_APP_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("dub_sts_url"),
       NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
       ngx_rtmp_dub_sts_url,
@@ -140,21 +149,21 @@ static ngx_command_t  ngx_rtmp_dub_commands[] = {
       NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
       NGX_RTMP_APP_CONF_OFFSET,
-      offsetof(ngx_rtmp_dub_app_conf_t, sts_timeout),
+      offsetof(ngx_rtmp_dub_app_conf_t, sts.timeout),
       NULL },
 
     { ngx_string("dub_sts_init_timeout"),
       NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
       NGX_RTMP_APP_CONF_OFFSET,
-      offsetof(ngx_rtmp_dub_app_conf_t, sts_init_timeout),
+      offsetof(ngx_rtmp_dub_app_conf_t, sts.init_timeout),
       NULL },
 
     { ngx_string("dub_sts_max_inflight"),
       NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
       NGX_RTMP_APP_CONF_OFFSET,
-      offsetof(ngx_rtmp_dub_app_conf_t, sts_max_inflight),
+      offsetof(ngx_rtmp_dub_app_conf_t, sts.max_inflight),
       NULL },
 
     { ngx_string("dub_sts_reconnect"),
@@ -182,42 +191,42 @@ static ngx_command_t  ngx_rtmp_dub_commands[] = {
       NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
       NGX_RTMP_APP_CONF_OFFSET,
-      offsetof(ngx_rtmp_dub_app_conf_t, breaker_threshold),
+      offsetof(ngx_rtmp_dub_app_conf_t, sts.breaker_threshold),
       NULL },
 
     { ngx_string("dub_breaker_cooldown"),
       NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
       NGX_RTMP_APP_CONF_OFFSET,
-      offsetof(ngx_rtmp_dub_app_conf_t, breaker_cooldown),
+      offsetof(ngx_rtmp_dub_app_conf_t, sts.breaker_cooldown),
       NULL },
 
     { ngx_string("dub_source_lang"),
       NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
       NGX_RTMP_APP_CONF_OFFSET,
-      offsetof(ngx_rtmp_dub_app_conf_t, source_lang),
+      offsetof(ngx_rtmp_dub_app_conf_t, sts.source_lang),
       NULL },
 
     { ngx_string("dub_target_lang"),
       NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
       NGX_RTMP_APP_CONF_OFFSET,
-      offsetof(ngx_rtmp_dub_app_conf_t, target_lang),
+      offsetof(ngx_rtmp_dub_app_conf_t, sts.target_lang),
       NULL },
 
     { ngx_string("dub_voice"),
       NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
       NGX_RTMP_APP_CONF_OFFSET,
-      offsetof(ngx_rtmp_dub_app_conf_t, voice),
+      offsetof(ngx_rtmp_dub_app_conf_t, sts.voice),
       NULL },
 
     { ngx_string("dub_audio_bitrate"),
       NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
       ngx_rtmp_dub_bitrate,
       NGX_RTMP_APP_CONF_OFFSET,
-      offsetof(ngx_rtmp_dub_app_conf_t, audio_bitrate),
+      offsetof(ngx_rtmp_dub_app_conf_t, sts.audio_bitrate),
       NULL },
 
     { ngx_string("dub_thread_pool"),
@@ -280,6 +289,7 @@ ngx_rtmp_dub_create_app_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     dacf->output_app = { 0, NULL };
+     *     dacf->log = NULL;
      *     dacf->output_file = NULL;
      *     dacf->output_cacf = NULL;
      *     dacf->cacf = NULL;
@@ -290,17 +300,17 @@ ngx_rtmp_dub_create_app_conf(ngx_conf_t *cf)
     dacf->delay = NGX_CONF_UNSET_MSEC;
     dacf->max_buffer = NGX_CONF_UNSET_SIZE;
 
-    dacf->sts = NGX_CONF_UNSET_PTR;
+    dacf->sts.url = NGX_CONF_UNSET_PTR;
     dacf->sts_headers = NGX_CONF_UNSET_PTR;
     dacf->sts_auth = NGX_CONF_UNSET_PTR;
-    dacf->sts_reconnect = NGX_CONF_UNSET_PTR;
+    dacf->sts.reconnect = NGX_CONF_UNSET_PTR;
     dacf->sts_max_message = NGX_CONF_UNSET_SIZE;
-    dacf->sts_timeout = NGX_CONF_UNSET_MSEC;
-    dacf->sts_init_timeout = NGX_CONF_UNSET_MSEC;
-    dacf->sts_max_inflight = NGX_CONF_UNSET_UINT;
-    dacf->breaker_threshold = NGX_CONF_UNSET_UINT;
-    dacf->breaker_cooldown = NGX_CONF_UNSET_MSEC;
-    dacf->audio_bitrate = NGX_CONF_UNSET_UINT;
+    dacf->sts.timeout = NGX_CONF_UNSET_MSEC;
+    dacf->sts.init_timeout = NGX_CONF_UNSET_MSEC;
+    dacf->sts.max_inflight = NGX_CONF_UNSET_UINT;
+    dacf->sts.breaker_threshold = NGX_CONF_UNSET_UINT;
+    dacf->sts.breaker_cooldown = NGX_CONF_UNSET_MSEC;
+    dacf->sts.audio_bitrate = NGX_CONF_UNSET_UINT;
 
     return dacf;
 }
@@ -314,6 +324,10 @@ ngx_rtmp_dub_merge_app_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
 
+    if (conf->log == NULL) {
+        conf->log = prev->log ? prev->log : &cf->cycle->new_log;
+    }
+
     if (conf->output_app.data == NULL) {
         conf->output_app = prev->output_app;
         conf->output_file = prev->output_file;
@@ -321,9 +335,10 @@ ngx_rtmp_dub_merge_app_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     ngx_conf_merge_msec_value(conf->segment, prev->segment, 6000);
-    ngx_conf_merge_msec_value(conf->sts_timeout, prev->sts_timeout, 8000);
+    conf->sts.segment = conf->segment;
+    ngx_conf_merge_msec_value(conf->sts.timeout, prev->sts.timeout, 8000);
     ngx_conf_merge_msec_value(conf->delay, prev->delay,
-                              conf->segment + conf->sts_timeout);
+                              conf->segment + conf->sts.timeout);
     ngx_conf_merge_size_value(conf->max_buffer, prev->max_buffer,
                               64 * 1024 * 1024);
 
@@ -381,59 +396,62 @@ ngx_rtmp_dub_merge_sts(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *prev,
     ngx_rtmp_dub_sts_url_t  *u;
     static int64_t           schedule[] = { 2000, 4000, 8000, 16000, 32000 };
 
-    ngx_conf_merge_ptr_value(conf->sts, prev->sts, NULL);
+    ngx_conf_merge_ptr_value(conf->sts.url, prev->sts.url, NULL);
     ngx_conf_merge_ptr_value(conf->sts_headers, prev->sts_headers, NULL);
     ngx_conf_merge_ptr_value(conf->sts_auth, prev->sts_auth, NULL);
     ngx_conf_merge_str_value(conf->sts_ca, prev->sts_ca, "");
     ngx_conf_merge_size_value(conf->sts_max_message, prev->sts_max_message,
                               16 * 1024 * 1024);
-    ngx_conf_merge_msec_value(conf->sts_init_timeout, prev->sts_init_timeout,
-                              10000);
-    ngx_conf_merge_uint_value(conf->sts_max_inflight, prev->sts_max_inflight,
-                              3);
-    ngx_conf_merge_uint_value(conf->breaker_threshold,
-                              prev->breaker_threshold, 5);
-    ngx_conf_merge_msec_value(conf->breaker_cooldown, prev->breaker_cooldown,
-                              30000);
-    ngx_conf_merge_str_value(conf->source_lang, prev->source_lang, "en");
-    ngx_conf_merge_str_value(conf->target_lang, prev->target_lang, "es");
-    ngx_conf_merge_str_value(conf->voice, prev->voice, "default");
-    ngx_conf_merge_uint_value(conf->audio_bitrate, prev->audio_bitrate, 0);
+    ngx_conf_merge_msec_value(conf->sts.init_timeout,
+                              prev->sts.init_timeout, 10000);
+    ngx_conf_merge_uint_value(conf->sts.max_inflight,
+                              prev->sts.max_inflight, 3);
+    ngx_conf_merge_uint_value(conf->sts.breaker_threshold,
+                              prev->sts.breaker_threshold, 5);
+    ngx_conf_merge_msec_value(conf->sts.breaker_cooldown,
+                              prev->sts.breaker_cooldown, 30000);
+    ngx_conf_merge_str_value(conf->sts.source_lang, prev->sts.source_lang,
+                             "en");
+    ngx_conf_merge_str_value(conf->sts.target_lang, prev->sts.target_lang,
+                             "es");
+    ngx_conf_merge_str_value(conf->sts.voice, prev->sts.voice, "default");
+    ngx_conf_merge_uint_value(conf->sts.audio_bitrate,
+                              prev->sts.audio_bitrate, 0);
     ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name,
                              "default");
 
-    if (conf->sts_reconnect == NGX_CONF_UNSET_PTR) {
-        if (prev->sts_reconnect != NGX_CONF_UNSET_PTR) {
-            conf->sts_reconnect = prev->sts_reconnect;
+    if (conf->sts.reconnect == NGX_CONF_UNSET_PTR) {
+        if (prev->sts.reconnect != NGX_CONF_UNSET_PTR) {
+            conf->sts.reconnect = prev->sts.reconnect;
 
         } else {
-            conf->sts_reconnect = ngx_array_create(cf->pool, 5,
+            conf->sts.reconnect = ngx_array_create(cf->pool, 5,
                                                    sizeof(int64_t));
-            if (conf->sts_reconnect == NULL) {
+            if (conf->sts.reconnect == NULL) {
                 return NGX_CONF_ERROR;
             }
 
             for (i = 0; i < 5; i++) {
-                ms = ngx_array_push(conf->sts_reconnect);
+                ms = ngx_array_push(conf->sts.reconnect);
                 *ms = schedule[i];
             }
         }
     }
 
-    if (conf->sts_max_inflight < 1 || conf->sts_max_inflight > 10) {
+    if (conf->sts.max_inflight < 1 || conf->sts.max_inflight > 10) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"dub_sts_max_inflight\" must be between 1 and "
-                           "10, not %ui", conf->sts_max_inflight);
+                           "10, not %ui", conf->sts.max_inflight);
         return NGX_CONF_ERROR;
     }
 
-    if (conf->sts_timeout < 100) {
+    if (conf->sts.timeout < 100) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"dub_sts_timeout\" must be at least 100ms");
         return NGX_CONF_ERROR;
     }
 
-    if (conf->sts_init_timeout < 100) {
+    if (conf->sts.init_timeout < 100) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"dub_sts_init_timeout\" must be at least "
                            "100ms");
@@ -446,20 +464,20 @@ ngx_rtmp_dub_merge_sts(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *prev,
         return NGX_CONF_ERROR;
     }
 
-    if (conf->breaker_threshold < 1) {
+    if (conf->sts.breaker_threshold < 1) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"dub_breaker_threshold\" must be at least 1");
         return NGX_CONF_ERROR;
     }
 
-    if (conf->source_lang.len == 0 || conf->target_lang.len == 0) {
+    if (conf->sts.source_lang.len == 0 || conf->sts.target_lang.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"dub_source_lang\" and \"dub_target_lang\" "
                            "cannot be empty");
         return NGX_CONF_ERROR;
     }
 
-    if (conf->sts == NULL || !conf->enable) {
+    if (conf->sts.url == NULL || !conf->enable) {
         return NGX_CONF_OK;
     }
 
@@ -470,7 +488,7 @@ ngx_rtmp_dub_merge_sts(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *prev,
         return NGX_CONF_ERROR;
     }
 
-    *u = *conf->sts;
+    *u = *conf->sts.url;
 
     u->headers = conf->sts_headers;
     u->auth = conf->sts_auth;
@@ -519,12 +537,12 @@ ngx_rtmp_dub_merge_sts(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *prev,
         }
     }
 
-    conf->sts = u;
+    conf->sts.url = u;
 
     name = conf->thread_pool_name;
 
-    conf->thread_pool = ngx_thread_pool_add(cf, &name);
-    if (conf->thread_pool == NULL) {
+    conf->sts.thread_pool = ngx_thread_pool_add(cf, &name);
+    if (conf->sts.thread_pool == NULL) {
         return NGX_CONF_ERROR;
     }
 
@@ -597,6 +615,17 @@ ngx_rtmp_dub_check_ca(ngx_conf_t *cf, ngx_str_t *file)
 }
 
 
+/* "dub_error_log file [level]": the module's lines, as "error_log" */
+
+static char *
+ngx_rtmp_dub_error_log(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_rtmp_dub_app_conf_t  *dacf = conf;
+
+    return ngx_log_set_log(cf, &dacf->log);
+}
+
+
 /*
  * ws://, wss://, http:// or https://HOST[:PORT][/NAMESPACE]: the path
  * names the Socket.IO namespace, as socket.io clients read it; the
@@ -616,14 +645,14 @@ ngx_rtmp_dub_sts_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_uint_t               ssl;
     ngx_rtmp_dub_sts_url_t  *u;
 
-    if (dacf->sts != NGX_CONF_UNSET_PTR) {
+    if (dacf->sts.url != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
 
     if (ngx_strcmp(value[1].data, "off") == 0) {
-        dacf->sts = NULL;
+        dacf->sts.url = NULL;
         return NGX_CONF_OK;
     }
 
@@ -728,7 +757,7 @@ ngx_rtmp_dub_sts_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_str_set(&u->path, "/socket.io/?EIO=4&transport=websocket");
 
-    dacf->sts = u;
+    dacf->sts.url = u;
 
     return NGX_CONF_OK;
 }
@@ -827,13 +856,13 @@ ngx_rtmp_dub_reconnect(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_t   *value;
     ngx_uint_t   i;
 
-    if (dacf->sts_reconnect != NGX_CONF_UNSET_PTR) {
+    if (dacf->sts.reconnect != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
     }
 
-    dacf->sts_reconnect = ngx_array_create(cf->pool, cf->args->nelts - 1,
+    dacf->sts.reconnect = ngx_array_create(cf->pool, cf->args->nelts - 1,
                                            sizeof(int64_t));
-    if (dacf->sts_reconnect == NULL) {
+    if (dacf->sts.reconnect == NULL) {
         return NGX_CONF_ERROR;
     }
 
@@ -850,7 +879,7 @@ ngx_rtmp_dub_reconnect(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return NGX_CONF_ERROR;
         }
 
-        ms = ngx_array_push(dacf->sts_reconnect);
+        ms = ngx_array_push(dacf->sts.reconnect);
         *ms = t;
     }
 
@@ -1177,14 +1206,14 @@ ngx_rtmp_dub_init_process(ngx_cycle_t *cycle)
         for (j = 0; j < cscfp[i]->applications.nelts; j++) {
             dacf = cacfp[j]->app_conf[ngx_rtmp_dub_module.ctx_index];
 
-            if (!dacf->enable || dacf->sts == NULL) {
+            if (!dacf->enable || dacf->sts.url == NULL) {
                 continue;
             }
 
             u = urls.elts;
 
             for (k = 0; k < urls.nelts; k++) {
-                if (u[k] == dacf->sts) {
+                if (u[k] == dacf->sts.url) {
                     break;
                 }
             }
@@ -1195,7 +1224,7 @@ ngx_rtmp_dub_init_process(ngx_cycle_t *cycle)
                     return NGX_ERROR;
                 }
 
-                *u = dacf->sts;
+                *u = dacf->sts.url;
             }
         }
     }

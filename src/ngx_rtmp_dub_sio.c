@@ -17,7 +17,8 @@
 
 #include <openssl/x509.h>
 
-#include "ngx_rtmp_dub_sts.h"
+#include "ngx_rtmp_dub_sio.h"
+#include "ngx_rtmp_dub_uv.h"
 #include "dub_json.h"
 
 

@@ -2,8 +2,13 @@
 /*
  * Copyright (C) nginx-dub developers
  *
- * The nginx adapters under the STS session: the libuv loop nested in
- * nginx's, Socket.IO over libwebsockets, and thread-pool tasks.
+ * An STS session: one stream dubbed into one language by one STS, over
+ * the contract of docs/protocol.md.  The session owns its connection and
+ * its state, its timers, its fragments (waiting, in flight, answered),
+ * its breaker and the backpressure it is under.  Its owner gives it each
+ * complete segment as a fragment, asks at each output slot for the
+ * dubbed audio or the reason there is none, and hears from it only when
+ * it is over (the "done" handler).
  */
 
 
@@ -13,213 +18,91 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
-#include <ngx_event.h>
 #include <ngx_thread_pool.h>
 
-#include <uv.h>
-#include <libwebsockets.h>
-
-#include "dub_buf.h"
-#include "dub_sio.h"
-
-
-/* the libuv loop */
-
-typedef struct {
-    uv_loop_t                   loop;
-    ngx_connection_t           *conn;       /* on uv_backend_fd() */
-    ngx_event_t                 timer;
-    ngx_event_t                 posted;
-    ngx_log_t                  *log;
-    unsigned                    ready:1;
-    unsigned                    running:1;
-} ngx_rtmp_dub_uv_t;
+#include "dub_audio.h"
+#include "dub_reason.h"
+#include "ngx_rtmp_dub_sio.h"
+#include "ngx_rtmp_dub_pack.h"
+#include "ngx_rtmp_dub_metrics.h"
 
 
-uv_loop_t *ngx_rtmp_dub_uv_init(ngx_cycle_t *cycle);
-void ngx_rtmp_dub_uv_kick(void);
-void ngx_rtmp_dub_uv_spin(ngx_uint_t n);
-void ngx_rtmp_dub_uv_done(void);
-
-
-/* where and how to reach an STS: from "dub_sts_*" directives */
+/* how a stream is dubbed into one language: from the directives */
 
 typedef struct {
-    ngx_str_t                   url;        /* as configured */
-    ngx_str_t                   host;       /* Host header, SNI, checks */
-    char                       *address;    /* numeric, resolved */
-    in_port_t                   port;
-    unsigned                    ssl:1;
-    ngx_str_t                   path;       /* "/socket.io/?EIO=4&..." */
-    ngx_str_t                   nsp;        /* "/" or "/sts" */
-    ngx_array_t                *headers;    /* ngx_keyval_t */
-    ngx_array_t                *auth;       /* ngx_keyval_t */
-    ngx_str_t                   ca;         /* trusted CA file */
-    size_t                      max_message;
-    struct lws_vhost           *vhost;      /* per worker */
-} ngx_rtmp_dub_sts_url_t;
+    ngx_rtmp_dub_sts_url_t     *url;            /* NULL: no STS */
+    ngx_str_t                   source_lang;
+    ngx_str_t                   target_lang;
+    ngx_str_t                   voice;
+    ngx_msec_t                  segment;        /* chunk_duration_ms */
+    ngx_msec_t                  timeout;
+    ngx_msec_t                  init_timeout;
+    ngx_uint_t                  max_inflight;
+    ngx_array_t                *reconnect;      /* of int64_t, ms */
+    ngx_uint_t                  breaker_threshold;
+    ngx_msec_t                  breaker_cooldown;
+    ngx_uint_t                  audio_bitrate;
+    ngx_thread_pool_t          *thread_pool;
+} ngx_rtmp_dub_sts_conf_t;
 
 
-/* one Socket.IO connection */
+typedef struct ngx_rtmp_dub_sts_s   ngx_rtmp_dub_sts_t;
+typedef struct ngx_rtmp_dub_frag_s  ngx_rtmp_dub_frag_t;
 
-typedef struct ngx_rtmp_dub_sio_s  ngx_rtmp_dub_sio_t;
-
-typedef enum {
-    NGX_RTMP_DUB_SIO_CLOSED = 0,    /* the peer or the network closed it */
-    NGX_RTMP_DUB_SIO_FAILED,        /* could not connect */
-    NGX_RTMP_DUB_SIO_REFUSED,       /* namespace connection refused */
-    NGX_RTMP_DUB_SIO_DEAD,          /* no heartbeat */
-    NGX_RTMP_DUB_SIO_BROKEN         /* the peer broke the framing */
-} ngx_rtmp_dub_sio_end_e;
-
-
-typedef struct {
-    dub_buf_t                   text;       /* owned by the handler */
-    const char                 *json;       /* inside text */
-    size_t                      json_len;
-    dub_buf_t                   bin[DUB_SIO_MAX_ATTACHMENTS];
-    ngx_uint_t                  nbin;
-} ngx_rtmp_dub_sio_msg_t;
+/* the session is over: no connection, nothing it waits for */
+typedef void (*ngx_rtmp_dub_sts_done_pt)(void *data);
 
 
 /*
- * The log lines an STS can cause with each message it sends: each kind
- * is rate-limited per stream (see ngx_rtmp_dub_sts_log_ok()).
+ * "app" and "stream" name it in the log (the stream as it leaves nginx,
+ * dub_name.h), "log" is the owner's, "ms" its metrics slot or NULL; all
+ * four outlive the session.
  */
+ngx_rtmp_dub_sts_t *ngx_rtmp_dub_sts_create(ngx_rtmp_dub_sts_conf_t *conf,
+    ngx_str_t *app, ngx_str_t *stream, ngx_log_t *log,
+    ngx_rtmp_dub_mslot_t *ms, ngx_rtmp_dub_sts_done_pt done, void *data);
 
-typedef enum {
-    NGX_RTMP_DUB_LOG_NOT_EIO = 0,       /* not an Engine.IO packet */
-    NGX_RTMP_DUB_LOG_OVERSIZE,          /* over "dub_sts_max_message" */
-    NGX_RTMP_DUB_LOG_BINARY,            /* unexpected binary message */
-    NGX_RTMP_DUB_LOG_LARGE_EVENT,       /* event too large to parse */
-    NGX_RTMP_DUB_LOG_MALFORMED,         /* not a Socket.IO event */
-    NGX_RTMP_DUB_LOG_BAD_PAYLOAD,       /* a known event, wrong fields */
-    NGX_RTMP_DUB_LOG_READY,             /* stream:ready */
-    NGX_RTMP_DUB_LOG_ACK,               /* fragment:ack */
-    NGX_RTMP_DUB_LOG_BACKPRESSURE,
-    NGX_RTMP_DUB_LOG_ERROR,             /* error events */
-    NGX_RTMP_DUB_LOG_COMPLETE,          /* stream:complete */
-    NGX_RTMP_DUB_LOG_UNKNOWN_EVENT,
-    NGX_RTMP_DUB_LOG_UNKNOWN_FRAGMENT,  /* an answer for no fragment */
-    NGX_RTMP_DUB_LOG_LATE,              /* an answer after its time */
-    NGX_RTMP_DUB_LOG_DUPLICATE,         /* a second answer */
-    NGX_RTMP_DUB_LOG_KINDS
-} ngx_rtmp_dub_log_kind_e;
+/* a publisher feeds the stream (again): connect, unless connected */
+void ngx_rtmp_dub_sts_start(ngx_rtmp_dub_sts_t *sts);
 
+/* the stream's AAC configuration, for stream:init */
+void ngx_rtmp_dub_sts_audio(ngx_rtmp_dub_sts_t *sts, unsigned sample_rate,
+    unsigned channels);
 
-typedef struct {
-    /* the namespace is joined: events can flow */
-    void  (*joined)(void *data);
+/* the publisher left: stream:end once every fragment is resolved */
+void ngx_rtmp_dub_sts_stop(ngx_rtmp_dub_sts_t *sts);
 
-    /* an event; the handler owns msg's buffers afterwards */
-    void  (*event)(void *data, ngx_rtmp_dub_sio_msg_t *msg);
+/* is it still doing something its owner must wait for */
+ngx_uint_t ngx_rtmp_dub_sts_busy(ngx_rtmp_dub_sts_t *sts);
 
-    /* a message over the size limit was dropped; its first bytes */
-    void  (*oversize)(void *data, u_char *head, size_t len, size_t size);
-
-    /* the connection is over: no more callbacks after this one */
-    void  (*closed)(void *data, ngx_rtmp_dub_sio_end_e why,
-                    const char *reason);
-
-    /* may a log line of this kind be written now */
-    ngx_uint_t  (*log_ok)(void *data, ngx_rtmp_dub_log_kind_e kind);
-} ngx_rtmp_dub_sio_handler_t;
-
-
-#define NGX_RTMP_DUB_SIO_HEAD       4096
-
-
-struct ngx_rtmp_dub_sio_s {
-    struct lws                     *wsi;
-    ngx_rtmp_dub_sts_url_t         *url;
-    const ngx_rtmp_dub_sio_handler_t  *handler;
-    void                           *data;       /* NULL once detached */
-    ngx_log_t                      *log;
-
-    ngx_str_t                       stream_id;
-    ngx_str_t                       worker_id;
-
-    /* receiving */
-    dub_buf_t                       rx;
-    size_t                          rx_size;        /* whole message */
-    u_char                          head[NGX_RTMP_DUB_SIO_HEAD];
-    size_t                          head_len;
-    unsigned                        rx_binary:1;
-    unsigned                        rx_discard:1;
-    ngx_rtmp_dub_sio_msg_t         *pending;        /* awaiting binary */
-    ngx_uint_t                      pending_need;
-
-    /* sending: a queue of framed messages */
-    ngx_queue_t                     out;
-    size_t                          out_sent;       /* of the first one */
-
-    /* heartbeat from the server */
-    ngx_event_t                     heartbeat;
-    ngx_msec_t                      ping_window;
-
-    char                            reason[256];    /* of the end */
-    char                            tls_error[128];
-
-    unsigned                        connecting:1;   /* inside connect */
-    unsigned                        open:1;         /* engine.io open */
-    unsigned                        joined:1;
-    unsigned                        closing:1;
-    unsigned                        ended:1;        /* closed reported */
-};
-
-
-ngx_int_t ngx_rtmp_dub_sio_init(ngx_cycle_t *cycle, ngx_array_t *urls);
-void ngx_rtmp_dub_sio_done(ngx_cycle_t *cycle);
-
-ngx_rtmp_dub_sio_t *ngx_rtmp_dub_sio_connect(ngx_rtmp_dub_sts_url_t *url,
-    ngx_str_t *stream_id, const ngx_rtmp_dub_sio_handler_t *handler,
-    void *data, ngx_log_t *log);
-
-/* a buffer framed for an event on the connection's namespace */
-ngx_int_t ngx_rtmp_dub_sio_event_buf(ngx_rtmp_dub_sio_t *sio, dub_buf_t *b);
-
-/* queues a framed message; takes the buffer */
-ngx_int_t ngx_rtmp_dub_sio_send(ngx_rtmp_dub_sio_t *sio, dub_buf_t *b);
-
-/* leaves the namespace and closes; no callback afterwards */
-void ngx_rtmp_dub_sio_close(ngx_rtmp_dub_sio_t *sio);
-
-void ngx_rtmp_dub_sio_msg_free(ngx_rtmp_dub_sio_msg_t *msg);
-
-
-/* thread-pool tasks: work done off the event loop */
-
-typedef struct ngx_rtmp_dub_task_s  ngx_rtmp_dub_task_t;
-
-typedef void (*ngx_rtmp_dub_task_done_pt)(ngx_rtmp_dub_task_t *task);
-
-
-struct ngx_rtmp_dub_task_s {
-    ngx_thread_task_t           task;
-    ngx_queue_t                 queue;      /* owner's tasks */
-    void                       *owner;      /* NULL once abandoned */
-    void                       *data;       /* the owner's subject */
-    ngx_rtmp_dub_task_done_pt   done;       /* on the event loop */
-    void                      (*free)(ngx_rtmp_dub_task_t *task);
-    ngx_log_t                   log;
-};
+/* frees it and the fragments it still has; no handler is called */
+void ngx_rtmp_dub_sts_free(ngx_rtmp_dub_sts_t *sts);
 
 
 /*
- * Posts "task" (allocated by the caller with ngx_calloc(), a struct that
- * starts with ngx_rtmp_dub_task_t) to the pool; "work" runs in a thread,
- * "done" back on the event loop unless the owner abandoned it meanwhile;
- * "free" releases it either way.
+ * A fragment for a complete segment's audio; NULL if the session takes
+ * none now, with the segment's fallback "reason".  It waits for its
+ * audio packed: ngx_rtmp_dub_frag_packed().
  */
-ngx_int_t ngx_rtmp_dub_task_post(ngx_thread_pool_t *tp,
-    ngx_rtmp_dub_task_t *t, void (*work)(void *data, ngx_log_t *log),
-    ngx_queue_t *owner_tasks);
+ngx_rtmp_dub_frag_t *ngx_rtmp_dub_frag_create(ngx_rtmp_dub_sts_t *sts,
+    ngx_rtmp_dub_audio_t *audio, dub_fallback_e *reason);
 
-/* the owner goes away: its tasks finish alone and free themselves */
-void ngx_rtmp_dub_task_abandon(ngx_queue_t *owner_tasks);
+/* its fragment_id, for the log */
+const char *ngx_rtmp_dub_frag_id(ngx_rtmp_dub_frag_t *f);
 
-/* the same for the owner's tasks about "data" only */
-void ngx_rtmp_dub_task_abandon_data(ngx_queue_t *owner_tasks, void *data);
+/* its audio packed (takes a reference), or NULL: it could not be */
+void ngx_rtmp_dub_frag_packed(ngx_rtmp_dub_frag_t *f,
+    ngx_rtmp_dub_packed_t *p);
+
+/*
+ * The output reached the segment: its dubbed audio, frame i for the
+ * segment's audio tag i, or NULL and the reason it has none.
+ */
+dub_aac_frames_t *ngx_rtmp_dub_frag_slot(ngx_rtmp_dub_frag_t *f,
+    dub_fallback_e *reason);
+
+/* the segment went out: the fragment is the session's alone */
+void ngx_rtmp_dub_frag_forget(ngx_rtmp_dub_frag_t *f);
 
 
 #endif /* _NGX_RTMP_DUB_STS_H_INCLUDED_ */

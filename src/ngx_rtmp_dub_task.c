@@ -13,7 +13,7 @@
 #include <ngx_core.h>
 #include <ngx_event.h>
 
-#include "ngx_rtmp_dub_sts.h"
+#include "ngx_rtmp_dub_task.h"
 
 
 static void ngx_rtmp_dub_task_event(ngx_event_t *ev);

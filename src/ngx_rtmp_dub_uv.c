@@ -14,7 +14,7 @@
 #include <ngx_core.h>
 #include <ngx_event.h>
 
-#include "ngx_rtmp_dub_sts.h"
+#include "ngx_rtmp_dub_uv.h"
 
 
 static ngx_int_t ngx_rtmp_dub_uv_attach(ngx_rtmp_dub_uv_t *uv);

@@ -56,6 +56,7 @@ sub new {
 
     my $self = bless {
         http_listen_opts => $args{http_listen} // '',
+        dub_log_level => $args{dub_log_level} // 'debug',
         rtmp    => $args{rtmp} // '',
         rtmp_main => $args{rtmp_main} // '',
         http    => $args{http},
@@ -157,7 +158,8 @@ sub set_conf {
     my ($self, %conf) = @_;
     for my $k (keys %conf) {
         die "set_conf: unknown part $k\n" unless $k =~
-            /^(rtmp|rtmp_main|http|main|workers|http_listen|shutdown_timeout)$/;
+            /^(rtmp|rtmp_main|http|main|workers|http_listen|shutdown_timeout|
+              dub_log_level)$/x;
         $self->{$k eq 'http_listen' ? 'http_listen_opts' : $k} = $conf{$k};
     }
     return $self;
@@ -196,6 +198,8 @@ events {
 }
 
 rtmp {
+    # the module's per-fragment lines, for the tests that follow them
+    dub_error_log $self->{dir}/logs/error.log $self->{dub_log_level};
 $self->{rtmp_main}
 
     server {

@@ -1,0 +1,406 @@
+
+/*
+ * Copyright (C) nginx-dub developers
+ *
+ * What the STS sends a session: its events (fragment:processed goes to
+ * the thread pool whole, the small ones are parsed here), a message over
+ * the size limit, the end of the connection.  Whatever it sends, the
+ * worst it does is a fallback for one fragment, or a reconnection.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+
+#include "ngx_rtmp_dub_sts_int.h"
+
+
+#define NGX_RTMP_DUB_SMALL_EVENT    65536
+
+
+static void ngx_rtmp_dub_sts_on_ready(ngx_rtmp_dub_sts_t *sts, yajl_val obj);
+static void ngx_rtmp_dub_sts_on_ack(ngx_rtmp_dub_sts_t *sts, yajl_val obj);
+static void ngx_rtmp_dub_sts_on_backpressure(ngx_rtmp_dub_sts_t *sts,
+    yajl_val obj);
+static void ngx_rtmp_dub_sts_on_error(ngx_rtmp_dub_sts_t *sts, yajl_val obj);
+static void ngx_rtmp_dub_sts_on_fragment_error(ngx_rtmp_dub_sts_t *sts,
+    dub_json_error_t *e);
+static void ngx_rtmp_dub_sts_on_complete(ngx_rtmp_dub_sts_t *sts,
+    yajl_val obj);
+static void ngx_rtmp_dub_sts_auth_failed(ngx_rtmp_dub_sts_t *sts);
+
+
+static const char  *ngx_rtmp_dub_sts_end_names[] = {
+    "closed", "connection failed", "refused", "dead", "broken"
+};
+
+
+void
+ngx_rtmp_dub_sts_event(void *data, ngx_rtmp_dub_sio_msg_t *msg)
+{
+    ngx_rtmp_dub_sts_t  *sts = data;
+
+    char              err[DUB_JSON_ERRLEN];
+    dub_json_event_t  ev;
+
+    if (msg->json_len > 24
+        && ngx_strncmp(msg->json, "[\"fragment:processed\"", 21) == 0)
+    {
+        ngx_rtmp_dub_answer(sts, msg);
+        return;
+    }
+
+    if (msg->json_len > NGX_RTMP_DUB_SMALL_EVENT) {
+        if (ngx_rtmp_dub_sts_log_ok(sts, NGX_RTMP_DUB_LOG_LARGE_EVENT)) {
+            ngx_log_error(NGX_LOG_ERR, sts->log, 0,
+                          "dub: \"%V/%V\" %uz byte event \"%*s...\" from "
+                          "the STS ignored", sts->app, sts->stream,
+                          msg->json_len, ngx_min(msg->json_len, 40),
+                          msg->json);
+        }
+
+        ngx_rtmp_dub_sio_msg_free(msg);
+        return;
+    }
+
+    if (dub_json_event_parse(msg->json, msg->json_len, &ev, err, sizeof(err))
+        != 0)
+    {
+        if (ngx_rtmp_dub_sts_log_ok(sts, NGX_RTMP_DUB_LOG_MALFORMED)) {
+            ngx_log_error(NGX_LOG_ERR, sts->log, 0,
+                          "dub: \"%V/%V\" malformed event from the STS: %s",
+                          sts->app, sts->stream, err);
+        }
+
+        ngx_rtmp_dub_sio_msg_free(msg);
+        return;
+    }
+
+    if (ngx_strcmp(ev.name, "fragment:processed") == 0) {
+        dub_json_event_free(&ev);
+        ngx_rtmp_dub_answer(sts, msg);
+        return;
+    }
+
+    if (ngx_strcmp(ev.name, "stream:ready") == 0) {
+        ngx_rtmp_dub_sts_on_ready(sts, ev.payload);
+
+    } else if (ngx_strcmp(ev.name, "fragment:ack") == 0) {
+        ngx_rtmp_dub_sts_on_ack(sts, ev.payload);
+
+    } else if (ngx_strcmp(ev.name, "backpressure") == 0) {
+        ngx_rtmp_dub_sts_on_backpressure(sts, ev.payload);
+
+    } else if (ngx_strcmp(ev.name, "error") == 0) {
+        ngx_rtmp_dub_sts_on_error(sts, ev.payload);
+
+    } else if (ngx_strcmp(ev.name, "stream:complete") == 0) {
+        ngx_rtmp_dub_sts_on_complete(sts, ev.payload);
+
+    } else if (ngx_rtmp_dub_sts_log_ok(sts, NGX_RTMP_DUB_LOG_UNKNOWN_EVENT)) {
+        ngx_log_error(NGX_LOG_INFO, sts->log, 0,
+                      "dub: \"%V/%V\" unknown event \"%s\" from the STS "
+                      "ignored", sts->app, sts->stream, ev.name);
+    }
+
+    dub_json_event_free(&ev);
+    ngx_rtmp_dub_sio_msg_free(msg);
+}
+
+
+/* a payload of a known event that the contract does not allow */
+
+#define ngx_rtmp_dub_sts_bad_payload(sts, what, err)                          \
+    if (ngx_rtmp_dub_sts_log_ok(sts, NGX_RTMP_DUB_LOG_BAD_PAYLOAD)) {        \
+        ngx_log_error(NGX_LOG_ERR, (sts)->log, 0,                            \
+                      "dub: \"%V/%V\" bad " what ": %s",                     \
+                      sts->app, sts->stream, err);                      \
+    }
+
+
+static void
+ngx_rtmp_dub_sts_on_ready(ngx_rtmp_dub_sts_t *sts, yajl_val obj)
+{
+    char              err[DUB_JSON_ERRLEN];
+    dub_json_ready_t  r;
+
+    if (dub_json_ready(obj, &r, err, sizeof(err)) != 0) {
+        ngx_rtmp_dub_sts_bad_payload(sts, "stream:ready", err);
+        return;
+    }
+
+    ngx_rtmp_dub_sts_ready(sts, r.session_id, (ngx_uint_t) r.max_inflight);
+}
+
+
+static void
+ngx_rtmp_dub_sts_on_ack(ngx_rtmp_dub_sts_t *sts, yajl_val obj)
+{
+    char            err[DUB_JSON_ERRLEN];
+    dub_json_ack_t  ack;
+
+    if (dub_json_ack(obj, &ack, err, sizeof(err)) != 0) {
+        ngx_rtmp_dub_sts_bad_payload(sts, "fragment:ack", err);
+        return;
+    }
+
+    if (ngx_rtmp_dub_sts_log_ok(sts, NGX_RTMP_DUB_LOG_ACK)) {
+        ngx_log_debug4(NGX_LOG_DEBUG_RTMP, sts->log, 0,
+                       "dub: \"%V/%V\" fragment %s acked: %s",
+                       sts->app, sts->stream, ack.fragment_id,
+                       ack.status);
+    }
+}
+
+
+static void
+ngx_rtmp_dub_sts_on_backpressure(ngx_rtmp_dub_sts_t *sts, yajl_val obj)
+{
+    char                     err[DUB_JSON_ERRLEN];
+    dub_json_backpressure_t  bp;
+
+    if (dub_json_backpressure(obj, &bp, err, sizeof(err)) != 0) {
+        ngx_rtmp_dub_sts_bad_payload(sts, "backpressure event", err);
+        return;
+    }
+
+    ngx_rtmp_dub_stat_add(sts->ms, backpressure[bp.action], 1);
+
+    sts->gate.bp_action = bp.action;
+    sts->gate.bp_delay = (bp.action == DUB_BP_SLOW_DOWN)
+                         ? ngx_min(bp.recommended_delay_ms, 60000) : 0;
+
+    if (ngx_rtmp_dub_sts_log_ok(sts, NGX_RTMP_DUB_LOG_BACKPRESSURE)) {
+        ngx_log_error(NGX_LOG_INFO, sts->log, 0,
+                      "dub: \"%V/%V\" backpressure from session %s: %s, "
+                      "delay %Lms, severity \"%s\"",
+                      sts->app, sts->stream, sts->session_id,
+                      dub_json_bp_names[bp.action], sts->gate.bp_delay,
+                      bp.severity);
+    }
+
+    ngx_rtmp_dub_frag_send(sts);
+}
+
+
+static void
+ngx_rtmp_dub_sts_on_error(ngx_rtmp_dub_sts_t *sts, yajl_val obj)
+{
+    char              err[DUB_JSON_ERRLEN];
+    dub_json_error_t  e;
+
+    if (dub_json_error(obj, &e, err, sizeof(err)) != 0) {
+        ngx_rtmp_dub_sts_bad_payload(sts, "error event", err);
+        return;
+    }
+
+    if (ngx_rtmp_dub_sts_log_ok(sts, NGX_RTMP_DUB_LOG_ERROR)) {
+        ngx_log_error(NGX_LOG_ERR, sts->log, 0,
+                      "dub: \"%V/%V\" STS error %s%s%s: \"%s\", %s",
+                      sts->app, sts->stream, e.code,
+                      e.fragment_id[0] ? " for fragment " : "",
+                      e.fragment_id, e.message,
+                      e.retryable ? "retryable" : "not retryable");
+    }
+
+    if (ngx_strcmp(e.code, "AUTH_FAILED") == 0) {
+        /* bad credentials: no point in trying again */
+        ngx_rtmp_dub_sts_close(sts);
+        ngx_rtmp_dub_sts_auth_failed(sts);
+        ngx_rtmp_dub_sts_lost(sts);
+        return;
+    }
+
+    if (e.fragment_id[0]) {
+        ngx_rtmp_dub_sts_on_fragment_error(sts, &e);
+        return;
+    }
+
+    if (ngx_strcmp(e.code, "STREAM_NOT_FOUND") == 0 && sts->sio
+        && sts->state == NGX_RTMP_DUB_STS_READY)
+    {
+        /* the STS forgot the stream: introduce it again */
+        sts->state = NGX_RTMP_DUB_STS_CONNECTING;
+        sts->gate.link = DUB_LINK_CONNECTING;
+        ngx_add_timer(&sts->timer, sts->conf->init_timeout);
+        ngx_rtmp_dub_sts_joined(sts);
+        return;
+    }
+
+    if (!e.retryable && sts->state == NGX_RTMP_DUB_STS_CONNECTING) {
+
+        /*
+         * stream:init refused (e.g. INVALID_CONFIG): no stream:ready
+         * will come, try again on the reconnection schedule rather than
+         * after the init timeout
+         */
+
+        ngx_log_error(NGX_LOG_ERR, sts->log, 0,
+                      "dub: \"%V/%V\" STS refused stream:init: %s",
+                      sts->app, sts->stream, e.code);
+
+        ngx_rtmp_dub_sts_close(sts);
+        ngx_rtmp_dub_sts_lost(sts);
+    }
+}
+
+
+/* an error event about one fragment: it fails, or was too late already */
+
+static void
+ngx_rtmp_dub_sts_on_fragment_error(ngx_rtmp_dub_sts_t *sts,
+    dub_json_error_t *e)
+{
+    ngx_rtmp_dub_frag_t  *f;
+
+    f = ngx_rtmp_dub_frag_find(sts, e->fragment_id,
+                               ngx_strlen(e->fragment_id));
+
+    if (f == NULL || (f->state != DUB_FRAG_SENT
+                      && f->state != DUB_FRAG_EXPIRED))
+    {
+        return;
+    }
+
+    f->answered = 1;
+
+    if (f->state == DUB_FRAG_EXPIRED) {
+        ngx_rtmp_dub_frag_late(f);
+
+    } else {
+        ngx_rtmp_dub_frag_fail(f, DUB_FB_ERROR, e->retryable);
+    }
+
+    ngx_rtmp_dub_frag_send(sts);
+}
+
+
+static void
+ngx_rtmp_dub_sts_on_complete(ngx_rtmp_dub_sts_t *sts, yajl_val obj)
+{
+    char                 err[DUB_JSON_ERRLEN];
+    dub_json_complete_t  c;
+
+    if (dub_json_complete(obj, &c, err, sizeof(err)) != 0) {
+        ngx_rtmp_dub_sts_bad_payload(sts, "stream:complete", err);
+
+    } else if (ngx_rtmp_dub_sts_log_ok(sts, NGX_RTMP_DUB_LOG_COMPLETE)) {
+        ngx_log_error(NGX_LOG_INFO, sts->log, 0,
+                      "dub: \"%V/%V\" stream:complete from session %s: %L "
+                      "fragments, %L success, %L partial, %L failed",
+                      sts->app, sts->stream, sts->session_id,
+                      c.total_fragments, c.success_count, c.partial_count,
+                      c.failed_count);
+    }
+
+    if (sts->state != NGX_RTMP_DUB_STS_ENDING) {
+        return;
+    }
+
+    if (sts->timer.timer_set) {
+        ngx_del_timer(&sts->timer);
+    }
+
+    ngx_rtmp_dub_sts_close(sts);
+    ngx_rtmp_dub_sts_ended(sts);
+}
+
+
+void
+ngx_rtmp_dub_sts_oversize(void *data, u_char *head, size_t len, size_t size)
+{
+    ngx_rtmp_dub_sts_t  *sts = data;
+
+    u_char               *p, *last, *id;
+    ngx_rtmp_dub_frag_t  *f;
+
+    /* which fragment it was about, if its first bytes tell */
+
+    last = head + len;
+    p = ngx_strlcasestrn(head, last, (u_char *) "\"fragment_id\"", 13 - 1);
+
+    if (p == NULL) {
+        return;
+    }
+
+    for (p += 13; p < last && (*p == ' ' || *p == ':'); p++) {
+        /* void */
+    }
+
+    if (p == last || *p++ != '"') {
+        return;
+    }
+
+    for (id = p; p < last && *p != '"'; p++) {
+        /* void */
+    }
+
+    if (p == last) {
+        return;
+    }
+
+    f = ngx_rtmp_dub_frag_find(sts, (char *) id, p - id);
+
+    if (f == NULL || (f->state != DUB_FRAG_SENT
+                      && f->state != DUB_FRAG_EXPIRED))
+    {
+        return;
+    }
+
+    f->answered = 1;
+
+    if (f->state == DUB_FRAG_EXPIRED) {
+        ngx_rtmp_dub_frag_late(f);
+
+    } else {
+        ngx_log_error(NGX_LOG_ERR, sts->log, 0,
+                      "dub: \"%V/%V\" fragment %s seq %uL: answer of %uz "
+                      "bytes over the limit", sts->app, sts->stream,
+                      f->id, f->seq, size);
+        ngx_rtmp_dub_frag_fail(f, DUB_FB_OVERSIZE, 0);
+    }
+
+    ngx_rtmp_dub_frag_send(sts);
+}
+
+
+void
+ngx_rtmp_dub_sts_closed(void *data, ngx_rtmp_dub_sio_end_e why,
+    const char *reason)
+{
+    ngx_rtmp_dub_sts_t  *sts = data;
+
+    ngx_uint_t  level;
+
+    sts->sio = NULL;
+
+    level = (why == NGX_RTMP_DUB_SIO_CLOSED) ? NGX_LOG_INFO : NGX_LOG_ERR;
+
+    ngx_log_error(level, sts->log, 0, "dub: \"%V/%V\" STS \"%V\" %s%s%s: %s",
+                  sts->app, sts->stream, &sts->conf->url->url,
+                  ngx_rtmp_dub_sts_end_names[why],
+                  sts->session_id[0] ? ", session " : "", sts->session_id,
+                  reason);
+
+    if (why == NGX_RTMP_DUB_SIO_REFUSED
+        && ngx_strlcasestrn((u_char *) reason,
+                            (u_char *) reason + ngx_strlen(reason),
+                            (u_char *) "auth", 4 - 1))
+    {
+        ngx_rtmp_dub_sts_auth_failed(sts);
+    }
+
+    ngx_rtmp_dub_sts_lost(sts);
+}
+
+
+static void
+ngx_rtmp_dub_sts_auth_failed(ngx_rtmp_dub_sts_t *sts)
+{
+    ngx_log_error(NGX_LOG_ERR, sts->log, 0,
+                  "dub: \"%V/%V\" STS refused the credentials: no more "
+                  "attempts for this stream", sts->app, sts->stream);
+
+    sts->auth_failed = 1;
+}
