@@ -57,8 +57,9 @@ my $s = DubTest::streams($rec);
 ok(defined $s->{h264} && defined $s->{aac}, 'played back video and audio');
 
 ok(-s "$dir/hls/demo.m3u8", 'HLS playlist');
-ok($t->log_lines(qr/"live\/demo" segment \d+ fragment \S+ out with dubbed/) >= 1,
-   'segments dubbed through the STS');
+my $m = $t->metrics;
+ok(($m->{'nginx_dub_segments_dubbed_total{stream="live/demo",lang="es"}'}
+    // 0) >= 1, 'segments dubbed through the STS');
 
 my $sock = IO::Socket::INET->new(PeerAddr => q(127.0.0.1),
                                  PeerPort => $t->http_port) or die;
