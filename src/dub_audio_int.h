@@ -14,8 +14,8 @@
  * buffer; dub_m4a.c packs a segment's frames for the STS, and
  * dub_avio.c gives FFmpeg buffers to read and write.
  *
- * Functions return DUB_AUDIO_OK or one of the other DUB_AUDIO_* codes
- * of dub_audio.h, and say why in the context's "err".
+ * What returns an int returns DUB_AUDIO_OK or one of the other
+ * DUB_AUDIO_* codes of dub_audio.h, and says why in the "err" buffer.
  */
 
 

@@ -109,13 +109,16 @@ dub_decode(dub_audio_ctx_t *ctx, const dub_audio_input_t *in,
     dub_decode_t                d;
     const dub_decode_format_t  *f;
 
+    f = dub_decode_format(in->format);
+    if (f == NULL) {
+        return dub_decode_check(ctx, in);
+    }
+
     memset(&d, 0, sizeof(dub_decode_t));
 
     d.ctx = ctx;
     d.pcm = pcm;
     d.what = in->format;
-
-    f = dub_decode_format(in->format);
 
     if (f->demuxer) {
         rc = dub_decode_file(&d, in, f->demuxer);
