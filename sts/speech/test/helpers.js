@@ -22,11 +22,23 @@ function start(script, args, env) {
     p.stdout.on('data', (d) => {
       out += d;
       const m = /^listening (\d+)/m.exec(out);
-      if (m) resolve({ port: Number(m[1]), proc: p, log: () => err });
+      if (m) {
+        resolve({ port: Number(m[1]), proc: p, log: () => err,
+                  waitLog: (re) => waitFor(() => re.test(err)) });
+      }
     });
     p.stderr.on('data', (d) => { err += d; });
     p.on('exit', (code) => reject(new Error(`${script} exited ${code}: ${err}`)));
   });
+}
+
+// polls "cond" every 50 ms for up to 20 s; resolves true or false
+async function waitFor(cond) {
+  for (let i = 0; i < 400; i++) {
+    if (await cond()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
 }
 
 function standins(args) {
@@ -63,12 +75,13 @@ async function stream(port, init) {
   const events = [];
   const waiters = [];
   socket.onAny((name, payload) => {
-    events.push({ name, payload, at: Date.now() });
-    for (const w of [...waiters]) {
-      if (w.name === name && w.pred(payload)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(payload);
-      }
+    const e = { name, payload, at: Date.now() };
+    events.push(e);
+    const w = waiters.find((x) => x.name === name && x.pred(payload));
+    if (w) {
+      waiters.splice(waiters.indexOf(w), 1);
+      e.taken = true;
+      w.resolve(payload);
     }
   });
   const next = (name, pred, ms) => new Promise((resolve, reject) => {
@@ -109,4 +122,4 @@ function fragment(ms, n) {
                     duration_ms: ms, data_base64: pcm.toString('base64') } };
 }
 
-module.exports = { TOP, standins, sts, stopAll, get, post, stream, fragment };
+module.exports = { TOP, waitFor, standins, sts, stopAll, get, post, stream, fragment };
