@@ -212,7 +212,7 @@ async function dub(s, f, signal) {
       const ctx = stageContext('asr', s, signal, dir);
       let wav;
       try {
-        wav = await audio.fragmentWav(f.audio, ctx);
+        wav = await audio.fragmentWav(f.audio, dir, ctx);
       } catch (e) {
         if (e instanceof Cancelled) throw e;
         throw new StageError('asr', e.timeout ? 'TIMEOUT' : 'MODEL_ERROR',

@@ -6,6 +6,8 @@
 
 'use strict';
 
+const fs = require('fs');
+const path = require('path');
 const { spawn } = require('child_process');
 const { Cancelled } = require('./util');
 
@@ -124,18 +126,30 @@ async function decodeSpeech(buf, opts) {
 }
 
 // the fragment's audio (the contract's "audio" object) as 16 kHz mono
-// 16-bit WAV, what recognizers want
-async function fragmentWav(audio, opts) {
+// 16-bit WAV, what recognizers want; an M4A is read from a file in
+// "dir" (its index may be at its end, which a pipe cannot seek to)
+async function fragmentWav(audio, dir, opts) {
   const inFmt = audio.format === 'pcm_s16le' ? ['-f', 's16le']
     : audio.format === 'pcm_f32le' ? ['-f', 'f32le'] : [];
   const raw = inFmt.length ? ['-ar', String(audio.sample_rate_hz),
                               '-ac', String(audio.channels)] : [];
+  const data = Buffer.from(audio.data_base64, 'base64');
+  let input = 'pipe:0';
+  if (!inFmt.length) {
+    input = path.join(dir, 'in.m4a');
+    fs.writeFileSync(input, data);
+  }
   const out = await run('ffmpeg', ['-nostdin', '-v', 'error', ...inFmt, ...raw,
-                                   '-i', 'pipe:0', '-ar', '16000', '-ac', '1',
+                                   '-i', input, '-ar', '16000', '-ac', '1',
                                    '-c:a', 'pcm_s16le', '-f', 'wav', 'pipe:1'],
-                        Buffer.from(audio.data_base64, 'base64'), opts);
+                        inFmt.length ? data : null, opts);
   // ffmpeg writing WAV to a pipe cannot go back to fill in the sizes
   const w = parseWav(out);
+  const ms = durationMs(w);
+  if (ms < audio.duration_ms / 2) {
+    throw new Error(`the fragment decoded to ${Math.round(ms)} ms of audio, `
+                    + `not ${audio.duration_ms}`);
+  }
   return wavFile(w.pcm, w.rate, w.channels);
 }
 

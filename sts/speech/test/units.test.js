@@ -241,3 +241,31 @@ test('voice profiles onto voices', () => {
   assert.strictEqual(l.voice('es-419', 'es'), 'es-419');
   assert.strictEqual(l.voice('nosuch', 'es'), null);
 });
+
+test('an M4A fragment with its index at the end decodes whole', async () => {
+  const fs = require('fs');
+  const os = require('os');
+  const path = require('path');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'speech-unit-'));
+  try {
+    // as the module packs a segment: AAC in an M4A, index last
+    const file = path.join(dir, 'frag.m4a');
+    await audio.run('ffmpeg', ['-nostdin', '-v', 'error', '-f', 'lavfi', '-i',
+                               'sine=frequency=440:duration=6', '-ac', '2',
+                               '-ar', '44100', '-c:a', 'aac', '-f', 'ipod',
+                               file]);
+    const data = fs.readFileSync(file);
+    assert.ok(data.indexOf('moov') > data.indexOf('mdat'), 'index at the end');
+    const wav = await audio.fragmentWav({ format: 'm4a', duration_ms: 6000,
+                                          data_base64: data.toString('base64') },
+                                        dir, {});
+    const w = audio.parseWav(wav);
+    assert.deepStrictEqual([w.rate, w.channels], [16000, 1]);
+    assert.ok(Math.abs(audio.durationMs(w) - 6000) < 100,
+              `${audio.durationMs(w)} ms`);
+    await assert.rejects(audio.fragmentWav({ format: 'm4a', duration_ms: 6000,
+      data_base64: data.subarray(0, 2000).toString('base64') }, dir, {}));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
