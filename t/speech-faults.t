@@ -95,7 +95,8 @@ ok($t->wait_player('e', 30), 'player waits');
 my %pub = (e500 => 'e', auth => 'a', hang => 'h', limit => 'l', queue => 'q',
            voice => 'v');
 my @pids = map { $t->publish('short', "$_/$pub{$_}") } sort keys %pub;
-ok(!grep({ ($t->wait_exit($_, 60) // -1) != 0 } @pids), 'published six streams');
+ok(!grep({ ($t->wait_exit($_, 60) // -1) != 0 } @pids),
+   'published six streams');
 ok(!grep({ !$t->wait_log(qr/"dubbed\/$_" output done/, 60) } values %pub),
    'their outputs done');
 
@@ -170,8 +171,9 @@ ok(@hung >= 5 && !grep({ !$_->{closed_at} } @hung),
 
 like(sts_log('limit'), qr/"rate_limited":"HTTP 429, waiting 1000 ms"/,
      'limit: the STS waited as Retry-After said');
-ok($t->log_lines(qr/"limit\/l" backpressure from session \S+: slow_down, delay 1000ms/)
-   && $t->log_lines(qr/"limit\/l" backpressure from session \S+: none/),
+my $bp = qr/"limit\/l" backpressure from session \S+:/;
+ok($t->log_lines(qr/$bp slow_down, delay 1000ms/)
+   && $t->log_lines(qr/$bp none/),
    'limit: the module was told slow_down, then none');
 is(processed('limit/l', 'failed'), 0, 'limit: no fragment failed');
 is(scalar $t->log_lines(qr/"limit\/l" segment \d+ .*out with dubbed/), 6,
@@ -198,7 +200,8 @@ ok($t->log_lines(qr/"queue\/q" backpressure from session \S+: pause/),
 
 # voice: refused at stream:init
 
-ok(scalar $t->log_lines(qr/"voice\/v" STS refused stream:init: INVALID_VOICE_PROFILE/),
+ok(scalar $t->log_lines(
+       qr/"voice\/v" STS refused stream:init: INVALID_VOICE_PROFILE/),
    'voice: INVALID_VOICE_PROFILE');
 is(scalar $t->log_lines(qr/"voice\/v" segment \d+ .*out with dubbed/), 0,
    'voice: original audio');
@@ -209,7 +212,8 @@ my $r = HTTP::Tiny->new->get('http://127.0.0.1:' . $sts{e500}->port
                              . '/metrics');
 my ($ok, $why) = $t->promtool_check($r->{content});
 ok($ok, 'promtool accepts the speech STS\'s /metrics') or diag($why);
-like($r->{content}, qr/^speech_sts_stage_errors_total\{stage="tts",code="MODEL_ERROR"\} [3-6]$/m,
+my $e = 'speech_sts_stage_errors_total';
+like($r->{content}, qr/^$e\{stage="tts",code="MODEL_ERROR"\} [3-6]$/m,
      'the tts errors counted');
 like($r->{content}, qr/^speech_sts_fragments_total\{status="failed"\} [3-6]$/m,
      'the failed fragments counted');

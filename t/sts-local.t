@@ -161,7 +161,8 @@ ok($spanish > 20 && $spanish > 4 * $english,
 # transcripts in sequence order against the script (the fixture speaks
 # about 58 s of it; fragments cut words in two)
 
-my ($wer, $s, $d, $i, $n) = wer($script, join ' ', map { $_->{transcript} // '' }
+my ($wer, $s, $d, $i, $n) = wer($script, join ' ',
+                                map { $_->{transcript} // '' }
                                 sort { $a->{seq} <=> $b->{seq} } @frag);
 ok($n > 150, sprintf('word error rate of the local recognizer: %.1f %% '
                      . '(%d substituted, %d deleted, %d inserted of %d words)',

@@ -36,7 +36,8 @@ sub wer {
             my $del = $prev[$j];
             my $ins = $cur[$j - 1];
             my @c = (
-                [ $sub->[0] + !$same, $sub->[1] + !$same, $sub->[2], $sub->[3] ],
+                [ $sub->[0] + !$same, $sub->[1] + !$same, $sub->[2],
+                  $sub->[3] ],
                 [ $del->[0] + 1, $del->[1], $del->[2] + 1, $del->[3] ],
                 [ $ins->[0] + 1, $ins->[1], $ins->[2], $ins->[3] + 1 ],
             );
