@@ -8,8 +8,8 @@
 # The stand-in recognizer hears the fixture's whole script in every
 # fragment: the text reaches the module intact (word error rate 0 in the
 # transcript and in the translation of every fragment the module dubbed),
-# and the stand-in speech (a 220 Hz tone, 60 ms per character: far longer
-# than a fragment) comes out fitted to each segment.  The requests are
+# and the stand-in speech (a 220 Hz tone, 4 ms per character: twice as
+# long as a fragment) comes out fitted to each segment.  The requests are
 # the APIs' own: fields, models, voices, language codes, auth headers.
 # No key appears in any log.
 
@@ -32,7 +32,8 @@ my $t = DubTest->new(main => 'thread_pool default threads=2;',
             dub on;
             dub_output_app dubbed;
             dub_segment 2s;
-            dub_delay 8s;
+            dub_delay 14s;
+            dub_sts_timeout 12s;
             dub_sts_url %%STS%%;
         }
 
@@ -41,7 +42,8 @@ my $t = DubTest->new(main => 'thread_pool default threads=2;',
             dub on;
             dub_output_app dubbed;
             dub_segment 2s;
-            dub_delay 8s;
+            dub_delay 14s;
+            dub_sts_timeout 12s;
             dub_target_lang de;
             dub_sts_url %%DEEPL%%;
         }
@@ -56,7 +58,7 @@ my $script = $t->read_file("$DubTest::TOP/fixtures/script.txt");
 (my $said = $script) =~ s/\s+/ /g;
 $said =~ s/^ | $//g;
 
-my $api = $t->speech_standins('--asr-text', $said,
+my $api = $t->speech_standins('--asr-text', $said, '--tts-ms-per-char', 4,
     '--key', "asr=$key{asr}", '--key', "tts=$key{tts}",
     '--key', "libretranslate=$key{lt}", '--key', "deepl=$key{deepl}");
 my $base = 'http://127.0.0.1:' . $api->port;
@@ -124,13 +126,14 @@ for ([ 'chain/c', $sts, '[es]' ], [ 'deepl/d', $dl, '[DE]' ]) {
        . "@asr, of the translations @mt");
 }
 
-# the speech, fitted: the stand-in's 60 s for each 2 s fragment, sped up
-# within the bounds (1.5x) and trimmed by the STS; the module got each
-# fragment's length
+# the speech, fitted: the stand-in's 4 s for each 2 s fragment, sped up
+# within the bounds (1.5x) and the rest trimmed by the STS; the module
+# got each fragment's length
 
 my @fit = grep { defined $_->{tempo} } answers($sts);
-ok(@fit == 6 && !grep({ $_->{tempo} != 1.5 || $_->{trimmed_ms} < 30000 }
-                      @fit), 'speech fitted by the STS: tempo 1.5, '
+ok(@fit == 6 && !grep({ $_->{tempo} != 1.5 || $_->{speech_ms} < 4000
+                        || $_->{trimmed_ms} < 500 } @fit),
+   'speech fitted by the STS: tempo 1.5, then trimmed, '
    . join(' ', map { "$_->{speech_ms}->2000" } @fit) . ' ms');
 my @tempo = map { /tempo ([\d.]+)/ ? $1 : () }
             $t->log_lines(qr/"chain\/c" fragment \S+ seq \d+ decoded:/);

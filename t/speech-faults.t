@@ -38,7 +38,8 @@ my $app = sub {
             dub on;
             dub_output_app dubbed;
             dub_segment 2s;
-            dub_delay 10s;
+            dub_delay 14s;
+            dub_sts_timeout 12s;
             dub_sts_url %%$sts%%;
             @more
         }
@@ -53,8 +54,7 @@ my $t = DubTest->new(main => 'thread_pool default threads=2;',
                  $app->('auth', 'AUTH', 'dub_breaker_threshold 3;'),
                  $app->('hang', 'HANG', 'dub_breaker_threshold 100;'),
                  $app->('limit', 'LIMIT'),
-                 $app->('queue', 'QUEUE', 'dub_sts_timeout 9s;',
-                        'dub_breaker_threshold 100;'),
+                 $app->('queue', 'QUEUE', 'dub_breaker_threshold 100;'),
                  $app->('voice', 'E500', 'dub_voice nosuch;'))
         . <<'EOF');
         application dubbed {
@@ -165,7 +165,7 @@ ok(processed('hang/h', 'failed .*error TIMEOUT') >= 5,
 my @hung = grep { ($_->{base} // '') eq '/hang/v1' }
            @{ $api->call('GET', '/_requests') };
 ok(@hung >= 5 && !grep({ !$_->{closed_at} } @hung),
-   'hang: each request given up by the STS');
+   'hang: each of the ' . @hung . ' requests given up by the STS');
 
 # limit: 429 slows the stream down instead of failing it
 

@@ -212,7 +212,9 @@ async function dub(s, f, signal) {
       const ctx = stageContext('asr', s, signal, dir);
       let wav;
       try {
-        wav = await audio.fragmentWav(f.audio, dir, ctx);
+        // our own work: not the recognizer's time
+        wav = await audio.fragmentWav(f.audio, dir,
+                                      { signal, timeoutMs: s.timeout });
       } catch (e) {
         if (e instanceof Cancelled) throw e;
         throw new StageError('asr', e.timeout ? 'TIMEOUT' : 'MODEL_ERROR',
@@ -229,7 +231,7 @@ async function dub(s, f, signal) {
       const ctx = stageContext('tts', s, signal, dir);
       const raw = translated ? await S.tts.run(translated, s.voice, dur, ctx)
         : audio.silence(dur, 16000);
-      const fitted = await audio.fit(raw, dur, opts, ctx);
+      const fitted = await audio.fit(raw, dur, opts);
       return { ...fitted, wpm: raw.wpm };
     });
 

@@ -36,7 +36,8 @@
 //     instead; times: for the next N requests that match only; hang:
 //     never answer; latency_ms: wait first (a list: one per matching
 //     request, the last one repeats); retry_after: the 429's header;
-//     text: what the recognizer says.
+//     text: what the recognizer says; min_ms: only for a recognition
+//     whose WAV lasts at least that long.
 
 'use strict';
 
@@ -234,10 +235,14 @@ function answerFor(api, rec, rule) {
   }
 }
 
-function matchRule(api, base) {
+function matchRule(api, base, rec) {
+  const file = rec.fields.file;
   for (const r of cfg.rules) {
     if (r.api && r.api !== 'any' && r.api !== api) continue;
     if (r.base && r.base !== base) continue;
+    if (r.min_ms !== undefined && !(file && file.duration_ms >= r.min_ms)) {
+      continue;
+    }
     if (r.times !== undefined && r.seen >= r.times) continue;
     r.seen++;
     return r;
@@ -274,7 +279,7 @@ async function handleApi(req, res, api, base) {
     return send(res, 400, { error: `bad request body: ${e.message}` });
   }
 
-  const rule = matchRule(api, base);
+  const rule = matchRule(api, base, rec);
   if (rule) rec.rule = cfg.rules.indexOf(rule);
   if (rule && rule.hang) {
     rec.status = 'hang';

@@ -1,8 +1,9 @@
 // Speech STS: audio in and out of the stages.  The fragment's audio is
-// decoded to 16 kHz mono WAV for the recognizers; whatever a speech
-// synthesizer returns is decoded to 16-bit PCM and fitted to the
-// fragment's duration: a tempo change within bounds, then silence or a
-// trim, so that the module gets exactly the fragment's length.
+// decoded to 16 kHz mono WAV for the recognizers (ffmpeg); whatever a
+// speech synthesizer returns is decoded to 16-bit PCM and fitted to the
+// fragment's duration: a tempo change within bounds (here, in
+// JavaScript: one process less per fragment), then silence or a trim, so
+// that the module gets exactly the fragment's length.
 
 'use strict';
 
@@ -190,20 +191,78 @@ function padOrTrim(s, frames) {
   return { ...s, pcm: Buffer.concat([s.pcm, Buffer.alloc((frames - have) * bpf)]) };
 }
 
+// Speech "tempo" times faster (or slower), its pitch unchanged: WSOLA.
+// Frames of 30 ms, Hann-windowed, are laid every 15 ms in the output,
+// taken every 15 ms x tempo in the input, each shifted by up to 7.5 ms
+// to where it best continues the frame before (cross-correlation on the
+// channels' mix), so that the overlaps add up in phase.
+function changeTempo(s, tempo) {
+  const ch = s.channels;
+  const inFrames = s.pcm.length / 2 / ch;
+  const n = Math.max(4, Math.round(s.rate * 0.03) & ~1);
+  const hs = n / 2;
+  const delta = Math.round(n / 4);
+  const outFrames = Math.round(inFrames / tempo);
+  const x = new Float32Array(inFrames * ch);
+  const mix = new Float32Array(inFrames);
+  for (let i = 0; i < inFrames * ch; i++) {
+    x[i] = s.pcm.readInt16LE(i * 2);
+    mix[Math.floor(i / ch)] += x[i] / ch;
+  }
+  const win = new Float32Array(n);
+  for (let i = 0; i < n; i++) win[i] = 0.5 - 0.5 * Math.cos(2 * Math.PI * i / n);
+
+  const y = new Float32Array((outFrames + n) * ch);
+  const w = new Float32Array(outFrames + n);
+  let prev = -1;
+  for (let k = 0; k * hs < outFrames; k++) {
+    let pos = Math.round(k * hs * tempo);
+    if (prev >= 0) {
+      // the natural continuation of the previous frame
+      const want = prev + hs;
+      let best = -Infinity;
+      let bestPos = pos;
+      for (let d = -delta; d <= delta; d += 2) {
+        const p = pos + d;
+        if (p < 0 || p + hs > inFrames || want + hs > inFrames) continue;
+        let c = 0;
+        for (let i = 0; i < hs; i += 2) c += mix[want + i] * mix[p + i];
+        if (c > best) {
+          best = c;
+          bestPos = p;
+        }
+      }
+      pos = bestPos;
+    }
+    pos = Math.max(0, Math.min(pos, Math.max(0, inFrames - 1)));
+    const o = k * hs;
+    for (let i = 0; i < n && pos + i < inFrames; i++) {
+      // the first frame starts at full weight: nothing overlaps it
+      const g = k === 0 && i < hs ? 1 : win[i];
+      for (let c = 0; c < ch; c++) y[(o + i) * ch + c] += x[(pos + i) * ch + c] * g;
+      w[o + i] += g;
+    }
+    prev = pos;
+  }
+
+  const pcm = Buffer.alloc(outFrames * ch * 2);
+  for (let i = 0; i < outFrames; i++) {
+    const g = w[i] > 1e-3 ? 1 / w[i] : 0;
+    for (let c = 0; c < ch; c++) {
+      const v = Math.round(y[i * ch + c] * g);
+      pcm.writeInt16LE(Math.max(-32768, Math.min(32767, v)), (i * ch + c) * 2);
+    }
+  }
+  return { ...s, pcm };
+}
+
 // Fits speech to "targetMs": { rate, channels, pcm (exactly targetMs),
 // tempo, speech_ms (before), padded_ms, trimmed_ms }
-async function fit(speech, targetMs, bounds, opts) {
+async function fit(speech, targetMs, bounds) {
   const speechMs = durationMs(speech);
   const tempo = fitTempo(speechMs, targetMs, bounds.minTempo, bounds.maxTempo);
   let s = speech;
-  if (tempo !== 1) {
-    const pcm = await run('ffmpeg', [
-      '-nostdin', '-v', 'error', '-f', 's16le', '-ar', String(s.rate),
-      '-ac', String(s.channels), '-i', 'pipe:0', '-filter:a',
-      `atempo=${tempo.toFixed(4)}`, '-f', 's16le', '-c:a', 'pcm_s16le',
-      'pipe:1'], s.pcm, opts);
-    s = { ...s, pcm };
-  }
+  if (tempo !== 1) s = changeTempo(s, tempo);
   const frames = Math.round(targetMs * s.rate / 1000);
   const tempoMs = durationMs(s);
   const out = padOrTrim(s, frames);
@@ -213,4 +272,5 @@ async function fit(speech, targetMs, bounds, opts) {
 }
 
 module.exports = { run, parseWav, wavFile, durationMs, decodeSpeech,
-                   fragmentWav, silence, fitTempo, padOrTrim, fit };
+                   fragmentWav, silence, fitTempo, padOrTrim, changeTempo,
+                   fit };

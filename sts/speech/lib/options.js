@@ -21,8 +21,10 @@ const USAGE = `usage: node server.js [options]
                        installed, else espeak-ng's voice of the language)
   --voice PROFILE=VOICE  a voice_profile and the voice it means (repeatable)
   --asr-timeout MS, --mt-timeout MS, --tts-timeout MS
-                       the most a stage may take for one fragment
-                       (default: the stream's timeout_ms)
+                       the most a stage's recognizer, translator or
+                       synthesizer may take for one fragment (default: the
+                       stream's timeout_ms; decoding the fragment and
+                       fitting the speech are bounded by that one)
   --jobs N             fragments worked on at once (default: number of CPUs)
   --max-inflight N     the most fragments a stream may have in flight (default 3)
   --bp-slow-down N     fragments waiting at which streams are told slow_down

@@ -56,6 +56,41 @@ test('fitting: exactly the fragment, whatever length the speech', async () => {
   assert.ok(p.pcm.subarray(p.pcm.length - 2000).every((b) => b === 0));
 });
 
+// a 440 Hz sine: [frames, zero crossings per second, largest step]
+function sineStats(s) {
+  const ch = s.channels;
+  const n = s.pcm.length / 2 / ch;
+  let cross = 0;
+  let step = 0;
+  for (let i = 1; i < n; i++) {
+    const a = s.pcm.readInt16LE((i - 1) * ch * 2);
+    const b = s.pcm.readInt16LE(i * ch * 2);
+    if ((a < 0) !== (b < 0)) cross++;
+    step = Math.max(step, Math.abs(b - a));
+  }
+  return [n, cross / (n / s.rate), step];
+}
+
+test('tempo: shorter or longer, the same pitch, no clicks', () => {
+  for (const [tempo, channels] of [[1.5, 1], [0.9, 1], [1.25, 2]]) {
+    const rate = 24000;
+    const n = 3 * rate;
+    const pcm = Buffer.alloc(n * channels * 2);
+    for (let i = 0; i < n; i++) {
+      for (let c = 0; c < channels; c++) {
+        pcm.writeInt16LE(Math.round(8000 * Math.sin(2 * Math.PI * 440 * i / rate)),
+                         (i * channels + c) * 2);
+      }
+    }
+    const [frames, zc, step] = sineStats(audio.changeTempo(
+      { pcm, rate, channels }, tempo));
+    assert.strictEqual(frames, Math.round(n / tempo), `${tempo}: length`);
+    assert.ok(Math.abs(zc - 880) < 880 * 0.03, `${tempo}: ${zc} crossings/s`);
+    // a 440 Hz sine of 8000 moves at most 922 a sample at 24 kHz
+    assert.ok(step < 1400, `${tempo}: a step of ${step}`);
+  }
+});
+
 test('fitting: stereo frames stay whole', () => {
   const s = { pcm: Buffer.alloc(1001 * 4, 1), rate: 1000, channels: 2 };
   assert.strictEqual(audio.padOrTrim(s, 500).pcm.length, 500 * 4);
