@@ -17,9 +17,9 @@
 # stream's timeout).
 #
 # The local STS needs about 1.5 s of a core per 6 s fragment; on a busy
-# machine it has been seen to take 25 s.  The stream here gets a 30 s
-# timeout and a 40 s delay, so that every fragment is dubbed however busy
-# the machine is; its time per fragment is printed, and measured in "make
+# machine it has been seen to take 31 s (other builds running beside the
+# serial stage).  The stream here gets a 45 s timeout and a 55 s delay,
+# so that every fragment is dubbed however busy the machine is; its time per fragment is printed, and measured in "make
 # bench" (scripts/bench.pl --local, docs/benchmarks.md).
 
 use strict;
@@ -42,8 +42,8 @@ my $t = DubTest->new(main => 'thread_pool default threads=2;',
             live on;
             dub on;
             dub_output_app dubbed;
-            dub_sts_timeout 30s;
-            dub_delay 40s;
+            dub_sts_timeout 45s;
+            dub_delay 55s;
             dub_sts_url %%STS%%;
         }
 
@@ -244,7 +244,7 @@ ok($t->wait_log(qr/"dubbed\/s" output done/, 20), 'its output done');
 my @slow = map { decode_json($_) } grep { /"fragment_id"/ }
            split /\n/, $t->read_file("logs/sts$slow->{n}.log");
 my @skipped = grep { ($_->{code} // '') eq 'TIMEOUT' } @slow;
-my @worked = grep { defined $_->{asr_ms} } @slow;
+my @worked = grep { !$_->{code} } @slow;
 ok(@skipped >= 1 && !grep({ $_->{ms} < 2000 } @skipped),
    'the slow STS skipped ' . @skipped . ' fragments that had waited past '
    . 'the 2 s timeout');

@@ -198,7 +198,7 @@ async function timed(stage, timings, fn) {
     throw e;
   } finally {
     const ms = Date.now() - t0;
-    timings[`${stage === 'translation' ? 'translation' : stage}_ms`] = ms;
+    timings[`${stage}_ms`] = ms;
     mStage.observe({ stage }, ms / 1000);
   }
 }
