@@ -13,8 +13,8 @@
 # at stream:init, and the stream keeps its original audio; so does a
 # stream whose STS fails at a stage (the recognizer replaced by one that
 # fails).  An overloaded STS skips the fragments that waited in its queue
-# past their timeout (its recognizer given 10 s a fragment, more than the
-# stream's timeout).
+# past their timeout (its stages given 10 s a fragment each, more than
+# the stream's timeout, so that only the queue skips).
 #
 # The local STS needs about 1.5 s of a core per 6 s fragment; on a busy
 # machine it has been seen to take 31 s (other builds running beside the
@@ -107,7 +107,7 @@ my $broken = with_recognizer('broken',
 # one whose recognizer takes 3 s for a 2 s fragment, one at a time: its
 # queue grows past the fragments' timeout
 my $slow = with_recognizer('slow', 'sleep 3; echo hello world', '--jobs', 1,
-                           '--asr-timeout', 10000);
+                           map { ("--$_-timeout", 10000) } qw(asr mt tts));
 
 $t->set(STS => $sts->url);
 $t->set(SLOW => $slow->url);
