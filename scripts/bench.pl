@@ -7,8 +7,11 @@
 # back; no STS at all).
 #
 #   scripts/bench.pl [N ...]          default: 1 4 8
-#   scripts/bench.pl --local [N ...]  the local STS instead of the echo STS
-#                                     (its CPU counted too), no ffmpeg pile
+#   scripts/bench.pl --local [N ...]  the speech STS on its local stages
+#                                     (sts/speech/) instead of the echo STS
+#                                     (its CPU counted too, and the word
+#                                     error rate of its recognizer), no
+#                                     ffmpeg pile
 #
 # Each stream is the 60 s 720p30 fixture, pushed in real time, with a
 # player on each output.  The echo STS answers every fragment with its own
@@ -24,6 +27,8 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../t/lib";
 use DubTest;
+use DubWer qw(wer);
+use JSON::PP;
 use POSIX ();
 use Time::HiRes qw(time sleep);
 
@@ -81,7 +86,7 @@ for my $n (@counts) {
         }
 EOF
 
-    my $sts = $local ? $t->local_sts : $t->sts('--port', 0, '--mode', 'echo');
+    my $sts = $local ? $t->speech_sts : $t->sts('--port', 0, '--mode', 'echo');
     $t->set(STS => $sts->url);
     $t->run;
 
@@ -113,22 +118,37 @@ EOF
         $sts_cpu -= $sts_cpu0;
     }
 
-    # the local STS's own time per fragment (its log: a JSON line each)
+    # the speech STS's own time per fragment (its log: a JSON line each),
+    # and the word error rate of each stream's transcripts against the
+    # script the fixture speaks
     my $per_fragment = '';
     if ($local) {
-        my @ms = sort { $a <=> $b } map { /"ms":(\d+)/ ? $1 : () }
-                 grep { /"fragment_id"/ }
-                 split /\n/, $t->read_file("logs/sts$sts->{n}.log");
+        my @frag = map { decode_json($_) } grep { /"fragment_id"/ }
+                   split /\n/, $t->read_file("logs/sts$sts->{n}.log");
+        my @ms = sort { $a <=> $b } map { $_->{ms} } @frag;
         $per_fragment = sprintf(", %d .. %d ms per fragment (median %d)",
                                 $ms[0], $ms[-1], $ms[@ms / 2]) if @ms;
+        my $script = $t->read_file("$DubTest::TOP/fixtures/script.txt");
+        my %by;
+        push @{ $by{ $_->{stream} } }, $_ for @frag;
+        my @wer = map { scalar wer($script, join ' ',
+                            map { $_->{transcript} // '' }
+                            sort { $a->{seq} <=> $b->{seq} } @$_) }
+                  values %by;
+        $per_fragment .= sprintf(', WER %.1f %%', 100 * $wer[0])
+            if @wer == 1;
+        $per_fragment .= sprintf(', WER %.1f-%.1f %%',
+                                 100 * (sort { $a <=> $b } @wer)[0],
+                                 100 * (sort { $b <=> $a } @wer)[0])
+            if @wer > 1;
     }
 
     my @problems = $t->stop;
 
-    push @rows, [ $local ? "nginx-dub + local STS" : "nginx-dub", $n,
+    push @rows, [ $local ? "nginx-dub + speech STS (local)" : "nginx-dub", $n,
                   $c1 - $c0, $wall, $rss, $idle,
                   "$dubbed dubbed, $fb fallbacks, lag p99 <= ${p99}s"
-                  . ($local ? sprintf(", local STS %.1f s CPU", $sts_cpu)
+                  . ($local ? sprintf(", speech STS %.1f s CPU", $sts_cpu)
                               . $per_fragment
                             : '')
                   . (@problems ? ", PROBLEMS: @problems" : '') ];

@@ -21,29 +21,48 @@ done
 
 nginx -t -q -p "$run/" -c "$top/conf/nginx.conf"
 
-# the STS: the local offline one (English speech to Spanish speech), or
-# with STS=echo the echo service (each fragment comes back as it went)
-case "${STS:-local}" in
-local)
-    node "$top/sts/local/server.js" --port 8000 \
+# the STS: the speech STS (English speech to Spanish speech), on its local
+# offline stages, or on the services STS_ARGS names; with STS=echo the
+# echo service (each fragment comes back as it went)
+read -r -a sts_args <<< "${STS_ARGS:-}"
+case "${STS:-speech}" in
+speech|local)
+    node "$top/sts/speech/server.js" --port 8000 "${sts_args[@]}" \
         > "$run/logs/sts.out" 2> "$run/logs/sts.log" &
-    sts_what="the local STS on 127.0.0.1:8000: English speech recognized
-         (pocketsphinx), translated to Spanish (apertium), spoken again
-         (espeak-ng); each fragment's text is in $run/logs/sts.log"
+    if [ -z "${STS_ARGS:-}" ]; then
+        stages="English speech recognized (pocketsphinx), translated to
+         Spanish (apertium), spoken again (espeak-ng), all on this machine"
+    else
+        stages="its stages as STS_ARGS says: $STS_ARGS"
+    fi
+    sts_what="the speech STS on 127.0.0.1:8000: $stages; each fragment's
+         text is in $run/logs/sts.log; its /health and /metrics on
+         http://127.0.0.1:8000"
     ;;
 echo)
-    node "$top/sts/echo/server.js" --port 8000 --mode echo \
+    node "$top/sts/echo/server.js" --port 8000 --mode echo "${sts_args[@]}" \
         > "$run/logs/sts.out" 2> "$run/logs/sts.log" &
     sts_what="the echo STS on 127.0.0.1:8000 (logs: $run/logs/sts.log): each
          segment goes through it and comes back as the same speech"
     ;;
 *)
-    echo "run: STS=$STS: local or echo" >&2
+    echo "run: STS=$STS: speech or echo" >&2
     exit 1
     ;;
 esac
 sts=$!
 trap 'kill $sts 2>/dev/null' EXIT
+
+# a flag it does not take, a port it cannot have: say so now
+for _ in $(seq 100); do
+    grep -q '^listening' "$run/logs/sts.out" 2>/dev/null && break
+    if ! kill -0 $sts 2>/dev/null; then
+        echo "run: the STS did not start:" >&2
+        cat "$run/logs/sts.log" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
 
 cat <<MSG
 nginx with the dubbing module (config: conf/nginx.conf, logs: $run/logs)

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The Node dependencies of the echo STS and of the local STS (socket.io,
+# The Node dependencies of the echo STS and of the speech STS (socket.io,
 # pinned by their lock files), from the npm registry.  Quick when they are
 # in place.
 set -euo pipefail
@@ -13,7 +13,7 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
         --no-install-recommends nodejs npm >/dev/null
 fi
 
-for dir in "$top/sts/echo" "$top/sts/local"; do
+for dir in "$top/sts/echo" "$top/sts/speech"; do
     stamp=$dir/node_modules/.dub-stamp
 
     if [ ! -f "$stamp" ] || [ "$dir/package-lock.json" -nt "$stamp" ]; then

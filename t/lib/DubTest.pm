@@ -569,10 +569,20 @@ sub sts {
     return $self->start_sts("$TOP/sts/echo/server.js", @opts);
 }
 
-# the local offline STS (sts/local/) on a reserved port
-sub local_sts {
+# the speech STS (sts/speech/) on a reserved port: local stages by
+# default, or the HTTP APIs its options name
+sub speech_sts {
     my ($self, @opts) = @_;
-    return $self->start_sts("$TOP/sts/local/server.js", @opts);
+    return $self->start_sts("$TOP/sts/speech/server.js", @opts);
+}
+
+# the stand-ins of the speech services' HTTP APIs
+# (t/tools/speech-standins.js) on a reserved port: ->call('GET',
+# '/_requests') has what they were asked, ->call('POST', '/_rules', [...])
+# makes them fail
+sub speech_standins {
+    my ($self, @opts) = @_;
+    return $self->start_sts("$TOP/t/tools/speech-standins.js", @opts);
 }
 
 sub start_sts {
