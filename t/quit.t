@@ -53,8 +53,12 @@ my $t0 = time;
 my @bad = $t->stop(graceful => 1, timeout => 60);
 my $took = time - $t0;
 
-ok($took < 3 + 5, sprintf('SIGQUIT: nginx ended in %.1f s, within '
-   . 'worker_shutdown_timeout 3s + 5 s', $took));
+# the worker ends 3 s after the signal (a few hundred ms more when
+# idle; its exit, and a sanitizer build's leak check, take longer on a
+# busy machine); without the timeout honoured it would drain the 60 s
+# stream
+ok($took >= 3 - 0.1 && $took < 3 + 15, sprintf('SIGQUIT: nginx ended in '
+   . '%.1f s, worker_shutdown_timeout 3s', $took));
 ok(!kill(0, $worker), 'the worker is gone');
 ok(!@bad, 'no alert, crit, emerg or crash in the logs')
     or diag(join "\n", @bad);

@@ -147,7 +147,7 @@ ok(!$t->log_lines(qr/"auth\/a" breaker open/), 'auth: no breaker');
 my @said = grep { /"auth":/ } split /\n/, sts_log('auth');
 ok(@said == 1 && $said[0] =~ /HTTP 401.*check STS_ASR_KEY/,
    'auth: logged once, saying which key') or diag(sts_log('auth'));
-my @mine = grep { ($_->{status} // 0) == 401 }
+my @mine = grep { ($_->{status} // '') eq '401' }
            @{ $api->call('GET', '/_requests') };
 ok(@mine == 6 && !grep({ $_->{headers}{authorization} ne "Bearer $key{wrong}" }
                        @mine), 'auth: the stand-in refused the 6 requests '
