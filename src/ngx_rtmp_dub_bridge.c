@@ -14,7 +14,8 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
-#include "ngx_rtmp_dub_module.h"
+#include "ngx_rtmp_dub_bridge.h"
+#include "ngx_rtmp_dub_output.h"
 #include "ngx_rtmp_dub_log.h"
 #include "ngx_rtmp_dub_task.h"
 
@@ -22,8 +23,19 @@
 #define NGX_RTMP_DUB_HEAD_BYTES     8
 
 
+static ngx_rtmp_dub_bridge_t *ngx_rtmp_dub_bridge_create(
+    ngx_rtmp_session_t *s, ngx_rtmp_dub_app_conf_t *dacf, u_char *name,
+    size_t len);
+static void ngx_rtmp_dub_bridge_continue(ngx_rtmp_dub_bridge_t *b,
+    ngx_rtmp_dub_app_conf_t *dacf);
 static ngx_rtmp_dub_bridge_t *ngx_rtmp_dub_bridge_find(
     ngx_rtmp_dub_app_conf_t *dacf, u_char *name, size_t len);
+static ngx_int_t ngx_rtmp_dub_bridge_room(ngx_rtmp_dub_bridge_t *b,
+    unsigned track, size_t len);
+static dub_tag_t *ngx_rtmp_dub_bridge_add(ngx_rtmp_dub_bridge_t *b,
+    unsigned track, unsigned flags, int64_t ts, size_t len);
+static void ngx_rtmp_dub_bridge_map(ngx_rtmp_dub_bridge_t *b,
+    dub_tag_t *tag, unsigned track, unsigned flags, int64_t ts);
 static void ngx_rtmp_dub_bridge_audio(ngx_rtmp_dub_bridge_t *b,
     unsigned flags, ngx_chain_t *in, size_t len);
 static void ngx_rtmp_dub_bridge_closed(ngx_rtmp_dub_bridge_t *b,
@@ -46,6 +58,7 @@ static ngx_int_t ngx_rtmp_dub_bridge_emit(ngx_rtmp_dub_bridge_t *b,
 static void ngx_rtmp_dub_bridge_schedule(ngx_rtmp_dub_bridge_t *b);
 static void ngx_rtmp_dub_bridge_timer(ngx_event_t *ev);
 static void ngx_rtmp_dub_bridge_run(ngx_rtmp_dub_bridge_t *b);
+static void ngx_rtmp_dub_bridge_drained(ngx_rtmp_dub_bridge_t *b);
 static void ngx_rtmp_dub_bridge_pop(ngx_rtmp_dub_bridge_t *b);
 static void ngx_rtmp_dub_bridge_summary(ngx_rtmp_dub_bridge_t *b);
 static void ngx_rtmp_dub_bridge_free(ngx_rtmp_dub_bridge_t *b);
@@ -66,11 +79,9 @@ ngx_int_t
 ngx_rtmp_dub_bridge_attach(ngx_rtmp_session_t *s,
     ngx_rtmp_dub_app_conf_t *dacf, u_char *name)
 {
-    size_t                     len;
-    uint64_t                   next;
-    ngx_rtmp_dub_ctx_t        *ctx;
-    ngx_rtmp_dub_bridge_t     *b;
-    ngx_rtmp_dub_main_conf_t  *dmcf;
+    size_t                  len;
+    ngx_rtmp_dub_ctx_t     *ctx;
+    ngx_rtmp_dub_bridge_t  *b;
 
     len = ngx_strlen(name);
 
@@ -103,74 +114,12 @@ ngx_rtmp_dub_bridge_attach(ngx_rtmp_session_t *s,
     }
 
     if (b) {
-        /* a new publisher continues the draining output */
-
-        next = b->segmenter.next_index;
-        dub_segmenter_init(&b->segmenter, dacf->segment, 2 * dacf->segment);
-        b->segmenter.next_index = next;
-
-        ngx_memzero(&b->unwrap, sizeof(dub_unwrap_t));
-        dub_timeline_new_epoch(&b->timeline);
-
-        b->dacf = dacf;
-        b->overflow = 0;
-        b->output_done = 0;
-        b->aac_hdr_len = 0;
-        b->seg_has_audio = 0;
-        b->seg_hdr_changed = 0;
+        ngx_rtmp_dub_bridge_continue(b, dacf);
 
     } else {
-        b = ngx_calloc(sizeof(ngx_rtmp_dub_bridge_t), s->connection->log);
+        b = ngx_rtmp_dub_bridge_create(s, dacf, name, len);
         if (b == NULL) {
             return NGX_ERROR;
-        }
-
-        if (ngx_rtmp_dub_nbridges++ == 0) {
-            ngx_queue_init(&ngx_rtmp_dub_bridges);
-            ngx_rtmp_dub_bridge_watch(s->connection->log);
-        }
-
-        ngx_queue_insert_tail(&ngx_rtmp_dub_bridges, &b->queue);
-
-        ngx_memcpy(b->name, name, len);
-        b->raw.data = b->name;
-        b->raw.len = len;
-
-        b->stream.data = b->id;
-        b->stream.len = dub_name_encode((char *) b->id, name, len);
-
-        b->dacf = dacf;
-        b->main_conf = s->main_conf;
-        b->srv_conf = s->srv_conf;
-
-        b->log = *dacf->log;
-        b->log.connection = 0;
-
-        b->timer.handler = ngx_rtmp_dub_bridge_timer;
-        b->timer.data = b;
-        b->timer.log = &b->log;
-
-        dub_timeline_init(&b->timeline, dacf->delay);
-        dub_segmenter_init(&b->segmenter, dacf->segment, 2 * dacf->segment);
-
-        ngx_queue_init(&b->tasks);
-        b->run_reason = DUB_FB_LAST;
-
-        dmcf = b->main_conf[ngx_rtmp_dub_module.ctx_index];
-
-        b->ms = ngx_rtmp_dub_metrics_open(dmcf->zone, &dacf->cacf->name,
-                                          &b->stream, &dacf->sts.target_lang,
-                                          s->connection->log);
-
-        if (dacf->sts.url) {
-            b->sts = ngx_rtmp_dub_sts_create(&dacf->sts, &dacf->cacf->name,
-                                             &b->stream, &b->log, b->ms,
-                                             ngx_rtmp_dub_bridge_sts_done,
-                                             b);
-            if (b->sts == NULL) {
-                ngx_rtmp_dub_bridge_free(b);
-                return NGX_ERROR;
-            }
         }
     }
 
@@ -189,6 +138,95 @@ ngx_rtmp_dub_bridge_attach(ngx_rtmp_session_t *s,
     }
 
     return NGX_OK;
+}
+
+
+static ngx_rtmp_dub_bridge_t *
+ngx_rtmp_dub_bridge_create(ngx_rtmp_session_t *s,
+    ngx_rtmp_dub_app_conf_t *dacf, u_char *name, size_t len)
+{
+    ngx_rtmp_dub_bridge_t     *b;
+    ngx_rtmp_dub_main_conf_t  *dmcf;
+
+    b = ngx_calloc(sizeof(ngx_rtmp_dub_bridge_t), s->connection->log);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    if (ngx_rtmp_dub_nbridges++ == 0) {
+        ngx_queue_init(&ngx_rtmp_dub_bridges);
+        ngx_rtmp_dub_bridge_watch(s->connection->log);
+    }
+
+    ngx_queue_insert_tail(&ngx_rtmp_dub_bridges, &b->queue);
+
+    ngx_memcpy(b->name, name, len);
+    b->raw.data = b->name;
+    b->raw.len = len;
+
+    b->stream.data = b->id;
+    b->stream.len = dub_name_encode((char *) b->id, name, len);
+
+    b->dacf = dacf;
+    b->main_conf = s->main_conf;
+    b->srv_conf = s->srv_conf;
+
+    b->log = *dacf->log;
+    b->log.connection = 0;
+
+    b->timer.handler = ngx_rtmp_dub_bridge_timer;
+    b->timer.data = b;
+    b->timer.log = &b->log;
+
+    dub_timeline_init(&b->timeline, dacf->delay);
+    dub_segmenter_init(&b->segmenter, dacf->segment, 2 * dacf->segment);
+
+    ngx_queue_init(&b->tasks);
+    b->run_reason = DUB_FB_LAST;
+
+    dmcf = b->main_conf[ngx_rtmp_dub_module.ctx_index];
+
+    b->ms = ngx_rtmp_dub_metrics_open(dmcf->zone, &dacf->cacf->name,
+                                      &b->stream, &dacf->sts.target_lang,
+                                      s->connection->log);
+
+    if (dacf->sts.url == NULL) {
+        return b;
+    }
+
+    b->sts = ngx_rtmp_dub_sts_create(&dacf->sts, &dacf->cacf->name,
+                                     &b->stream, &b->log, b->ms,
+                                     ngx_rtmp_dub_bridge_sts_done, b);
+    if (b->sts == NULL) {
+        ngx_rtmp_dub_bridge_free(b);
+        return NULL;
+    }
+
+    return b;
+}
+
+
+/* a new publisher continues the draining output */
+
+static void
+ngx_rtmp_dub_bridge_continue(ngx_rtmp_dub_bridge_t *b,
+    ngx_rtmp_dub_app_conf_t *dacf)
+{
+    uint64_t  next;
+
+    next = b->segmenter.next_index;
+    dub_segmenter_init(&b->segmenter, dacf->segment, 2 * dacf->segment);
+    b->segmenter.next_index = next;
+
+    ngx_memzero(&b->unwrap, sizeof(dub_unwrap_t));
+    dub_timeline_new_epoch(&b->timeline);
+
+    b->dacf = dacf;
+    b->overflow = 0;
+    b->output_done = 0;
+    b->aac_hdr_len = 0;
+    b->seg_has_audio = 0;
+    b->seg_hdr_changed = 0;
 }
 
 
@@ -250,11 +288,9 @@ ngx_rtmp_dub_bridge_tag(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_header_t *h,
     size_t          len, n, hlen;
     u_char         *p;
     int64_t         ts;
-    uint64_t        aheads;
-    unsigned        track, flags;
+    unsigned        track;
     ngx_chain_t    *cl;
     dub_tag_t      *tag;
-    dub_segment_t  *closed, *opened, *seg;
     dub_flv_tag_t   ft;
     u_char          head[NGX_RTMP_DUB_HEAD_BYTES];
 
@@ -280,22 +316,56 @@ ngx_rtmp_dub_bridge_tag(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_header_t *h,
         len += n;
     }
 
-    if (len == 0) {
+    if (len == 0 || ngx_rtmp_dub_bridge_room(b, track, len) != NGX_OK) {
         return;
     }
 
-    flags = 0;
-    ft.codec = 0;
+    ngx_memzero(&ft, sizeof(dub_flv_tag_t));
 
-    if (dub_flv_parse(track, head, hlen, &ft) == 0) {
-        flags = ft.flags;
-
-    } else {
+    if (dub_flv_parse(track, head, hlen, &ft) != 0) {
         ngx_log_debug2(NGX_LOG_DEBUG_RTMP, &b->log, 0,
                        "dub: short %s tag of %uz bytes kept as is",
                        track == DUB_TRACK_AUDIO ? "audio" : "video", len);
+        ngx_memzero(&ft, sizeof(dub_flv_tag_t));
     }
 
+    /* sequence headers carry no meaningful time (encoders send 0) */
+
+    ts = (ft.flags & DUB_TAG_HEADER) ? b->unwrap.ext
+                                     : dub_unwrap(&b->unwrap, h->timestamp);
+
+    tag = ngx_rtmp_dub_bridge_add(b, track, ft.flags, ts, len);
+    if (tag == NULL) {
+        return;
+    }
+
+    p = b->segmenter.cur->data + tag->off;
+
+    for (cl = in; cl; cl = cl->next) {
+        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+    }
+
+    if (track == DUB_TRACK_AUDIO && ft.codec == DUB_FLV_AUDIO_AAC) {
+        ngx_rtmp_dub_bridge_audio(b, ft.flags, in, len);
+    }
+
+    ngx_rtmp_dub_bridge_map(b, tag, track, ft.flags, ts);
+
+    b->bytes += len;
+    b->tags_in++;
+
+    if (!b->timer.timer_set) {
+        ngx_rtmp_dub_bridge_schedule(b);
+    }
+}
+
+
+/* can the stream keep "len" more bytes: if not, its publisher goes */
+
+static ngx_int_t
+ngx_rtmp_dub_bridge_room(ngx_rtmp_dub_bridge_t *b, unsigned track,
+    size_t len)
+{
     if (len > b->dacf->max_buffer) {
         /* this tag alone could never be kept */
         ngx_log_error(NGX_LOG_ERR, b->publisher->connection->log, 0,
@@ -304,30 +374,33 @@ ngx_rtmp_dub_bridge_tag(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_header_t *h,
                       &b->dacf->cacf->name, &b->stream,
                       track == DUB_TRACK_AUDIO ? "audio" : "video", len,
                       b->dacf->max_buffer);
-        b->overflow = 1;
-        ngx_rtmp_finalize_session(b->publisher);
-        return;
-    }
 
-    if (b->bytes + len > b->dacf->max_buffer) {
+    } else if (b->bytes + len > b->dacf->max_buffer) {
         ngx_log_error(NGX_LOG_ERR, b->publisher->connection->log, 0,
                       "dub: \"%V/%V\" over \"dub_max_buffer\" (%uz bytes "
                       "buffered): the publisher sends faster than real "
                       "time, dropping it", &b->dacf->cacf->name, &b->stream,
                       b->bytes);
-        b->overflow = 1;
-        ngx_rtmp_finalize_session(b->publisher);
-        return;
-    }
-
-    /* sequence headers carry no meaningful time (encoders send 0) */
-
-    if (flags & DUB_TAG_HEADER) {
-        ts = b->unwrap.ext;
 
     } else {
-        ts = dub_unwrap(&b->unwrap, h->timestamp);
+        return NGX_OK;
     }
+
+    b->overflow = 1;
+    ngx_rtmp_finalize_session(b->publisher);
+
+    return NGX_DECLINED;
+}
+
+
+/* a tag of "len" bytes into the open segment, cutting it if its time */
+
+static dub_tag_t *
+ngx_rtmp_dub_bridge_add(ngx_rtmp_dub_bridge_t *b, unsigned track,
+    unsigned flags, int64_t ts, size_t len)
+{
+    dub_tag_t      *tag;
+    dub_segment_t  *closed, *opened;
 
     tag = dub_segmenter_add(&b->segmenter, track, flags, ts, NULL, len,
                             &closed, &opened);
@@ -355,53 +428,48 @@ ngx_rtmp_dub_bridge_tag(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_header_t *h,
         ngx_log_error(NGX_LOG_ERR, &b->log, 0,
                       "dub: \"%V/%V\" no memory for a %uz byte tag, "
                       "tag dropped", &b->dacf->cacf->name, &b->stream, len);
+    }
+
+    return tag;
+}
+
+
+/* the tag on the output timeline: its timestamp and when it is due */
+
+static void
+ngx_rtmp_dub_bridge_map(ngx_rtmp_dub_bridge_t *b, dub_tag_t *tag,
+    unsigned track, unsigned flags, int64_t ts)
+{
+    int64_t   now;
+    uint64_t  aheads;
+
+    now = (int64_t) ngx_current_msec;
+
+    tag->arrival = now;
+
+    if (flags & DUB_TAG_HEADER) {
+        dub_timeline_map_header(&b->timeline, track, now, &tag->out_ts,
+                                &tag->due);
         return;
     }
 
-    seg = b->segmenter.cur;
-    p = seg->data + tag->off;
+    aheads = b->timeline.aheads;
 
-    for (cl = in; cl; cl = cl->next) {
-        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+    dub_timeline_map(&b->timeline, track, ts, now, &tag->out_ts, &tag->due);
+
+    if (b->timeline.aheads == aheads
+        || (b->ahead_logged && ngx_current_msec - b->ahead_logged < 10000))
+    {
+        return;
     }
 
-    if (track == DUB_TRACK_AUDIO && ft.codec == DUB_FLV_AUDIO_AAC) {
-        ngx_rtmp_dub_bridge_audio(b, flags, in, len);
-    }
+    b->ahead_logged = ngx_current_msec;
 
-    if (flags & DUB_TAG_HEADER) {
-        dub_timeline_map_header(&b->timeline, track,
-                                (int64_t) ngx_current_msec, &tag->out_ts,
-                                &tag->due);
-
-    } else {
-        aheads = b->timeline.aheads;
-
-        dub_timeline_map(&b->timeline, track, ts, (int64_t) ngx_current_msec,
-                         &tag->out_ts, &tag->due);
-
-        if (b->timeline.aheads != aheads
-            && (b->ahead_logged == 0
-                || ngx_current_msec - b->ahead_logged >= 10000))
-        {
-            b->ahead_logged = ngx_current_msec;
-
-            ngx_log_error(NGX_LOG_WARN, &b->log, 0,
-                          "dub: \"%V/%V\" input timestamps %Lms ahead of "
-                          "the clock, re-based to the clock (%uL times)",
-                          &b->dacf->cacf->name, &b->stream,
-                          b->timeline.ahead, b->timeline.aheads);
-        }
-    }
-
-    tag->arrival = (int64_t) ngx_current_msec;
-
-    b->bytes += len;
-    b->tags_in++;
-
-    if (!b->timer.timer_set) {
-        ngx_rtmp_dub_bridge_schedule(b);
-    }
+    ngx_log_error(NGX_LOG_WARN, &b->log, 0,
+                  "dub: \"%V/%V\" input timestamps %Lms ahead of the "
+                  "clock, re-based to the clock (%uL times)",
+                  &b->dacf->cacf->name, &b->stream, b->timeline.ahead,
+                  b->timeline.aheads);
 }
 
 
@@ -949,10 +1017,17 @@ ngx_rtmp_dub_bridge_run(ngx_rtmp_dub_bridge_t *b)
         b->pos++;
     }
 
-    if (b->publisher) {
-        return;
+    if (b->publisher == NULL) {
+        ngx_rtmp_dub_bridge_drained(b);
     }
+}
 
+
+/* no publisher, and everything went out: the bridge ends */
+
+static void
+ngx_rtmp_dub_bridge_drained(ngx_rtmp_dub_bridge_t *b)
+{
     if (!b->output_done) {
         b->output_done = 1;
 

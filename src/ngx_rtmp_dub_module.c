@@ -14,7 +14,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "ngx_rtmp_dub_module.h"
+#include "ngx_rtmp_dub_bridge.h"
 #include "ngx_rtmp_live_module.h"
 
 

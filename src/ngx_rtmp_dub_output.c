@@ -12,7 +12,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
-#include "ngx_rtmp_dub_module.h"
+#include "ngx_rtmp_dub_output.h"
 #include "ngx_rtmp_live_module.h"
 #include "ngx_rtmp_streams.h"
 
