@@ -30,12 +30,20 @@ UNIT_CFLAGS := -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
                -Wall -Wextra -Werror -Isrc -It/unit
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Isrc
 
-.PHONY: all setup unit fuzz tools fixtures asan sts test check run bench soak clean
+.PHONY: all setup setup-run setup-test unit fuzz tools fixtures asan sts \
+        test check run bench soak clean
 
 all: $(SO)
 
+# what each target installs: building needs the least
 setup:
-	@scripts/setup.sh
+	@scripts/setup.sh build
+
+setup-run:
+	@scripts/setup.sh run
+
+setup-test:
+	@scripts/setup.sh test
 
 $(SO): $(SRCS) scripts/build.sh | setup
 	@scripts/build.sh
@@ -46,7 +54,7 @@ $(B)/unit/%: t/unit/%.c $(PURE) $(wildcard src/dub_*.h) t/unit/tap.h | setup
 
 unit: $(UNITS)
 
-$(B)/fuzz/%: t/fuzz/%.c $(PURE) $(wildcard src/dub_*.h) | setup
+$(B)/fuzz/%: t/fuzz/%.c $(PURE) $(wildcard src/dub_*.h) | setup-test
 	@mkdir -p $(B)/fuzz
 	clang $(FUZZ_CFLAGS) -o $@ $< $(PURE) $(LIBS)
 
@@ -58,10 +66,10 @@ $(B)/tools/%: t/tools/%.c
 
 tools: $(TOOLS)
 
-fixtures: | setup
+fixtures: | setup-run
 	@fixtures/gen.sh
 
-$(ASAN): $(SRCS) scripts/build-asan.sh | setup
+$(ASAN): $(SRCS) scripts/build-asan.sh | setup-test
 	@scripts/build-asan.sh
 
 asan: $(ASAN)
@@ -70,19 +78,19 @@ check:
 	@scripts/check-style.pl
 	@scripts/check-docs.pl
 
-test: all unit fuzz tools fixtures asan sts
+test: setup-test all unit fuzz tools fixtures asan sts
 	@export TEST_DUB_ALL=1; \
 	prove -j$(JOBS) $(PARALLEL); a=$$?; \
 	prove $(SERIAL); b=$$?; \
 	exit $$(( a || b ))
 
-run: all fixtures sts
+run: setup-run all fixtures sts
 	@scripts/run.sh
 
-bench: all fixtures sts
+bench: setup-run all fixtures sts
 	@scripts/bench.pl $(STREAMS)
 
-soak: all fixtures sts
+soak: setup-run all fixtures sts
 	@scripts/soak.pl $(SOAK)
 
 sts: | setup

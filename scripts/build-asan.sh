@@ -8,7 +8,7 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 b=$top/build
-"$top/scripts/setup.sh" --nginx-source
+"$top/scripts/setup.sh" test --nginx-source
 
 src=$(ls -d "$b"/deps/nginx-1.*/ | head -1)
 rtmp=$(ls -d "$b"/deps/nginx-rtmp-module-*/ | head -1)

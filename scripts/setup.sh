@@ -1,19 +1,44 @@
 #!/bin/bash
-# Installs what the module needs to build, run and be tested, from
-# Debian's packages (and later npm), and fetches nginx-rtmp-module's
-# sources for its headers.  Idempotent and quick when all is in place.
+# Installs what the module needs from Debian's packages, and fetches
+# nginx-rtmp-module's sources for its headers.  Idempotent and quick when
+# all is in place.
+#
+#   setup.sh [build]        building the module ("make")
+#   setup.sh run            and running it with its demo ("make run"):
+#                           ffmpeg, the speech stack of the local STS
+#   setup.sh test           and testing it ("make test"): Prometheus'
+#                           promtool, clang for the fuzzers
+#   setup.sh ... --nginx-source    and nginx's own sources (make asan)
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 deps=$top/build/deps
 
-PKGS="nginx libnginx-mod-rtmp nginx-dev
-      ffmpeg libavcodec-dev libavformat-dev libavutil-dev libswresample-dev
-      libavfilter-dev libwebsockets-dev libwebsockets-evlib-uv libuv1-dev
-      libyajl-dev libssl-dev espeak-ng pkg-config prometheus
-      pocketsphinx pocketsphinx-en-us apertium apertium-eng-spa
-      gcc make perl dpkg-dev xz-utils ca-certificates procps openssl
-      clang libclang-rt-14-dev"
+BUILD="nginx libnginx-mod-rtmp nginx-dev
+       libavcodec-dev libavformat-dev libavutil-dev libswresample-dev
+       libavfilter-dev libwebsockets-dev libwebsockets-evlib-uv libuv1-dev
+       libyajl-dev libssl-dev pkg-config gcc make dpkg-dev xz-utils
+       ca-certificates"
+RUN="ffmpeg espeak-ng pocketsphinx pocketsphinx-en-us apertium
+     apertium-eng-spa procps"
+TEST="prometheus perl openssl clang libclang-rt-14-dev"
+
+role=build
+source=
+
+for a in "$@"; do
+    case "$a" in
+    build|run|test) role=$a ;;
+    --nginx-source) source=1 ;;
+    *) echo "setup: unknown argument $a" >&2; exit 1 ;;
+    esac
+done
+
+case "$role" in
+build) PKGS="$BUILD" ;;
+run)   PKGS="$BUILD $RUN" ;;
+test)  PKGS="$BUILD $RUN $TEST" ;;
+esac
 
 as_root() {
     if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
@@ -73,6 +98,6 @@ fetch_source() {            # package, directory glob
 
 fetch_source libnginx-mod-rtmp 'nginx-rtmp-module-*/ngx_rtmp.h'
 
-if [ "${1:-}" = --nginx-source ]; then
+if [ -n "$source" ]; then
     fetch_source nginx 'nginx-1.*/configure'
 fi

@@ -22,7 +22,7 @@ dub_gate_send(dub_gate_t *g, int64_t now, dub_fallback_e *why, int64_t *at)
         return DUB_GATE_HOLD;
     }
 
-    if (g->bp_action == DUB_GATE_BP_PAUSE) {
+    if (g->bp_action == DUB_BP_PAUSE) {
         *why = DUB_FB_BACKPRESSURE;
         return DUB_GATE_HOLD;
     }
@@ -32,7 +32,7 @@ dub_gate_send(dub_gate_t *g, int64_t now, dub_fallback_e *why, int64_t *at)
         return DUB_GATE_HOLD;
     }
 
-    if (g->bp_action == DUB_GATE_BP_SLOW_DOWN && g->last_send >= 0
+    if (g->bp_action == DUB_BP_SLOW_DOWN && g->last_send >= 0
         && g->last_send + g->bp_delay > now)
     {
         *why = DUB_FB_BACKPRESSURE;

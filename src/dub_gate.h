@@ -26,10 +26,11 @@
 #define DUB_LINK_CONNECTING     1       /* no stream:ready yet */
 #define DUB_LINK_READY          2
 
-/* backpressure actions (dub_json.h: DUB_BP_*) */
-#define DUB_GATE_BP_NONE        0
-#define DUB_GATE_BP_SLOW_DOWN   1
-#define DUB_GATE_BP_PAUSE       2
+/* backpressure actions: dub_json_bp_names[] */
+#define DUB_BP_NONE             0
+#define DUB_BP_SLOW_DOWN        1
+#define DUB_BP_PAUSE            2
+#define DUB_BP_N                3
 
 
 typedef enum {

@@ -18,6 +18,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "dub_buf.h"
+#include "dub_gate.h"
 
 
 #define DUB_JSON_ERRLEN         160
@@ -35,11 +36,6 @@
 #define DUB_STATUS_FAILED       2
 #define DUB_STATUS_N            3
 
-/* backpressure action: dub_json_bp_names[] */
-#define DUB_BP_NONE             0
-#define DUB_BP_SLOW_DOWN        1
-#define DUB_BP_PAUSE            2
-#define DUB_BP_N                3
 
 
 /* the names the contract gives them, in the order of their values */

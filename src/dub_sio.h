@@ -19,13 +19,15 @@
 
 
 /* Engine.IO packet types */
-#define DUB_EIO_OPEN            0
-#define DUB_EIO_CLOSE           1
-#define DUB_EIO_PING            2
-#define DUB_EIO_PONG            3
-#define DUB_EIO_MESSAGE         4
-#define DUB_EIO_UPGRADE         5
-#define DUB_EIO_NOOP            6
+typedef enum {
+    DUB_EIO_OPEN = 0,
+    DUB_EIO_CLOSE,
+    DUB_EIO_PING,
+    DUB_EIO_PONG,
+    DUB_EIO_MESSAGE,
+    DUB_EIO_UPGRADE,
+    DUB_EIO_NOOP
+} dub_eio_e;
 
 /* Socket.IO packet types, inside an Engine.IO message */
 #define DUB_SIO_CONNECT         0

@@ -52,13 +52,13 @@ main(void)
     /* backpressure */
 
     gate_init(&g);
-    g.bp_action = DUB_GATE_BP_PAUSE;
+    g.bp_action = DUB_BP_PAUSE;
     is(dub_gate_send(&g, 0, &why, &at), DUB_GATE_HOLD, "pause: hold");
     is(why, DUB_FB_BACKPRESSURE, "... as backpressure");
     is(at, -1, "... until none");
 
     gate_init(&g);
-    g.bp_action = DUB_GATE_BP_SLOW_DOWN;
+    g.bp_action = DUB_BP_SLOW_DOWN;
     g.bp_delay = 3000;
     is(dub_gate_send(&g, 1000, &why, &at), DUB_GATE_SEND,
        "slow_down, nothing sent yet: send");
@@ -82,7 +82,7 @@ main(void)
 
     /* the pause wins over a full flight, the link over everything */
 
-    g.bp_action = DUB_GATE_BP_PAUSE;
+    g.bp_action = DUB_BP_PAUSE;
     dub_gate_send(&g, 0, &why, &at);
     is(why, DUB_FB_BACKPRESSURE, "paused and full: backpressure");
     g.link = DUB_LINK_DOWN;
