@@ -1008,3 +1008,44 @@ dub_json_name(const char *s, const char *const *names, int n)
 
     return -1;
 }
+
+
+int
+dub_json_payload(const char *name, yajl_val obj, dub_json_payload_t *p,
+    char *err, size_t errlen)
+{
+    int          i;
+    static const char  *names[] = {
+        "stream:ready", "fragment:ack", "backpressure", "error",
+        "stream:complete"
+    };
+
+    for (i = 0; i < DUB_JSON_UNKNOWN; i++) {
+        if (strcmp(name, names[i]) == 0) {
+            break;
+        }
+    }
+
+    p->kind = (dub_json_kind_e) i;
+
+    switch (p->kind) {
+
+    case DUB_JSON_READY:
+        return dub_json_ready(obj, &p->u.ready, err, errlen);
+
+    case DUB_JSON_ACK:
+        return dub_json_ack(obj, &p->u.ack, err, errlen);
+
+    case DUB_JSON_BACKPRESSURE:
+        return dub_json_backpressure(obj, &p->u.backpressure, err, errlen);
+
+    case DUB_JSON_ERROR:
+        return dub_json_error(obj, &p->u.error, err, errlen);
+
+    case DUB_JSON_COMPLETE:
+        return dub_json_complete(obj, &p->u.complete, err, errlen);
+
+    default:
+        return 0;
+    }
+}

@@ -194,6 +194,36 @@ int dub_json_error(yajl_val obj, dub_json_error_t *e, char *err,
 int dub_json_complete(yajl_val obj, dub_json_complete_t *c, char *err,
     size_t errlen);
 
+/* the small events the STS sends, by their name */
+
+typedef enum {
+    DUB_JSON_READY = 0,
+    DUB_JSON_ACK,
+    DUB_JSON_BACKPRESSURE,
+    DUB_JSON_ERROR,
+    DUB_JSON_COMPLETE,
+    DUB_JSON_UNKNOWN
+} dub_json_kind_e;
+
+typedef struct {
+    dub_json_kind_e             kind;
+    union {
+        dub_json_ready_t         ready;
+        dub_json_ack_t           ack;
+        dub_json_backpressure_t  backpressure;
+        dub_json_error_t         error;
+        dub_json_complete_t      complete;
+    } u;
+} dub_json_payload_t;
+
+/*
+ * The payload of the event "name": 0 and its kind (DUB_JSON_UNKNOWN for
+ * an event the contract does not have), or -1 and why it is not what
+ * the contract says.
+ */
+int dub_json_payload(const char *name, yajl_val obj, dub_json_payload_t *p,
+    char *err, size_t errlen);
+
 /*
  * the Engine.IO open packet's JSON; ping times over DUB_JSON_PING_MAX
  * are refused: no sane server waits that long, and their sum overflows

@@ -56,6 +56,8 @@ static ngx_uint_t ngx_rtmp_dub_parse_audio(ngx_rtmp_dub_parse_task_t *pt);
 static void ngx_rtmp_dub_parse_done(ngx_rtmp_dub_task_t *t);
 static ngx_rtmp_dub_frag_t *ngx_rtmp_dub_answer_frag(ngx_rtmp_dub_sts_t *sts,
     ngx_rtmp_dub_parse_task_t *pt);
+static void ngx_rtmp_dub_answer_unknown(ngx_rtmp_dub_sts_t *sts,
+    ngx_rtmp_dub_parse_task_t *pt);
 static void ngx_rtmp_dub_answer_accept(ngx_rtmp_dub_frag_t *f,
     ngx_rtmp_dub_parse_task_t *pt);
 static void ngx_rtmp_dub_parse_free(ngx_rtmp_dub_task_t *t);
@@ -242,22 +244,7 @@ ngx_rtmp_dub_answer_frag(ngx_rtmp_dub_sts_t *sts,
                                ngx_strlen(pt->p.fragment_id));
 
     if (f == NULL) {
-        if (pt->p.fragment_id[0] == '\0') {
-            if (ngx_rtmp_dub_sts_log_ok(sts, NGX_RTMP_DUB_LOG_BAD_PAYLOAD)) {
-                ngx_log_error(NGX_LOG_ERR, sts->log, 0,
-                              "dub: \"%V/%V\" malformed fragment:processed: "
-                              "%s", sts->app, sts->stream, pt->err);
-            }
-
-        } else if (ngx_rtmp_dub_sts_log_ok(sts,
-                                           NGX_RTMP_DUB_LOG_UNKNOWN_FRAGMENT))
-        {
-            ngx_log_error(NGX_LOG_ERR, sts->log, 0,
-                          "dub: \"%V/%V\" fragment:processed for unknown "
-                          "fragment \"%s\" ignored",
-                          sts->app, sts->stream, pt->p.fragment_id);
-        }
-
+        ngx_rtmp_dub_answer_unknown(sts, pt);
         return NULL;
     }
 
@@ -299,6 +286,31 @@ ngx_rtmp_dub_answer_frag(ngx_rtmp_dub_sts_t *sts,
     ngx_rtmp_dub_frag_send(sts);
 
     return NULL;
+}
+
+
+/* an answer for no fragment: without its id, or with one unknown */
+
+static void
+ngx_rtmp_dub_answer_unknown(ngx_rtmp_dub_sts_t *sts,
+    ngx_rtmp_dub_parse_task_t *pt)
+{
+    if (pt->p.fragment_id[0] == '\0') {
+        if (ngx_rtmp_dub_sts_log_ok(sts, NGX_RTMP_DUB_LOG_BAD_PAYLOAD)) {
+            ngx_log_error(NGX_LOG_ERR, sts->log, 0,
+                          "dub: \"%V/%V\" malformed fragment:processed: %s",
+                          sts->app, sts->stream, pt->err);
+        }
+
+        return;
+    }
+
+    if (ngx_rtmp_dub_sts_log_ok(sts, NGX_RTMP_DUB_LOG_UNKNOWN_FRAGMENT)) {
+        ngx_log_error(NGX_LOG_ERR, sts->log, 0,
+                      "dub: \"%V/%V\" fragment:processed for unknown "
+                      "fragment \"%s\" ignored", sts->app, sts->stream,
+                      pt->p.fragment_id);
+    }
 }
 
 

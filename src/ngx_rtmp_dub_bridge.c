@@ -30,6 +30,8 @@ static void ngx_rtmp_dub_bridge_continue(ngx_rtmp_dub_bridge_t *b,
     ngx_rtmp_dub_app_conf_t *dacf);
 static ngx_rtmp_dub_bridge_t *ngx_rtmp_dub_bridge_find(
     ngx_rtmp_dub_app_conf_t *dacf, u_char *name, size_t len);
+static size_t ngx_rtmp_dub_bridge_head(ngx_chain_t *in, u_char *head,
+    size_t *hlen);
 static ngx_int_t ngx_rtmp_dub_bridge_room(ngx_rtmp_dub_bridge_t *b,
     unsigned track, size_t len);
 static dub_tag_t *ngx_rtmp_dub_bridge_add(ngx_rtmp_dub_bridge_t *b,
@@ -285,7 +287,7 @@ void
 ngx_rtmp_dub_bridge_tag(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_header_t *h,
     ngx_chain_t *in)
 {
-    size_t          len, n, hlen;
+    size_t          len, hlen;
     u_char         *p;
     int64_t         ts;
     unsigned        track;
@@ -301,20 +303,7 @@ ngx_rtmp_dub_bridge_tag(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_header_t *h,
     track = (h->type == NGX_RTMP_MSG_AUDIO) ? DUB_TRACK_AUDIO
                                             : DUB_TRACK_VIDEO;
 
-    len = 0;
-    hlen = 0;
-
-    for (cl = in; cl; cl = cl->next) {
-        n = cl->buf->last - cl->buf->pos;
-
-        if (hlen < NGX_RTMP_DUB_HEAD_BYTES) {
-            ngx_memcpy(head + hlen, cl->buf->pos,
-                       ngx_min(n, NGX_RTMP_DUB_HEAD_BYTES - hlen));
-            hlen += ngx_min(n, NGX_RTMP_DUB_HEAD_BYTES - hlen);
-        }
-
-        len += n;
-    }
+    len = ngx_rtmp_dub_bridge_head(in, head, &hlen);
 
     if (len == 0 || ngx_rtmp_dub_bridge_room(b, track, len) != NGX_OK) {
         return;
@@ -357,6 +346,29 @@ ngx_rtmp_dub_bridge_tag(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_header_t *h,
     if (!b->timer.timer_set) {
         ngx_rtmp_dub_bridge_schedule(b);
     }
+}
+
+
+/* a tag's length, and its first bytes (its FLV header) in "head" */
+
+static size_t
+ngx_rtmp_dub_bridge_head(ngx_chain_t *in, u_char *head, size_t *hlen)
+{
+    size_t  len, n, k;
+
+    len = 0;
+    *hlen = 0;
+
+    for ( /* void */ ; in; in = in->next) {
+        n = in->buf->last - in->buf->pos;
+        k = ngx_min(n, NGX_RTMP_DUB_HEAD_BYTES - *hlen);
+
+        head = ngx_cpymem(head, in->buf->pos, k);
+        *hlen += k;
+        len += n;
+    }
+
+    return len;
 }
 
 

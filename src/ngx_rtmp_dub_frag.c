@@ -23,6 +23,8 @@
 
 static ngx_int_t ngx_rtmp_dub_frag_send_one(ngx_rtmp_dub_sts_t *sts,
     ngx_rtmp_dub_frag_t *f);
+static ngx_int_t ngx_rtmp_dub_frag_data(ngx_rtmp_dub_sts_t *sts,
+    ngx_rtmp_dub_frag_t *f, dub_buf_t *buf);
 static void ngx_rtmp_dub_frag_probe(ngx_rtmp_dub_sts_t *sts);
 static void ngx_rtmp_dub_frag_wake(ngx_rtmp_dub_sts_t *sts, int64_t at);
 static void ngx_rtmp_dub_frag_timeout(ngx_event_t *ev);
@@ -190,32 +192,13 @@ ngx_rtmp_dub_frag_probe(ngx_rtmp_dub_sts_t *sts)
 static ngx_int_t
 ngx_rtmp_dub_frag_send_one(ngx_rtmp_dub_sts_t *sts, ngx_rtmp_dub_frag_t *f)
 {
-    dub_buf_t             buf;
-    struct timeval        tv;
-    dub_json_fragment_t   v;
-
-    ngx_gettimeofday(&tv);
-
-    ngx_memzero(&v, sizeof(dub_json_fragment_t));
-
-    v.fragment_id = f->id;
-    v.stream_id = (char *) sts->stream->data;
-    v.sequence_number = sts->seq;
-    v.timestamp = (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
-    v.format = "m4a";
-    v.sample_rate_hz = f->audio.aac.sample_rate;
-    v.channels = f->audio.aac.channels;
-    v.duration_ms = f->audio.duration_ms;
-    v.data_base64 = (char *) f->packed->b64.data;
-    v.data_base64_len = f->packed->b64.len;
-    v.pts_ns = f->audio.pts * 1000000;
-    v.source_pts_ns = f->audio.source_pts * 1000000;
+    dub_buf_t  buf;
 
     if (ngx_rtmp_dub_sio_event_buf(sts->sio, &buf) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    if (dub_json_fragment_data(&buf, &v) != 0) {
+    if (ngx_rtmp_dub_frag_data(sts, f, &buf) != NGX_OK) {
         dub_buf_free(&buf);
         return NGX_ERROR;
     }
@@ -255,6 +238,36 @@ ngx_rtmp_dub_frag_send_one(ngx_rtmp_dub_sts_t *sts, ngx_rtmp_dub_frag_t *f)
                    (uint32_t) sts->gate.inflight);
 
     return NGX_OK;
+}
+
+
+/* fragment:data: the fragment's audio, and what the STS needs to know */
+
+static ngx_int_t
+ngx_rtmp_dub_frag_data(ngx_rtmp_dub_sts_t *sts, ngx_rtmp_dub_frag_t *f,
+    dub_buf_t *buf)
+{
+    struct timeval        tv;
+    dub_json_fragment_t   v;
+
+    ngx_gettimeofday(&tv);
+
+    ngx_memzero(&v, sizeof(dub_json_fragment_t));
+
+    v.fragment_id = f->id;
+    v.stream_id = (char *) sts->stream->data;
+    v.sequence_number = sts->seq;
+    v.timestamp = (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    v.format = "m4a";
+    v.sample_rate_hz = f->audio.aac.sample_rate;
+    v.channels = f->audio.aac.channels;
+    v.duration_ms = f->audio.duration_ms;
+    v.data_base64 = (char *) f->packed->b64.data;
+    v.data_base64_len = f->packed->b64.len;
+    v.pts_ns = f->audio.pts * 1000000;
+    v.source_pts_ns = f->audio.source_pts * 1000000;
+
+    return dub_json_fragment_data(buf, &v) == 0 ? NGX_OK : NGX_ERROR;
 }
 
 
@@ -597,6 +610,37 @@ ngx_rtmp_dub_frag_find(ngx_rtmp_dub_sts_t *sts, const char *id, size_t len)
     }
 
     return NULL;
+}
+
+
+/*
+ * An answer (an error event, a message over the size limit) for a
+ * fragment in flight: it lands if it had fallen back already; otherwise
+ * it is returned, answered, for its caller to fail.
+ */
+
+ngx_rtmp_dub_frag_t *
+ngx_rtmp_dub_frag_answered(ngx_rtmp_dub_sts_t *sts, const char *id,
+    size_t len)
+{
+    ngx_rtmp_dub_frag_t  *f;
+
+    f = ngx_rtmp_dub_frag_find(sts, id, len);
+
+    if (f == NULL || (f->state != DUB_FRAG_SENT
+                      && f->state != DUB_FRAG_EXPIRED))
+    {
+        return NULL;
+    }
+
+    f->answered = 1;
+
+    if (f->state == DUB_FRAG_EXPIRED) {
+        ngx_rtmp_dub_frag_late(f);
+        return NULL;
+    }
+
+    return f;
 }
 
 

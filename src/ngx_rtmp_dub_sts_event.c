@@ -19,15 +19,16 @@
 #define NGX_RTMP_DUB_SMALL_EVENT    65536
 
 
-static void ngx_rtmp_dub_sts_on_ready(ngx_rtmp_dub_sts_t *sts, yajl_val obj);
-static void ngx_rtmp_dub_sts_on_ack(ngx_rtmp_dub_sts_t *sts, yajl_val obj);
+static void ngx_rtmp_dub_sts_small_event(ngx_rtmp_dub_sts_t *sts,
+    dub_json_event_t *ev);
 static void ngx_rtmp_dub_sts_on_backpressure(ngx_rtmp_dub_sts_t *sts,
-    yajl_val obj);
-static void ngx_rtmp_dub_sts_on_error(ngx_rtmp_dub_sts_t *sts, yajl_val obj);
+    dub_json_backpressure_t *bp);
+static void ngx_rtmp_dub_sts_on_error(ngx_rtmp_dub_sts_t *sts,
+    dub_json_error_t *e);
 static void ngx_rtmp_dub_sts_on_fragment_error(ngx_rtmp_dub_sts_t *sts,
     dub_json_error_t *e);
 static void ngx_rtmp_dub_sts_on_complete(ngx_rtmp_dub_sts_t *sts,
-    yajl_val obj);
+    dub_json_complete_t *c);
 static void ngx_rtmp_dub_sts_auth_failed(ngx_rtmp_dub_sts_t *sts);
 
 
@@ -83,101 +84,83 @@ ngx_rtmp_dub_sts_event(void *data, ngx_rtmp_dub_sio_msg_t *msg)
         return;
     }
 
-    if (ngx_strcmp(ev.name, "stream:ready") == 0) {
-        ngx_rtmp_dub_sts_on_ready(sts, ev.payload);
-
-    } else if (ngx_strcmp(ev.name, "fragment:ack") == 0) {
-        ngx_rtmp_dub_sts_on_ack(sts, ev.payload);
-
-    } else if (ngx_strcmp(ev.name, "backpressure") == 0) {
-        ngx_rtmp_dub_sts_on_backpressure(sts, ev.payload);
-
-    } else if (ngx_strcmp(ev.name, "error") == 0) {
-        ngx_rtmp_dub_sts_on_error(sts, ev.payload);
-
-    } else if (ngx_strcmp(ev.name, "stream:complete") == 0) {
-        ngx_rtmp_dub_sts_on_complete(sts, ev.payload);
-
-    } else if (ngx_rtmp_dub_sts_log_ok(sts, NGX_RTMP_DUB_LOG_UNKNOWN_EVENT)) {
-        ngx_log_error(NGX_LOG_INFO, sts->log, 0,
-                      "dub: \"%V/%V\" unknown event \"%s\" from the STS "
-                      "ignored", sts->app, sts->stream, ev.name);
-    }
+    ngx_rtmp_dub_sts_small_event(sts, &ev);
 
     dub_json_event_free(&ev);
     ngx_rtmp_dub_sio_msg_free(msg);
 }
 
 
-/* a payload of a known event that the contract does not allow */
-
-#define ngx_rtmp_dub_sts_bad_payload(sts, what, err)                          \
-    if (ngx_rtmp_dub_sts_log_ok(sts, NGX_RTMP_DUB_LOG_BAD_PAYLOAD)) {        \
-        ngx_log_error(NGX_LOG_ERR, (sts)->log, 0,                            \
-                      "dub: \"%V/%V\" bad " what ": %s",                     \
-                      sts->app, sts->stream, err);                      \
-    }
-
+/* an event other than fragment:processed: its payload, then what it says */
 
 static void
-ngx_rtmp_dub_sts_on_ready(ngx_rtmp_dub_sts_t *sts, yajl_val obj)
+ngx_rtmp_dub_sts_small_event(ngx_rtmp_dub_sts_t *sts, dub_json_event_t *ev)
 {
-    char              err[DUB_JSON_ERRLEN];
-    dub_json_ready_t  r;
+    char                err[DUB_JSON_ERRLEN];
+    dub_json_payload_t  p;
 
-    if (dub_json_ready(obj, &r, err, sizeof(err)) != 0) {
-        ngx_rtmp_dub_sts_bad_payload(sts, "stream:ready", err);
+    if (dub_json_payload(ev->name, ev->payload, &p, err, sizeof(err)) != 0) {
+        if (ngx_rtmp_dub_sts_log_ok(sts, NGX_RTMP_DUB_LOG_BAD_PAYLOAD)) {
+            ngx_log_error(NGX_LOG_ERR, sts->log, 0,
+                          "dub: \"%V/%V\" bad %s%s: %s", sts->app,
+                          sts->stream, ev->name, ngx_strchr(ev->name, ':')
+                                                 ? "" : " event", err);
+        }
+
         return;
     }
 
-    ngx_rtmp_dub_sts_ready(sts, r.session_id, (ngx_uint_t) r.max_inflight);
-}
+    switch (p.kind) {
 
+    case DUB_JSON_READY:
+        ngx_rtmp_dub_sts_ready(sts, p.u.ready.session_id,
+                               (ngx_uint_t) p.u.ready.max_inflight);
+        break;
 
-static void
-ngx_rtmp_dub_sts_on_ack(ngx_rtmp_dub_sts_t *sts, yajl_val obj)
-{
-    char            err[DUB_JSON_ERRLEN];
-    dub_json_ack_t  ack;
-
-    if (dub_json_ack(obj, &ack, err, sizeof(err)) != 0) {
-        ngx_rtmp_dub_sts_bad_payload(sts, "fragment:ack", err);
-        return;
-    }
-
-    if (ngx_rtmp_dub_sts_log_ok(sts, NGX_RTMP_DUB_LOG_ACK)) {
+    case DUB_JSON_ACK:
         ngx_log_debug4(NGX_LOG_DEBUG_RTMP, sts->log, 0,
-                       "dub: \"%V/%V\" fragment %s acked: %s",
-                       sts->app, sts->stream, ack.fragment_id,
-                       ack.status);
+                       "dub: \"%V/%V\" fragment %s acked: %s", sts->app,
+                       sts->stream, p.u.ack.fragment_id, p.u.ack.status);
+        break;
+
+    case DUB_JSON_BACKPRESSURE:
+        ngx_rtmp_dub_sts_on_backpressure(sts, &p.u.backpressure);
+        break;
+
+    case DUB_JSON_ERROR:
+        ngx_rtmp_dub_sts_on_error(sts, &p.u.error);
+        break;
+
+    case DUB_JSON_COMPLETE:
+        ngx_rtmp_dub_sts_on_complete(sts, &p.u.complete);
+        break;
+
+    default:
+        if (ngx_rtmp_dub_sts_log_ok(sts, NGX_RTMP_DUB_LOG_UNKNOWN_EVENT)) {
+            ngx_log_error(NGX_LOG_INFO, sts->log, 0,
+                          "dub: \"%V/%V\" unknown event \"%s\" from the "
+                          "STS ignored", sts->app, sts->stream, ev->name);
+        }
     }
 }
 
 
 static void
-ngx_rtmp_dub_sts_on_backpressure(ngx_rtmp_dub_sts_t *sts, yajl_val obj)
+ngx_rtmp_dub_sts_on_backpressure(ngx_rtmp_dub_sts_t *sts,
+    dub_json_backpressure_t *bp)
 {
-    char                     err[DUB_JSON_ERRLEN];
-    dub_json_backpressure_t  bp;
+    ngx_rtmp_dub_stat_add(sts->ms, backpressure[bp->action], 1);
 
-    if (dub_json_backpressure(obj, &bp, err, sizeof(err)) != 0) {
-        ngx_rtmp_dub_sts_bad_payload(sts, "backpressure event", err);
-        return;
-    }
-
-    ngx_rtmp_dub_stat_add(sts->ms, backpressure[bp.action], 1);
-
-    sts->gate.bp_action = bp.action;
-    sts->gate.bp_delay = (bp.action == DUB_BP_SLOW_DOWN)
-                         ? ngx_min(bp.recommended_delay_ms, 60000) : 0;
+    sts->gate.bp_action = bp->action;
+    sts->gate.bp_delay = (bp->action == DUB_BP_SLOW_DOWN)
+                         ? ngx_min(bp->recommended_delay_ms, 60000) : 0;
 
     if (ngx_rtmp_dub_sts_log_ok(sts, NGX_RTMP_DUB_LOG_BACKPRESSURE)) {
         ngx_log_error(NGX_LOG_INFO, sts->log, 0,
                       "dub: \"%V/%V\" backpressure from session %s: %s, "
-                      "delay %Lms, severity \"%s\"",
-                      sts->app, sts->stream, sts->session_id,
-                      dub_json_bp_names[bp.action], sts->gate.bp_delay,
-                      bp.severity);
+                      "delay %Lms, severity \"%s\"", sts->app, sts->stream,
+                      sts->session_id, dub_json_bp_names[bp->action],
+                      sts->gate.bp_delay, bp->severity);
     }
 
     ngx_rtmp_dub_frag_send(sts);
@@ -185,26 +168,18 @@ ngx_rtmp_dub_sts_on_backpressure(ngx_rtmp_dub_sts_t *sts, yajl_val obj)
 
 
 static void
-ngx_rtmp_dub_sts_on_error(ngx_rtmp_dub_sts_t *sts, yajl_val obj)
+ngx_rtmp_dub_sts_on_error(ngx_rtmp_dub_sts_t *sts, dub_json_error_t *e)
 {
-    char              err[DUB_JSON_ERRLEN];
-    dub_json_error_t  e;
-
-    if (dub_json_error(obj, &e, err, sizeof(err)) != 0) {
-        ngx_rtmp_dub_sts_bad_payload(sts, "error event", err);
-        return;
-    }
-
     if (ngx_rtmp_dub_sts_log_ok(sts, NGX_RTMP_DUB_LOG_ERROR)) {
         ngx_log_error(NGX_LOG_ERR, sts->log, 0,
                       "dub: \"%V/%V\" STS error %s%s%s: \"%s\", %s",
-                      sts->app, sts->stream, e.code,
-                      e.fragment_id[0] ? " for fragment " : "",
-                      e.fragment_id, e.message,
-                      e.retryable ? "retryable" : "not retryable");
+                      sts->app, sts->stream, e->code,
+                      e->fragment_id[0] ? " for fragment " : "",
+                      e->fragment_id, e->message,
+                      e->retryable ? "retryable" : "not retryable");
     }
 
-    if (ngx_strcmp(e.code, "AUTH_FAILED") == 0) {
+    if (ngx_strcmp(e->code, "AUTH_FAILED") == 0) {
         /* bad credentials: no point in trying again */
         ngx_rtmp_dub_sts_close(sts);
         ngx_rtmp_dub_sts_auth_failed(sts);
@@ -212,12 +187,12 @@ ngx_rtmp_dub_sts_on_error(ngx_rtmp_dub_sts_t *sts, yajl_val obj)
         return;
     }
 
-    if (e.fragment_id[0]) {
-        ngx_rtmp_dub_sts_on_fragment_error(sts, &e);
+    if (e->fragment_id[0]) {
+        ngx_rtmp_dub_sts_on_fragment_error(sts, e);
         return;
     }
 
-    if (ngx_strcmp(e.code, "STREAM_NOT_FOUND") == 0 && sts->sio
+    if (ngx_strcmp(e->code, "STREAM_NOT_FOUND") == 0 && sts->sio
         && sts->state == NGX_RTMP_DUB_STS_READY)
     {
         /* the STS forgot the stream: introduce it again */
@@ -228,7 +203,7 @@ ngx_rtmp_dub_sts_on_error(ngx_rtmp_dub_sts_t *sts, yajl_val obj)
         return;
     }
 
-    if (!e.retryable && sts->state == NGX_RTMP_DUB_STS_CONNECTING) {
+    if (!e->retryable && sts->state == NGX_RTMP_DUB_STS_CONNECTING) {
 
         /*
          * stream:init refused (e.g. INVALID_CONFIG): no stream:ready
@@ -238,7 +213,7 @@ ngx_rtmp_dub_sts_on_error(ngx_rtmp_dub_sts_t *sts, yajl_val obj)
 
         ngx_log_error(NGX_LOG_ERR, sts->log, 0,
                       "dub: \"%V/%V\" STS refused stream:init: %s",
-                      sts->app, sts->stream, e.code);
+                      sts->app, sts->stream, e->code);
 
         ngx_rtmp_dub_sts_close(sts);
         ngx_rtmp_dub_sts_lost(sts);
@@ -254,21 +229,10 @@ ngx_rtmp_dub_sts_on_fragment_error(ngx_rtmp_dub_sts_t *sts,
 {
     ngx_rtmp_dub_frag_t  *f;
 
-    f = ngx_rtmp_dub_frag_find(sts, e->fragment_id,
-                               ngx_strlen(e->fragment_id));
+    f = ngx_rtmp_dub_frag_answered(sts, e->fragment_id,
+                                   ngx_strlen(e->fragment_id));
 
-    if (f == NULL || (f->state != DUB_FRAG_SENT
-                      && f->state != DUB_FRAG_EXPIRED))
-    {
-        return;
-    }
-
-    f->answered = 1;
-
-    if (f->state == DUB_FRAG_EXPIRED) {
-        ngx_rtmp_dub_frag_late(f);
-
-    } else {
+    if (f) {
         ngx_rtmp_dub_frag_fail(f, DUB_FB_ERROR, e->retryable);
     }
 
@@ -277,21 +241,15 @@ ngx_rtmp_dub_sts_on_fragment_error(ngx_rtmp_dub_sts_t *sts,
 
 
 static void
-ngx_rtmp_dub_sts_on_complete(ngx_rtmp_dub_sts_t *sts, yajl_val obj)
+ngx_rtmp_dub_sts_on_complete(ngx_rtmp_dub_sts_t *sts, dub_json_complete_t *c)
 {
-    char                 err[DUB_JSON_ERRLEN];
-    dub_json_complete_t  c;
-
-    if (dub_json_complete(obj, &c, err, sizeof(err)) != 0) {
-        ngx_rtmp_dub_sts_bad_payload(sts, "stream:complete", err);
-
-    } else if (ngx_rtmp_dub_sts_log_ok(sts, NGX_RTMP_DUB_LOG_COMPLETE)) {
+    if (ngx_rtmp_dub_sts_log_ok(sts, NGX_RTMP_DUB_LOG_COMPLETE)) {
         ngx_log_error(NGX_LOG_INFO, sts->log, 0,
                       "dub: \"%V/%V\" stream:complete from session %s: %L "
                       "fragments, %L success, %L partial, %L failed",
                       sts->app, sts->stream, sts->session_id,
-                      c.total_fragments, c.success_count, c.partial_count,
-                      c.failed_count);
+                      c->total_fragments, c->success_count, c->partial_count,
+                      c->failed_count);
     }
 
     if (sts->state != NGX_RTMP_DUB_STS_ENDING) {
@@ -340,20 +298,9 @@ ngx_rtmp_dub_sts_oversize(void *data, u_char *head, size_t len, size_t size)
         return;
     }
 
-    f = ngx_rtmp_dub_frag_find(sts, (char *) id, p - id);
+    f = ngx_rtmp_dub_frag_answered(sts, (char *) id, p - id);
 
-    if (f == NULL || (f->state != DUB_FRAG_SENT
-                      && f->state != DUB_FRAG_EXPIRED))
-    {
-        return;
-    }
-
-    f->answered = 1;
-
-    if (f->state == DUB_FRAG_EXPIRED) {
-        ngx_rtmp_dub_frag_late(f);
-
-    } else {
+    if (f) {
         ngx_log_error(NGX_LOG_ERR, sts->log, 0,
                       "dub: \"%V/%V\" fragment %s seq %uL: answer of %uz "
                       "bytes over the limit", sts->app, sts->stream,

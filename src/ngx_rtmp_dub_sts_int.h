@@ -141,6 +141,8 @@ void ngx_rtmp_dub_frag_dubbed(ngx_rtmp_dub_frag_t *f,
 void ngx_rtmp_dub_frag_late(ngx_rtmp_dub_frag_t *f);
 ngx_rtmp_dub_frag_t *ngx_rtmp_dub_frag_find(ngx_rtmp_dub_sts_t *sts,
     const char *id, size_t len);
+ngx_rtmp_dub_frag_t *ngx_rtmp_dub_frag_answered(ngx_rtmp_dub_sts_t *sts,
+    const char *id, size_t len);
 void ngx_rtmp_dub_frag_free_all(ngx_rtmp_dub_sts_t *sts);
 
 /* ngx_rtmp_dub_answer.c */
