@@ -201,8 +201,8 @@ ngx_rtmp_dub_parse_done(ngx_rtmp_dub_task_t *t)
 
     if (pt->rc != NGX_RTMP_DUB_ANSWER_OK) {
         ngx_log_error(NGX_LOG_ERR, sts->log, 0,
-                      "dub: \"%V/%V\" fragment %s seq %uL: bad "
-                      "fragment:processed: %s", sts->app, sts->stream,
+                      "dub: \"%V\" fragment %s seq %uL: bad "
+                      "fragment:processed: %s", sts->name,
                       f->id, f->seq, pt->err);
 
         /* still an answer: the STS is alive, the fragment is lost */
@@ -253,9 +253,9 @@ ngx_rtmp_dub_answer_frag(ngx_rtmp_dub_sts_t *sts,
 
         if (ngx_rtmp_dub_sts_log_ok(sts, NGX_RTMP_DUB_LOG_DUPLICATE)) {
             ngx_log_error(NGX_LOG_WARN, sts->log, 0,
-                          "dub: \"%V/%V\" fragment %s seq %uL: duplicate "
+                          "dub: \"%V\" fragment %s seq %uL: duplicate "
                           "answer from session %s, dropped",
-                          sts->app, sts->stream, f->id, f->seq,
+                          sts->name, f->id, f->seq,
                           sts->session_id);
         }
 
@@ -271,9 +271,9 @@ ngx_rtmp_dub_answer_frag(ngx_rtmp_dub_sts_t *sts,
     }
 
     if (ngx_rtmp_dub_sts_log_ok(sts, NGX_RTMP_DUB_LOG_LATE)) {
-        ngx_log_debug4(NGX_LOG_DEBUG_RTMP, sts->log, 0,
-                       "dub: \"%V/%V\" fragment %s seq %uL: answer after its "
-                       "time, dropped", sts->app, sts->stream, f->id,
+        ngx_log_debug3(NGX_LOG_DEBUG_RTMP, sts->log, 0,
+                       "dub: \"%V\" fragment %s seq %uL: answer after its "
+                       "time, dropped", sts->name, f->id,
                        f->seq);
     }
 
@@ -298,8 +298,8 @@ ngx_rtmp_dub_answer_unknown(ngx_rtmp_dub_sts_t *sts,
     if (pt->p.fragment_id[0] == '\0') {
         if (ngx_rtmp_dub_sts_log_ok(sts, NGX_RTMP_DUB_LOG_BAD_PAYLOAD)) {
             ngx_log_error(NGX_LOG_ERR, sts->log, 0,
-                          "dub: \"%V/%V\" malformed fragment:processed: %s",
-                          sts->app, sts->stream, pt->err);
+                          "dub: \"%V\" malformed fragment:processed: %s",
+                          sts->name, pt->err);
         }
 
         return;
@@ -307,8 +307,8 @@ ngx_rtmp_dub_answer_unknown(ngx_rtmp_dub_sts_t *sts,
 
     if (ngx_rtmp_dub_sts_log_ok(sts, NGX_RTMP_DUB_LOG_UNKNOWN_FRAGMENT)) {
         ngx_log_error(NGX_LOG_ERR, sts->log, 0,
-                      "dub: \"%V/%V\" fragment:processed for unknown "
-                      "fragment \"%s\" ignored", sts->app, sts->stream,
+                      "dub: \"%V\" fragment:processed for unknown "
+                      "fragment \"%s\" ignored", sts->name,
                       pt->p.fragment_id);
     }
 }
@@ -331,9 +331,9 @@ ngx_rtmp_dub_answer_accept(ngx_rtmp_dub_frag_t *f,
     ngx_rtmp_dub_metrics_rtt(sts->ms, rtt);
 
     ngx_rtmp_dub_debug(sts->log,
-                       "dub: \"%V/%V\" fragment %s seq %uL processed by "
-                       "session %s: %s in %Mms (STS %Lms)%s%s", sts->app,
-                       sts->stream, f->id, f->seq, sts->session_id,
+                       "dub: \"%V\" fragment %s seq %uL processed by "
+                       "session %s: %s in %Mms (STS %Lms)%s%s", sts->name,
+                       f->id, f->seq, sts->session_id,
                        dub_json_status_names[pt->p.status], rtt,
                        pt->p.processing_time_ms,
                        pt->p.has_error ? ", error " : "", pt->p.error_code);
@@ -476,8 +476,8 @@ ngx_rtmp_dub_dub_done(ngx_rtmp_dub_task_t *t)
 
     if (dt->rc != DUB_AUDIO_OK) {
         ngx_log_error(NGX_LOG_ERR, sts->log, 0,
-                      "dub: \"%V/%V\" fragment %s seq %uL: dubbed audio "
-                      "(%s) unusable: %s", sts->app, sts->stream, f->id,
+                      "dub: \"%V\" fragment %s seq %uL: dubbed audio "
+                      "(%s) unusable: %s", sts->name, f->id,
                       f->seq, dt->format, dt->err);
         ngx_rtmp_dub_frag_fail(f, DUB_FB_DECODE, 0);
         ngx_rtmp_dub_sts_ack(sts, f, "received");
@@ -485,9 +485,9 @@ ngx_rtmp_dub_dub_done(ngx_rtmp_dub_task_t *t)
     }
 
     ngx_rtmp_dub_debug(sts->log,
-                       "dub: \"%V/%V\" fragment %s seq %uL decoded: %L "
+                       "dub: \"%V\" fragment %s seq %uL decoded: %L "
                        "samples of %s to %L, tempo %.3f, %L padded, %L "
-                       "trimmed, %uz AAC frames", sts->app, sts->stream,
+                       "trimmed, %uz AAC frames", sts->name,
                        f->id, f->seq, dt->fit.in_samples, dt->format,
                        dt->fit.out_samples, dt->fit.tempo, dt->fit.padded,
                        dt->fit.trimmed, dt->out.nframes);

@@ -155,19 +155,28 @@ ngx_rtmp_dub_bridge_create(ngx_rtmp_session_t *s,
         return NULL;
     }
 
-    if (ngx_rtmp_dub_nbridges++ == 0) {
-        ngx_queue_init(&ngx_rtmp_dub_bridges);
-        ngx_rtmp_dub_bridge_watch(s->connection->log);
-    }
-
-    ngx_queue_insert_tail(&ngx_rtmp_dub_bridges, &b->queue);
-
     ngx_memcpy(b->name, name, len);
     b->raw.data = b->name;
     b->raw.len = len;
 
     b->stream.data = b->id;
     b->stream.len = dub_name_encode((char *) b->id, name, len);
+
+    b->label.len = dacf->cacf->name.len + 1 + b->stream.len;
+    b->label.data = ngx_alloc(b->label.len, s->connection->log);
+    if (b->label.data == NULL) {
+        ngx_free(b);
+        return NULL;
+    }
+
+    ngx_sprintf(b->label.data, "%V/%V", &dacf->cacf->name, &b->stream);
+
+    if (ngx_rtmp_dub_nbridges++ == 0) {
+        ngx_queue_init(&ngx_rtmp_dub_bridges);
+        ngx_rtmp_dub_bridge_watch(s->connection->log);
+    }
+
+    ngx_queue_insert_tail(&ngx_rtmp_dub_bridges, &b->queue);
 
     b->dacf = dacf;
     b->main_conf = s->main_conf;
@@ -196,8 +205,8 @@ ngx_rtmp_dub_bridge_create(ngx_rtmp_session_t *s,
         return b;
     }
 
-    b->sts = ngx_rtmp_dub_sts_create(&dacf->sts, &dacf->cacf->name,
-                                     &b->stream, &b->log, b->ms,
+    b->sts = ngx_rtmp_dub_sts_create(&dacf->sts, &b->label, &b->stream,
+                                     &b->log, b->ms,
                                      ngx_rtmp_dub_bridge_sts_done, b);
     if (b->sts == NULL) {
         ngx_rtmp_dub_bridge_free(b);
@@ -1158,6 +1167,7 @@ ngx_rtmp_dub_bridge_free(ngx_rtmp_dub_bridge_t *b)
     ngx_free(b->header[0].data);
     ngx_free(b->header[1].data);
     ngx_free(b->scratch);
+    ngx_free(b->label.data);
 
     ngx_queue_remove(&b->queue);
 

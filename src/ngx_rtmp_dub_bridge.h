@@ -51,6 +51,7 @@ struct ngx_rtmp_dub_bridge_s {
     ngx_str_t                   raw;            /* points into name */
     u_char                      id[dub_name_encoded_max(NGX_RTMP_MAX_NAME)];
     ngx_str_t                   stream;         /* points into id */
+    ngx_str_t                   label;          /* "app/stream", the log's */
 
     ngx_rtmp_dub_app_conf_t    *dacf;
     void                      **main_conf;

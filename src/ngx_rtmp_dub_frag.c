@@ -179,8 +179,8 @@ ngx_rtmp_dub_frag_probe(ngx_rtmp_dub_sts_t *sts)
     f->probe = 1;
 
     ngx_log_error(NGX_LOG_INFO, sts->log, 0,
-                  "dub: \"%V/%V\" breaker half-open: fragment %s is the "
-                  "probe", sts->app, sts->stream, f->id);
+                  "dub: \"%V\" breaker half-open: fragment %s is the "
+                  "probe", sts->name, f->id);
 
     if (sts->paused) {
         (void) ngx_rtmp_dub_sts_emit(sts, "stream:resume", NULL);
@@ -231,9 +231,9 @@ ngx_rtmp_dub_frag_send_one(ngx_rtmp_dub_sts_t *sts, ngx_rtmp_dub_frag_t *f)
 
     ngx_add_timer(&f->timeout, sts->conf->timeout);
 
-    ngx_log_debug7(NGX_LOG_DEBUG_RTMP, sts->log, 0,
-                   "dub: \"%V/%V\" fragment %s seq %uL sent to session %s: "
-                   "%uDms, %uD in flight", sts->app, sts->stream, f->id,
+    ngx_log_debug6(NGX_LOG_DEBUG_RTMP, sts->log, 0,
+                   "dub: \"%V\" fragment %s seq %uL sent to session %s: "
+                   "%uDms, %uD in flight", sts->name, f->id,
                    f->seq, sts->session_id, (uint32_t) f->audio.duration_ms,
                    (uint32_t) sts->gate.inflight);
 
@@ -298,9 +298,9 @@ ngx_rtmp_dub_frag_timeout(ngx_event_t *ev)
     f = ev->data;
     sts = f->sts;
 
-    ngx_log_debug6(NGX_LOG_DEBUG_RTMP, sts->log, 0,
-                   "dub: \"%V/%V\" fragment %s seq %uL: no answer from "
-                   "session %s within %Mms", sts->app, sts->stream,
+    ngx_log_debug5(NGX_LOG_DEBUG_RTMP, sts->log, 0,
+                   "dub: \"%V\" fragment %s seq %uL: no answer from "
+                   "session %s within %Mms", sts->name,
                    f->id, f->seq, sts->session_id,
                    ngx_current_msec - f->sent_at);
 
@@ -367,10 +367,10 @@ ngx_rtmp_dub_frag_expire(ngx_rtmp_dub_frag_t *f)
 
     sts = f->sts;
 
-    ngx_log_debug5(NGX_LOG_DEBUG_RTMP, sts->log, 0,
-                   "dub: \"%V/%V\" fragment %s seq %uL: no answer from "
+    ngx_log_debug4(NGX_LOG_DEBUG_RTMP, sts->log, 0,
+                   "dub: \"%V\" fragment %s seq %uL: no answer from "
                    "session %s by its output time",
-                   sts->app, sts->stream, f->id, f->seq,
+                   sts->name, f->id, f->seq,
                    sts->session_id);
 
     f->state = DUB_FRAG_EXPIRED;
@@ -407,9 +407,9 @@ ngx_rtmp_dub_frag_fail(ngx_rtmp_dub_frag_t *f, dub_fallback_e reason,
 
     ngx_rtmp_dub_frag_breaker(f, retryable);
 
-    ngx_log_debug5(NGX_LOG_DEBUG_RTMP, sts->log, 0,
-                   "dub: \"%V/%V\" segment %uL fragment %s falls back to "
-                   "its original audio: %s", sts->app, sts->stream,
+    ngx_log_debug4(NGX_LOG_DEBUG_RTMP, sts->log, 0,
+                   "dub: \"%V\" segment %uL fragment %s falls back to "
+                   "its original audio: %s", sts->name,
                    f->audio.index, f->id, dub_fallback_names[reason]);
 
     ngx_rtmp_dub_frag_resolve(f);
@@ -442,8 +442,8 @@ ngx_rtmp_dub_frag_breaker(ngx_rtmp_dub_frag_t *f, ngx_int_t retryable)
     }
 
     ngx_log_error(NGX_LOG_ERR, sts->log, 0,
-                  "dub: \"%V/%V\" breaker open after fragment %s: "
-                  "no fragment sent for %Mms", sts->app, sts->stream,
+                  "dub: \"%V\" breaker open after fragment %s: "
+                  "no fragment sent for %Mms", sts->name,
                   f->id, sts->conf->breaker_cooldown);
 
     ngx_rtmp_dub_stat_set(sts->ms, breaker, DUB_BREAKER_OPEN);

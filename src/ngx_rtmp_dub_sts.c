@@ -70,7 +70,7 @@ _Static_assert(sizeof(ngx_rtmp_dub_log_kinds)
 
 
 ngx_rtmp_dub_sts_t *
-ngx_rtmp_dub_sts_create(ngx_rtmp_dub_sts_conf_t *conf, ngx_str_t *app,
+ngx_rtmp_dub_sts_create(ngx_rtmp_dub_sts_conf_t *conf, ngx_str_t *name,
     ngx_str_t *stream, ngx_log_t *log, ngx_rtmp_dub_mslot_t *ms,
     ngx_rtmp_dub_sts_done_pt done, void *data)
 {
@@ -82,7 +82,7 @@ ngx_rtmp_dub_sts_create(ngx_rtmp_dub_sts_conf_t *conf, ngx_str_t *app,
     }
 
     sts->conf = conf;
-    sts->app = app;
+    sts->name = name;
     sts->stream = stream;
     sts->log = log;
     sts->ms = ms;
@@ -169,8 +169,8 @@ ngx_rtmp_dub_sts_connect(ngx_rtmp_dub_sts_t *sts)
     sts->init_pending = 0;
 
     ngx_log_error(NGX_LOG_INFO, sts->log, 0,
-                  "dub: \"%V/%V\" connecting to STS \"%V\"%s",
-                  sts->app, sts->stream, &sts->conf->url->url,
+                  "dub: \"%V\" connecting to STS \"%V\"%s",
+                  sts->name, &sts->conf->url->url,
                   sts->attempt ? " again" : "");
 
     sts->sio = ngx_rtmp_dub_sio_connect(sts->conf->url, sts->stream,
@@ -228,8 +228,8 @@ ngx_rtmp_dub_sts_lost(ngx_rtmp_dub_sts_t *sts)
     sts->attempt++;
 
     ngx_log_error(NGX_LOG_INFO, sts->log, 0,
-                  "dub: \"%V/%V\" STS reconnect attempt %ui in %Mms",
-                  sts->app, sts->stream, sts->attempt, delay);
+                  "dub: \"%V\" STS reconnect attempt %ui in %Mms",
+                  sts->name, sts->attempt, delay);
 
     ngx_add_timer(&sts->timer, delay);
 }
@@ -252,8 +252,8 @@ ngx_rtmp_dub_sts_timer(ngx_event_t *ev)
 
     case NGX_RTMP_DUB_STS_CONNECTING:
         ngx_log_error(NGX_LOG_ERR, sts->log, 0,
-                      "dub: \"%V/%V\" no stream:ready from STS \"%V\" "
-                      "within %Mms", sts->app, sts->stream,
+                      "dub: \"%V\" no stream:ready from STS \"%V\" "
+                      "within %Mms", sts->name,
                       &sts->conf->url->url, sts->conf->init_timeout);
 
         ngx_rtmp_dub_sts_close(sts);
@@ -262,8 +262,8 @@ ngx_rtmp_dub_sts_timer(ngx_event_t *ev)
 
     case NGX_RTMP_DUB_STS_ENDING:
         ngx_log_error(NGX_LOG_INFO, sts->log, 0,
-                      "dub: \"%V/%V\" no stream:complete within %Mms, "
-                      "closing", sts->app, sts->stream,
+                      "dub: \"%V\" no stream:complete within %Mms, "
+                      "closing", sts->name,
                       sts->conf->timeout);
 
         ngx_rtmp_dub_sts_close(sts);
@@ -281,9 +281,9 @@ ngx_rtmp_dub_sts_joined(void *data)
 {
     ngx_rtmp_dub_sts_t  *sts = data;
 
-    ngx_log_debug2(NGX_LOG_DEBUG_RTMP, sts->log, 0,
-                   "dub: \"%V/%V\" namespace joined",
-                   sts->app, sts->stream);
+    ngx_log_debug1(NGX_LOG_DEBUG_RTMP, sts->log, 0,
+                   "dub: \"%V\" namespace joined",
+                   sts->name);
 
     if (!sts->audio) {
         /*
@@ -352,8 +352,8 @@ ngx_rtmp_dub_sts_stream_init(ngx_rtmp_dub_sts_t *sts)
 
     if (dub_json_stream_init(&buf, &v) != 0) {
         ngx_log_error(NGX_LOG_ERR, sts->log, 0,
-                      "dub: \"%V/%V\" cannot make stream:init",
-                      sts->app, sts->stream);
+                      "dub: \"%V\" cannot make stream:init",
+                      sts->name);
         dub_buf_free(&buf);
         return;
     }
@@ -390,8 +390,8 @@ ngx_rtmp_dub_sts_ready(ngx_rtmp_dub_sts_t *sts, const char *session_id,
 
     if (ngx_rtmp_dub_sts_log_ok(sts, NGX_RTMP_DUB_LOG_READY)) {
         ngx_log_error(NGX_LOG_INFO, sts->log, 0,
-                      "dub: \"%V/%V\" STS session %s ready, max in flight "
-                      "%ui", sts->app, sts->stream, sts->session_id,
+                      "dub: \"%V\" STS session %s ready, max in flight "
+                      "%ui", sts->name, sts->session_id,
                       (ngx_uint_t) sts->gate.max_inflight);
     }
 
@@ -484,9 +484,9 @@ void
 ngx_rtmp_dub_sts_free(ngx_rtmp_dub_sts_t *sts)
 {
     ngx_log_error(NGX_LOG_INFO, sts->log, 0,
-                  "dub: \"%V/%V\" done: %uL sent, %uL success, %uL partial, "
+                  "dub: \"%V\" done: %uL sent, %uL success, %uL partial, "
                   "%uL failed, %uL late answers, %uL reconnects",
-                  sts->app, sts->stream, sts->sent,
+                  sts->name, sts->sent,
                   sts->processed[DUB_STATUS_SUCCESS],
                   sts->processed[DUB_STATUS_PARTIAL],
                   sts->processed[DUB_STATUS_FAILED], sts->late_answers,
@@ -541,8 +541,8 @@ ngx_rtmp_dub_sts_emit(ngx_rtmp_dub_sts_t *sts, const char *event,
     }
 
     ngx_log_error(NGX_LOG_INFO, sts->log, 0,
-                  "dub: \"%V/%V\" %s to session %s%s%s",
-                  sts->app, sts->stream, event, sts->session_id,
+                  "dub: \"%V\" %s to session %s%s%s",
+                  sts->name, event, sts->session_id,
                   reason ? ": " : "", reason ? reason : "");
 
     return ngx_rtmp_dub_sio_send(sts->sio, &buf);
@@ -575,9 +575,9 @@ ngx_rtmp_dub_sts_ack(ngx_rtmp_dub_sts_t *sts, ngx_rtmp_dub_frag_t *f,
         return;
     }
 
-    ngx_log_debug5(NGX_LOG_DEBUG_RTMP, sts->log, 0,
-                   "dub: \"%V/%V\" fragment %s seq %uL: \"%s\"",
-                   sts->app, sts->stream, f->id, f->seq, status);
+    ngx_log_debug4(NGX_LOG_DEBUG_RTMP, sts->log, 0,
+                   "dub: \"%V\" fragment %s seq %uL: \"%s\"",
+                   sts->name, f->id, f->seq, status);
 
     (void) ngx_rtmp_dub_sio_send(sts->sio, &buf);
 }
@@ -646,17 +646,17 @@ ngx_rtmp_dub_sts_log_summary(ngx_rtmp_dub_sts_t *sts, ngx_uint_t kind,
     level = ngx_rtmp_dub_log_kinds[kind].level;
 
     if (level == NGX_LOG_DEBUG) {
-        ngx_log_debug5(NGX_LOG_DEBUG_RTMP, sts->log, 0,
-                       "dub: \"%V/%V\" %uL more \"%s\" lines suppressed in "
-                       "the last %Ls", sts->app, sts->stream, n,
+        ngx_log_debug4(NGX_LOG_DEBUG_RTMP, sts->log, 0,
+                       "dub: \"%V\" %uL more \"%s\" lines suppressed in "
+                       "the last %Ls", sts->name, n,
                        ngx_rtmp_dub_log_kinds[kind].name,
                        (span + 999) / 1000);
         return;
     }
 
     ngx_log_error(level, sts->log, 0,
-                  "dub: \"%V/%V\" %uL more \"%s\" lines suppressed in the "
-                  "last %Ls", sts->app, sts->stream, n,
+                  "dub: \"%V\" %uL more \"%s\" lines suppressed in the "
+                  "last %Ls", sts->name, n,
                   ngx_rtmp_dub_log_kinds[kind].name, (span + 999) / 1000);
 }
 

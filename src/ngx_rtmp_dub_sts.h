@@ -54,12 +54,13 @@ typedef void (*ngx_rtmp_dub_sts_done_pt)(void *data);
 
 
 /*
- * "app" and "stream" name it in the log (the stream as it leaves nginx,
- * dub_name.h), "log" is the owner's, "ms" its metrics slot or NULL; all
- * four outlive the session.
+ * "name" names it in the log ("app/stream", and its language if the
+ * stream has several), "stream" is what the STS knows it by (the name as
+ * it leaves nginx, dub_name.h), "log" is the owner's, "ms" its metrics
+ * slot or NULL; all four outlive the session.
  */
 ngx_rtmp_dub_sts_t *ngx_rtmp_dub_sts_create(ngx_rtmp_dub_sts_conf_t *conf,
-    ngx_str_t *app, ngx_str_t *stream, ngx_log_t *log,
+    ngx_str_t *name, ngx_str_t *stream, ngx_log_t *log,
     ngx_rtmp_dub_mslot_t *ms, ngx_rtmp_dub_sts_done_pt done, void *data);
 
 /* a publisher feeds the stream (again): connect, unless connected */

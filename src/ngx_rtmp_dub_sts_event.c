@@ -55,8 +55,8 @@ ngx_rtmp_dub_sts_event(void *data, ngx_rtmp_dub_sio_msg_t *msg)
     if (msg->json_len > NGX_RTMP_DUB_SMALL_EVENT) {
         if (ngx_rtmp_dub_sts_log_ok(sts, NGX_RTMP_DUB_LOG_LARGE_EVENT)) {
             ngx_log_error(NGX_LOG_ERR, sts->log, 0,
-                          "dub: \"%V/%V\" %uz byte event \"%*s...\" from "
-                          "the STS ignored", sts->app, sts->stream,
+                          "dub: \"%V\" %uz byte event \"%*s...\" from "
+                          "the STS ignored", sts->name,
                           msg->json_len, ngx_min(msg->json_len, 40),
                           msg->json);
         }
@@ -70,8 +70,8 @@ ngx_rtmp_dub_sts_event(void *data, ngx_rtmp_dub_sio_msg_t *msg)
     {
         if (ngx_rtmp_dub_sts_log_ok(sts, NGX_RTMP_DUB_LOG_MALFORMED)) {
             ngx_log_error(NGX_LOG_ERR, sts->log, 0,
-                          "dub: \"%V/%V\" malformed event from the STS: %s",
-                          sts->app, sts->stream, err);
+                          "dub: \"%V\" malformed event from the STS: %s",
+                          sts->name, err);
         }
 
         ngx_rtmp_dub_sio_msg_free(msg);
@@ -102,9 +102,8 @@ ngx_rtmp_dub_sts_small_event(ngx_rtmp_dub_sts_t *sts, dub_json_event_t *ev)
     if (dub_json_payload(ev->name, ev->payload, &p, err, sizeof(err)) != 0) {
         if (ngx_rtmp_dub_sts_log_ok(sts, NGX_RTMP_DUB_LOG_BAD_PAYLOAD)) {
             ngx_log_error(NGX_LOG_ERR, sts->log, 0,
-                          "dub: \"%V/%V\" bad %s%s: %s", sts->app,
-                          sts->stream, ev->name, ngx_strchr(ev->name, ':')
-                                                 ? "" : " event", err);
+                          "dub: \"%V\" bad %s%s: %s", sts->name, ev->name,
+                          ngx_strchr(ev->name, ':') ? "" : " event", err);
         }
 
         return;
@@ -118,9 +117,9 @@ ngx_rtmp_dub_sts_small_event(ngx_rtmp_dub_sts_t *sts, dub_json_event_t *ev)
         break;
 
     case DUB_JSON_ACK:
-        ngx_log_debug4(NGX_LOG_DEBUG_RTMP, sts->log, 0,
-                       "dub: \"%V/%V\" fragment %s acked: %s", sts->app,
-                       sts->stream, p.u.ack.fragment_id, p.u.ack.status);
+        ngx_log_debug3(NGX_LOG_DEBUG_RTMP, sts->log, 0,
+                       "dub: \"%V\" fragment %s acked: %s", sts->name,
+                       p.u.ack.fragment_id, p.u.ack.status);
         break;
 
     case DUB_JSON_BACKPRESSURE:
@@ -138,8 +137,8 @@ ngx_rtmp_dub_sts_small_event(ngx_rtmp_dub_sts_t *sts, dub_json_event_t *ev)
     default:
         if (ngx_rtmp_dub_sts_log_ok(sts, NGX_RTMP_DUB_LOG_UNKNOWN_EVENT)) {
             ngx_log_error(NGX_LOG_INFO, sts->log, 0,
-                          "dub: \"%V/%V\" unknown event \"%s\" from the "
-                          "STS ignored", sts->app, sts->stream, ev->name);
+                          "dub: \"%V\" unknown event \"%s\" from the "
+                          "STS ignored", sts->name, ev->name);
         }
     }
 }
@@ -157,8 +156,8 @@ ngx_rtmp_dub_sts_on_backpressure(ngx_rtmp_dub_sts_t *sts,
 
     if (ngx_rtmp_dub_sts_log_ok(sts, NGX_RTMP_DUB_LOG_BACKPRESSURE)) {
         ngx_log_error(NGX_LOG_INFO, sts->log, 0,
-                      "dub: \"%V/%V\" backpressure from session %s: %s, "
-                      "delay %Lms, severity \"%s\"", sts->app, sts->stream,
+                      "dub: \"%V\" backpressure from session %s: %s, "
+                      "delay %Lms, severity \"%s\"", sts->name,
                       sts->session_id, dub_json_bp_names[bp->action],
                       sts->gate.bp_delay, bp->severity);
     }
@@ -172,8 +171,8 @@ ngx_rtmp_dub_sts_on_error(ngx_rtmp_dub_sts_t *sts, dub_json_error_t *e)
 {
     if (ngx_rtmp_dub_sts_log_ok(sts, NGX_RTMP_DUB_LOG_ERROR)) {
         ngx_log_error(NGX_LOG_ERR, sts->log, 0,
-                      "dub: \"%V/%V\" STS error %s%s%s: \"%s\", %s",
-                      sts->app, sts->stream, e->code,
+                      "dub: \"%V\" STS error %s%s%s: \"%s\", %s",
+                      sts->name, e->code,
                       e->fragment_id[0] ? " for fragment " : "",
                       e->fragment_id, e->message,
                       e->retryable ? "retryable" : "not retryable");
@@ -212,8 +211,8 @@ ngx_rtmp_dub_sts_on_error(ngx_rtmp_dub_sts_t *sts, dub_json_error_t *e)
          */
 
         ngx_log_error(NGX_LOG_ERR, sts->log, 0,
-                      "dub: \"%V/%V\" STS refused stream:init: %s",
-                      sts->app, sts->stream, e->code);
+                      "dub: \"%V\" STS refused stream:init: %s",
+                      sts->name, e->code);
 
         ngx_rtmp_dub_sts_close(sts);
         ngx_rtmp_dub_sts_lost(sts);
@@ -245,9 +244,9 @@ ngx_rtmp_dub_sts_on_complete(ngx_rtmp_dub_sts_t *sts, dub_json_complete_t *c)
 {
     if (ngx_rtmp_dub_sts_log_ok(sts, NGX_RTMP_DUB_LOG_COMPLETE)) {
         ngx_log_error(NGX_LOG_INFO, sts->log, 0,
-                      "dub: \"%V/%V\" stream:complete from session %s: %L "
+                      "dub: \"%V\" stream:complete from session %s: %L "
                       "fragments, %L success, %L partial, %L failed",
-                      sts->app, sts->stream, sts->session_id,
+                      sts->name, sts->session_id,
                       c->total_fragments, c->success_count, c->partial_count,
                       c->failed_count);
     }
@@ -302,8 +301,8 @@ ngx_rtmp_dub_sts_oversize(void *data, u_char *head, size_t len, size_t size)
 
     if (f) {
         ngx_log_error(NGX_LOG_ERR, sts->log, 0,
-                      "dub: \"%V/%V\" fragment %s seq %uL: answer of %uz "
-                      "bytes over the limit", sts->app, sts->stream,
+                      "dub: \"%V\" fragment %s seq %uL: answer of %uz "
+                      "bytes over the limit", sts->name,
                       f->id, f->seq, size);
         ngx_rtmp_dub_frag_fail(f, DUB_FB_OVERSIZE, 0);
     }
@@ -324,8 +323,8 @@ ngx_rtmp_dub_sts_closed(void *data, ngx_rtmp_dub_sio_end_e why,
 
     level = (why == NGX_RTMP_DUB_SIO_CLOSED) ? NGX_LOG_INFO : NGX_LOG_ERR;
 
-    ngx_log_error(level, sts->log, 0, "dub: \"%V/%V\" STS \"%V\" %s%s%s: %s",
-                  sts->app, sts->stream, &sts->conf->url->url,
+    ngx_log_error(level, sts->log, 0, "dub: \"%V\" STS \"%V\" %s%s%s: %s",
+                  sts->name, &sts->conf->url->url,
                   ngx_rtmp_dub_sts_end_names[why],
                   sts->session_id[0] ? ", session " : "", sts->session_id,
                   reason);
@@ -346,8 +345,8 @@ static void
 ngx_rtmp_dub_sts_auth_failed(ngx_rtmp_dub_sts_t *sts)
 {
     ngx_log_error(NGX_LOG_ERR, sts->log, 0,
-                  "dub: \"%V/%V\" STS refused the credentials: no more "
-                  "attempts for this stream", sts->app, sts->stream);
+                  "dub: \"%V\" STS refused the credentials: no more "
+                  "attempts for this stream", sts->name);
 
     sts->auth_failed = 1;
 }

@@ -38,8 +38,8 @@ typedef enum {
 
 struct ngx_rtmp_dub_sts_s {
     ngx_rtmp_dub_sts_conf_t    *conf;
-    ngx_str_t                  *app;
-    ngx_str_t                  *stream;
+    ngx_str_t                  *name;           /* for the log */
+    ngx_str_t                  *stream;         /* for the STS */
     ngx_log_t                  *log;
     ngx_rtmp_dub_mslot_t       *ms;             /* metrics, or NULL */
     ngx_rtmp_dub_sts_done_pt    done;
