@@ -30,6 +30,8 @@ static void dub_json_print(void *ctx, const char *str, size_t len);
 static yajl_gen dub_json_gen(dub_buf_t *b, const char *event);
 static int dub_json_done(yajl_gen g, dub_buf_t *b, int event);
 static yajl_val dub_json_get(yajl_val obj, const char *key);
+static int dub_json_field(yajl_val obj, const char *key, int required,
+    yajl_val *v, char *err, size_t errlen);
 static int dub_json_str(yajl_val obj, const char *key, char *out,
     size_t size, int required, int truncate, char *err, size_t errlen);
 static int dub_json_num(yajl_val obj, const char *key, int64_t *out,
@@ -828,6 +830,32 @@ dub_json_get(yajl_val obj, const char *key)
 }
 
 
+/*
+ * A member's value in "*v", NULL when it is absent or null: -1 then if it
+ * is required
+ */
+
+static int
+dub_json_field(yajl_val obj, const char *key, int required, yajl_val *v,
+    char *err, size_t errlen)
+{
+    *v = dub_json_get(obj, key);
+
+    if (*v != NULL && !YAJL_IS_NULL(*v)) {
+        return 0;
+    }
+
+    *v = NULL;
+
+    if (required) {
+        snprintf(err, errlen, "\"%s\" is missing", key);
+        return -1;
+    }
+
+    return 0;
+}
+
+
 static int
 dub_json_str(yajl_val obj, const char *key, char *out, size_t size,
     int required, int truncate, char *err, size_t errlen)
@@ -837,14 +865,11 @@ dub_json_str(yajl_val obj, const char *key, char *out, size_t size,
 
     out[0] = '\0';
 
-    v = dub_json_get(obj, key);
+    if (dub_json_field(obj, key, required, &v, err, errlen) != 0) {
+        return -1;
+    }
 
-    if (v == NULL || YAJL_IS_NULL(v)) {
-        if (required) {
-            snprintf(err, errlen, "\"%s\" is missing", key);
-            return -1;
-        }
-
+    if (v == NULL) {
         return 0;
     }
 
@@ -879,14 +904,11 @@ dub_json_num(yajl_val obj, const char *key, int64_t *out, int required,
     double    d;
     yajl_val  v;
 
-    v = dub_json_get(obj, key);
+    if (dub_json_field(obj, key, required, &v, err, errlen) != 0) {
+        return -1;
+    }
 
-    if (v == NULL || YAJL_IS_NULL(v)) {
-        if (required) {
-            snprintf(err, errlen, "\"%s\" is missing", key);
-            return -1;
-        }
-
+    if (v == NULL) {
         return 0;
     }
 
@@ -917,9 +939,11 @@ dub_json_bool(yajl_val obj, const char *key, int *out, char *err,
 {
     yajl_val  v;
 
-    v = dub_json_get(obj, key);
+    if (dub_json_field(obj, key, 0, &v, err, errlen) != 0) {
+        return -1;
+    }
 
-    if (v == NULL || YAJL_IS_NULL(v)) {
+    if (v == NULL) {
         return 0;
     }
 
