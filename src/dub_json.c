@@ -30,14 +30,28 @@ static void dub_json_print(void *ctx, const char *str, size_t len);
 static yajl_gen dub_json_gen(dub_buf_t *b, const char *event);
 static int dub_json_done(yajl_gen g, dub_buf_t *b, int event);
 static yajl_val dub_json_get(yajl_val obj, const char *key);
+static int dub_json_field(yajl_val obj, const char *key, int required,
+    yajl_val *v, char *err, size_t errlen);
 static int dub_json_str(yajl_val obj, const char *key, char *out,
     size_t size, int required, int truncate, char *err, size_t errlen);
 static int dub_json_num(yajl_val obj, const char *key, int64_t *out,
     int required, char *err, size_t errlen);
 static int dub_json_bool(yajl_val obj, const char *key, int *out,
     char *err, size_t errlen);
+static yajl_val dub_json_tree(const char *text, size_t len, char *err,
+    size_t errlen);
+static int dub_json_processed_error(yajl_val v, dub_json_processed_t *p,
+    char *err, size_t errlen);
+static int dub_json_open_fields(yajl_val root, dub_json_open_t *o,
+    char *err, size_t errlen);
+static int dub_json_retryable(yajl_val obj, const char *code, int *out,
+    char *err, size_t errlen);
 static int dub_json_audio(yajl_val a, dub_json_processed_t *p, char *err,
     size_t errlen);
+static int dub_json_uint(yajl_val obj, const char *key, int64_t max,
+    unsigned *out, char *err, size_t errlen);
+static int dub_json_placeholder(yajl_val d, dub_json_processed_t *p,
+    char *err, size_t errlen);
 static int dub_json_retryable_code(const char *code);
 static int dub_json_name(const char *s, const char *const *names, int n);
 
@@ -289,33 +303,12 @@ int
 dub_json_event_parse(const char *text, size_t len, dub_json_event_t *ev,
     char *err, size_t errlen)
 {
-    char      ebuf[256], *nl;
     yajl_val  name;
 
     memset(ev, 0, sizeof(dub_json_event_t));
 
-    if (text[len] != '\0') {
-        snprintf(err, errlen, "event text not terminated");
-        return -1;
-    }
-
-    if (!dub_json_depth_ok(text, len, DUB_JSON_MAX_DEPTH)) {
-        snprintf(err, errlen, "JSON nested deeper than %d",
-                 DUB_JSON_MAX_DEPTH);
-        return -1;
-    }
-
-    ebuf[0] = '\0';
-
-    ev->root = yajl_tree_parse(text, ebuf, sizeof(ebuf));
-
+    ev->root = dub_json_tree(text, len, err, errlen);
     if (ev->root == NULL) {
-        nl = strchr(ebuf, '\n');
-        if (nl) {
-            *nl = '\0';
-        }
-
-        snprintf(err, errlen, "invalid JSON: %s", ebuf);
         return -1;
     }
 
@@ -347,6 +340,42 @@ failed:
     ev->root = NULL;
 
     return -1;
+}
+
+
+/* the tree of an event's text, or NULL with the reason in "err" */
+
+static yajl_val
+dub_json_tree(const char *text, size_t len, char *err, size_t errlen)
+{
+    char      ebuf[256], *nl;
+    yajl_val  root;
+
+    if (text[len] != '\0') {
+        snprintf(err, errlen, "event text not terminated");
+        return NULL;
+    }
+
+    if (!dub_json_depth_ok(text, len, DUB_JSON_MAX_DEPTH)) {
+        snprintf(err, errlen, "JSON nested deeper than %d",
+                 DUB_JSON_MAX_DEPTH);
+        return NULL;
+    }
+
+    ebuf[0] = '\0';
+
+    root = yajl_tree_parse(text, ebuf, sizeof(ebuf));
+
+    if (root == NULL) {
+        nl = strchr(ebuf, '\n');
+        if (nl) {
+            *nl = '\0';
+        }
+
+        snprintf(err, errlen, "invalid JSON: %s", ebuf);
+    }
+
+    return root;
 }
 
 
@@ -420,7 +449,6 @@ int
 dub_json_processed(yajl_val obj, dub_json_processed_t *p, char *err,
     size_t errlen)
 {
-    int       retryable;
     char      status[16];
     yajl_val  v;
 
@@ -454,38 +482,10 @@ dub_json_processed(yajl_val obj, dub_json_processed_t *p, char *err,
         return -1;
     }
 
-    v = dub_json_get(obj, "error");
-
-    if (v && !YAJL_IS_NULL(v)) {
-        if (!YAJL_IS_OBJECT(v)) {
-            snprintf(err, errlen, "fragment:processed \"error\" is not an "
-                     "object");
-            return -1;
-        }
-
-        p->has_error = 1;
-
-        if (dub_json_str(v, "code", p->error_code, sizeof(p->error_code), 0,
-                         1, err, errlen) != 0
-            || dub_json_str(v, "message", p->error_message,
-                            sizeof(p->error_message), 0, 1, err, errlen) != 0
-            || dub_json_str(v, "stage", p->error_stage,
-                            sizeof(p->error_stage), 0, 1, err, errlen) != 0)
-        {
-            return -1;
-        }
-
-        retryable = -1;
-
-        if (dub_json_bool(v, "retryable", &retryable, err, errlen) != 0) {
-            return -1;
-        }
-
-        if (retryable == -1) {
-            retryable = dub_json_retryable_code(p->error_code);
-        }
-
-        p->retryable = retryable ? 1 : 0;
+    if (dub_json_processed_error(dub_json_get(obj, "error"), p, err, errlen)
+        != 0)
+    {
+        return -1;
     }
 
     if (p->status == DUB_STATUS_FAILED) {
@@ -501,6 +501,44 @@ dub_json_processed(yajl_val obj, dub_json_processed_t *p, char *err,
     }
 
     return dub_json_audio(v, p, err, errlen);
+}
+
+
+/* fragment:processed "error": absent, null, or an object */
+
+static int
+dub_json_processed_error(yajl_val v, dub_json_processed_t *p, char *err,
+    size_t errlen)
+{
+    int  retryable;
+
+    if (v == NULL || YAJL_IS_NULL(v)) {
+        return 0;
+    }
+
+    if (!YAJL_IS_OBJECT(v)) {
+        snprintf(err, errlen, "fragment:processed \"error\" is not an "
+                 "object");
+        return -1;
+    }
+
+    p->has_error = 1;
+
+    if (dub_json_str(v, "code", p->error_code, sizeof(p->error_code), 0,
+                     1, err, errlen) != 0
+        || dub_json_str(v, "message", p->error_message,
+                        sizeof(p->error_message), 0, 1, err, errlen) != 0
+        || dub_json_str(v, "stage", p->error_stage,
+                        sizeof(p->error_stage), 0, 1, err, errlen) != 0
+        || dub_json_retryable(v, p->error_code, &retryable, err, errlen)
+           != 0)
+    {
+        return -1;
+    }
+
+    p->retryable = retryable;
+
+    return 0;
 }
 
 
@@ -566,22 +604,13 @@ dub_json_error(yajl_val obj, dub_json_error_t *e, char *err, size_t errlen)
         || dub_json_str(obj, "severity", e->severity, sizeof(e->severity),
                         0, 1, err, errlen) != 0
         || dub_json_str(obj, "fragment_id", e->fragment_id,
-                        sizeof(e->fragment_id), 0, 0, err, errlen) != 0)
+                        sizeof(e->fragment_id), 0, 0, err, errlen) != 0
+        || dub_json_retryable(obj, e->code, &retryable, err, errlen) != 0)
     {
         return -1;
     }
 
-    retryable = -1;
-
-    if (dub_json_bool(obj, "retryable", &retryable, err, errlen) != 0) {
-        return -1;
-    }
-
-    if (retryable == -1) {
-        retryable = dub_json_retryable_code(e->code);
-    }
-
-    e->retryable = retryable ? 1 : 0;
+    e->retryable = retryable;
 
     return 0;
 }
@@ -658,45 +687,49 @@ dub_json_open(const char *text, size_t len, dub_json_open_t *o, char *err,
         return -1;
     }
 
-    rc = dub_json_str(root, "sid", o->sid, sizeof(o->sid), 1, 0, err,
-                      errlen);
-
-    if (rc == 0) {
-        rc = dub_json_num(root, "pingInterval", &o->ping_interval, 1, err,
-                          errlen);
-    }
-
-    if (rc == 0) {
-        rc = dub_json_num(root, "pingTimeout", &o->ping_timeout, 1, err,
-                          errlen);
-    }
-
-    if (rc == 0) {
-        /* python-engineio 4.3 leaves it out */
-        rc = dub_json_num(root, "maxPayload", &o->max_payload, 0, err,
-                          errlen);
-    }
-
-    if (rc == 0 && (o->ping_interval <= 0 || o->ping_timeout <= 0)) {
-        snprintf(err, errlen, "open packet has no usable ping times");
-        rc = -1;
-    }
-
-    if (rc == 0 && o->ping_interval > DUB_JSON_PING_MAX) {
-        snprintf(err, errlen, "\"pingInterval\" %" PRId64 " is over %d ms",
-                 o->ping_interval, DUB_JSON_PING_MAX);
-        rc = -1;
-    }
-
-    if (rc == 0 && o->ping_timeout > DUB_JSON_PING_MAX) {
-        snprintf(err, errlen, "\"pingTimeout\" %" PRId64 " is over %d ms",
-                 o->ping_timeout, DUB_JSON_PING_MAX);
-        rc = -1;
-    }
+    rc = dub_json_open_fields(root, o, err, errlen);
 
     yajl_tree_free(root);
 
     return rc;
+}
+
+
+static int
+dub_json_open_fields(yajl_val root, dub_json_open_t *o, char *err,
+    size_t errlen)
+{
+    if (dub_json_str(root, "sid", o->sid, sizeof(o->sid), 1, 0, err,
+                     errlen) != 0
+        || dub_json_num(root, "pingInterval", &o->ping_interval, 1, err,
+                        errlen) != 0
+        || dub_json_num(root, "pingTimeout", &o->ping_timeout, 1, err,
+                        errlen) != 0
+        /* python-engineio 4.3 leaves it out */
+        || dub_json_num(root, "maxPayload", &o->max_payload, 0, err,
+                        errlen) != 0)
+    {
+        return -1;
+    }
+
+    if (o->ping_interval <= 0 || o->ping_timeout <= 0) {
+        snprintf(err, errlen, "open packet has no usable ping times");
+        return -1;
+    }
+
+    if (o->ping_interval > DUB_JSON_PING_MAX) {
+        snprintf(err, errlen, "\"pingInterval\" %" PRId64 " is over %d ms",
+                 o->ping_interval, DUB_JSON_PING_MAX);
+        return -1;
+    }
+
+    if (o->ping_timeout > DUB_JSON_PING_MAX) {
+        snprintf(err, errlen, "\"pingTimeout\" %" PRId64 " is over %d ms",
+                 o->ping_timeout, DUB_JSON_PING_MAX);
+        return -1;
+    }
+
+    return 0;
 }
 
 
@@ -797,6 +830,32 @@ dub_json_get(yajl_val obj, const char *key)
 }
 
 
+/*
+ * A member's value in "*v", NULL when it is absent or null: -1 then if it
+ * is required
+ */
+
+static int
+dub_json_field(yajl_val obj, const char *key, int required, yajl_val *v,
+    char *err, size_t errlen)
+{
+    *v = dub_json_get(obj, key);
+
+    if (*v != NULL && !YAJL_IS_NULL(*v)) {
+        return 0;
+    }
+
+    *v = NULL;
+
+    if (required) {
+        snprintf(err, errlen, "\"%s\" is missing", key);
+        return -1;
+    }
+
+    return 0;
+}
+
+
 static int
 dub_json_str(yajl_val obj, const char *key, char *out, size_t size,
     int required, int truncate, char *err, size_t errlen)
@@ -806,14 +865,11 @@ dub_json_str(yajl_val obj, const char *key, char *out, size_t size,
 
     out[0] = '\0';
 
-    v = dub_json_get(obj, key);
+    if (dub_json_field(obj, key, required, &v, err, errlen) != 0) {
+        return -1;
+    }
 
-    if (v == NULL || YAJL_IS_NULL(v)) {
-        if (required) {
-            snprintf(err, errlen, "\"%s\" is missing", key);
-            return -1;
-        }
-
+    if (v == NULL) {
         return 0;
     }
 
@@ -848,14 +904,11 @@ dub_json_num(yajl_val obj, const char *key, int64_t *out, int required,
     double    d;
     yajl_val  v;
 
-    v = dub_json_get(obj, key);
+    if (dub_json_field(obj, key, required, &v, err, errlen) != 0) {
+        return -1;
+    }
 
-    if (v == NULL || YAJL_IS_NULL(v)) {
-        if (required) {
-            snprintf(err, errlen, "\"%s\" is missing", key);
-            return -1;
-        }
-
+    if (v == NULL) {
         return 0;
     }
 
@@ -886,9 +939,11 @@ dub_json_bool(yajl_val obj, const char *key, int *out, char *err,
 {
     yajl_val  v;
 
-    v = dub_json_get(obj, key);
+    if (dub_json_field(obj, key, 0, &v, err, errlen) != 0) {
+        return -1;
+    }
 
-    if (v == NULL || YAJL_IS_NULL(v)) {
+    if (v == NULL) {
         return 0;
     }
 
@@ -903,44 +958,48 @@ dub_json_bool(yajl_val obj, const char *key, int *out, char *err,
 }
 
 
+/*
+ * "retryable" as the STS says it, or else as its error code tells:
+ * 1 or 0 in "*out"
+ */
+
+static int
+dub_json_retryable(yajl_val obj, const char *code, int *out, char *err,
+    size_t errlen)
+{
+    int  retryable;
+
+    retryable = -1;
+
+    if (dub_json_bool(obj, "retryable", &retryable, err, errlen) != 0) {
+        return -1;
+    }
+
+    if (retryable == -1) {
+        retryable = dub_json_retryable_code(code);
+    }
+
+    *out = retryable ? 1 : 0;
+
+    return 0;
+}
+
+
 static int
 dub_json_audio(yajl_val a, dub_json_processed_t *p, char *err, size_t errlen)
 {
-    int64_t   n;
-    yajl_val  d, ph;
+    yajl_val  d;
 
     if (dub_json_str(a, "format", p->format, sizeof(p->format), 1, 0, err,
                      errlen) != 0
         || dub_json_num(a, "duration_ms", &p->duration_ms, 0, err, errlen)
-           != 0)
+           != 0
+        || dub_json_uint(a, "sample_rate_hz", 1000000, &p->sample_rate_hz,
+                         err, errlen) != 0
+        || dub_json_uint(a, "channels", 64, &p->channels, err, errlen) != 0)
     {
         return -1;
     }
-
-    n = 0;
-
-    if (dub_json_num(a, "sample_rate_hz", &n, 0, err, errlen) != 0) {
-        return -1;
-    }
-
-    if (n < 0 || n > 1000000) {
-        snprintf(err, errlen, "\"sample_rate_hz\" out of range");
-        return -1;
-    }
-
-    p->sample_rate_hz = (unsigned) n;
-    n = 0;
-
-    if (dub_json_num(a, "channels", &n, 0, err, errlen) != 0) {
-        return -1;
-    }
-
-    if (n < 0 || n > 64) {
-        snprintf(err, errlen, "\"channels\" out of range");
-        return -1;
-    }
-
-    p->channels = (unsigned) n;
 
     d = dub_json_get(a, "data_base64");
 
@@ -953,28 +1012,62 @@ dub_json_audio(yajl_val a, dub_json_processed_t *p, char *err, size_t errlen)
 
     /* a binary attachment: {"_placeholder":true,"num":0} */
 
-    ph = dub_json_get(d, "_placeholder");
-
-    if (YAJL_IS_OBJECT(d) && YAJL_IS_TRUE(ph)) {
-        n = -1;
-
-        if (dub_json_num(d, "num", &n, 1, err, errlen) != 0) {
-            return -1;
-        }
-
-        if (n < 0 || n >= 16) {
-            snprintf(err, errlen, "attachment number out of range");
-            return -1;
-        }
-
-        p->attachment = (int) n;
-        p->has_audio = 1;
-        return 0;
+    if (YAJL_IS_OBJECT(d) && YAJL_IS_TRUE(dub_json_get(d, "_placeholder"))) {
+        return dub_json_placeholder(d, p, err, errlen);
     }
 
     snprintf(err, errlen, "\"dubbed_audio\" has no \"data_base64\" string");
 
     return -1;
+}
+
+
+/* an optional number from 0 to "max", 0 when absent */
+
+static int
+dub_json_uint(yajl_val obj, const char *key, int64_t max, unsigned *out,
+    char *err, size_t errlen)
+{
+    int64_t  n;
+
+    n = 0;
+
+    if (dub_json_num(obj, key, &n, 0, err, errlen) != 0) {
+        return -1;
+    }
+
+    if (n < 0 || n > max) {
+        snprintf(err, errlen, "\"%s\" out of range", key);
+        return -1;
+    }
+
+    *out = (unsigned) n;
+
+    return 0;
+}
+
+
+static int
+dub_json_placeholder(yajl_val d, dub_json_processed_t *p, char *err,
+    size_t errlen)
+{
+    int64_t  n;
+
+    n = -1;
+
+    if (dub_json_num(d, "num", &n, 1, err, errlen) != 0) {
+        return -1;
+    }
+
+    if (n < 0 || n >= 16) {
+        snprintf(err, errlen, "attachment number out of range");
+        return -1;
+    }
+
+    p->attachment = (int) n;
+    p->has_audio = 1;
+
+    return 0;
 }
 
 

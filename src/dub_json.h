@@ -158,7 +158,7 @@ typedef struct {
 } dub_json_open_t;
 
 
-/* builders: append the Socket.IO event array ["name", {...}] */
+/* builders: append the Socket.IO event array ["name", {...}]; 0 or -1 */
 
 int dub_json_stream_init(dub_buf_t *b, const dub_json_init_t *v);
 int dub_json_fragment_data(dub_buf_t *b, const dub_json_fragment_t *v);

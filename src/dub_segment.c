@@ -15,11 +15,18 @@
 #define DUB_SEGMENT_DATA        65536
 
 
-static dub_segment_t *dub_segment_open(dub_segmenter_t *sg);
-static int dub_segment_reserve(dub_segment_t *seg, size_t len);
-static int64_t dub_segment_last_end(dub_segment_t *seg);
+static int dub_segmenter_is_jump(dub_segmenter_t *sg, int64_t ts);
 static int dub_segmenter_is_cut(dub_segmenter_t *sg, unsigned track,
     unsigned flags, int64_t ts);
+static dub_segment_t *dub_segmenter_close(dub_segmenter_t *sg, int64_t end);
+static void dub_segmenter_count(dub_segmenter_t *sg, dub_segment_t *seg,
+    unsigned track, unsigned flags, int64_t ts);
+static dub_segment_t *dub_segment_open(dub_segmenter_t *sg, unsigned forced,
+    unsigned discont);
+static dub_tag_t *dub_segment_put(dub_segment_t *seg, unsigned track,
+    unsigned flags, int64_t ts, const uint8_t *data, size_t len);
+static int dub_segment_reserve(dub_segment_t *seg, size_t len);
+static int64_t dub_segment_last_end(dub_segment_t *seg);
 
 
 void
@@ -37,7 +44,7 @@ dub_segmenter_add(dub_segmenter_t *sg, unsigned track, unsigned flags,
     int64_t ts, const uint8_t *data, size_t len, dub_segment_t **closed,
     dub_segment_t **opened)
 {
-    int64_t         d;
+    int64_t         end;
     unsigned        media, forced, discont;
     dub_tag_t      *tag;
     dub_segment_t  *seg;
@@ -55,93 +62,40 @@ dub_segmenter_add(dub_segmenter_t *sg, unsigned track, unsigned flags,
     }
 
     forced = 0;
-    discont = 0;
-
-    if (sg->cur && media && sg->has_last) {
-        d = ts - sg->last_ts;
-        discont = (d > DUB_TIME_JUMP_MS || d < -DUB_TIME_JUMP_MS);
-    }
+    discont = media && dub_segmenter_is_jump(sg, ts);
 
     if (sg->cur && media
         && (discont || dub_segmenter_is_cut(sg, track, flags, ts)))
     {
-        seg = sg->cur;
-        seg->closed = 1;
-        seg->end = discont ? dub_segment_last_end(seg) : ts;
-
         forced = sg->has_video
                  && !(track == DUB_TRACK_VIDEO && (flags & DUB_TAG_KEY));
 
-        sg->cur = NULL;
-        *closed = seg;
+        end = discont ? dub_segment_last_end(sg->cur) : ts;
+        *closed = dub_segmenter_close(sg, end);
     }
 
     if (sg->cur == NULL) {
-        sg->cur = dub_segment_open(sg);
+        sg->cur = dub_segment_open(sg, forced, discont);
         if (sg->cur == NULL) {
             return NULL;
         }
 
-        sg->cur->forced = forced;
-        sg->cur->discont = discont;
         *opened = sg->cur;
     }
 
     seg = sg->cur;
 
-    if (dub_segment_reserve(seg, len) != 0) {
+    tag = dub_segment_put(seg, track, flags, ts, data, len);
+    if (tag == NULL) {
         return NULL;
     }
 
-    tag = &seg->tags[seg->ntags++];
+    if (media) {
+        dub_segmenter_count(sg, seg, track, flags, ts);
 
-    memset(tag, 0, sizeof(dub_tag_t));
-
-    tag->off = (uint32_t) seg->len;
-    tag->len = (uint32_t) len;
-    tag->ts = ts;
-    tag->track = (uint8_t) track;
-    tag->flags = (uint8_t) flags;
-
-    if (len && data) {
-        memcpy(seg->data + seg->len, data, len);
+    } else if (seg->naudio || seg->nvideo) {
+        seg->headers_changed = 1;
     }
-
-    seg->len += len;
-
-    if (!media) {
-        if (seg->naudio || seg->nvideo) {
-            seg->headers_changed = 1;
-        }
-
-        return tag;
-    }
-
-    if (seg->naudio == 0 && seg->nvideo == 0) {
-        /*
-         * The first media tag starts the segment; the next cut is one
-         * segment later (with a long GOP it runs on to the next keyframe).
-         */
-        seg->start = ts;
-        seg->end = ts;
-        seg->key_start = (track == DUB_TRACK_VIDEO && (flags & DUB_TAG_KEY));
-        sg->target = ts + sg->conf.segment;
-    }
-
-    if (track == DUB_TRACK_AUDIO) {
-        seg->naudio++;
-
-    } else {
-        seg->nvideo++;
-    }
-
-    if (seg->last[track] != INT64_MIN) {
-        seg->step[track] = ts - seg->last[track];
-    }
-
-    seg->last[track] = ts;
-    sg->last_ts = ts;
-    sg->has_last = 1;
 
     return tag;
 }
@@ -152,15 +106,11 @@ dub_segmenter_finish(dub_segmenter_t *sg)
 {
     dub_segment_t  *seg;
 
-    seg = sg->cur;
-    if (seg == NULL) {
+    if (sg->cur == NULL) {
         return NULL;
     }
 
-    sg->cur = NULL;
-
-    seg->end = dub_segment_last_end(seg);
-    seg->closed = 1;
+    seg = dub_segmenter_close(sg, dub_segment_last_end(sg->cur));
     seg->final = 1;
 
     return seg;
@@ -236,8 +186,74 @@ dub_segmenter_is_cut(dub_segmenter_t *sg, unsigned track, unsigned flags,
 }
 
 
+/* a step from the last media tag over the jump threshold */
+
+static int
+dub_segmenter_is_jump(dub_segmenter_t *sg, int64_t ts)
+{
+    int64_t  d;
+
+    if (sg->cur == NULL || !sg->has_last) {
+        return 0;
+    }
+
+    d = ts - sg->last_ts;
+
+    return d > DUB_TIME_JUMP_MS || d < -DUB_TIME_JUMP_MS;
+}
+
+
 static dub_segment_t *
-dub_segment_open(dub_segmenter_t *sg)
+dub_segmenter_close(dub_segmenter_t *sg, int64_t end)
+{
+    dub_segment_t  *seg;
+
+    seg = sg->cur;
+    sg->cur = NULL;
+
+    seg->end = end;
+    seg->closed = 1;
+
+    return seg;
+}
+
+
+/* a media tag in the open segment: its start, counts and steps */
+
+static void
+dub_segmenter_count(dub_segmenter_t *sg, dub_segment_t *seg, unsigned track,
+    unsigned flags, int64_t ts)
+{
+    if (seg->naudio == 0 && seg->nvideo == 0) {
+        /*
+         * The first media tag starts the segment; the next cut is one
+         * segment later (with a long GOP it runs on to the next keyframe).
+         */
+        seg->start = ts;
+        seg->end = ts;
+        seg->key_start = (track == DUB_TRACK_VIDEO && (flags & DUB_TAG_KEY));
+        sg->target = ts + sg->conf.segment;
+    }
+
+    if (track == DUB_TRACK_AUDIO) {
+        seg->naudio++;
+
+    } else {
+        seg->nvideo++;
+    }
+
+    if (seg->last[track] != INT64_MIN) {
+        seg->step[track] = ts - seg->last[track];
+    }
+
+    seg->last[track] = ts;
+    sg->last_ts = ts;
+    sg->has_last = 1;
+}
+
+
+static dub_segment_t *
+dub_segment_open(dub_segmenter_t *sg, unsigned forced, unsigned discont)
 {
     dub_segment_t  *seg;
 
@@ -249,6 +265,8 @@ dub_segment_open(dub_segmenter_t *sg)
     seg->index = sg->next_index++;
     seg->last[0] = INT64_MIN;
     seg->last[1] = INT64_MIN;
+    seg->forced = forced;
+    seg->discont = discont;
 
     sg->target = INT64_MAX;
 
@@ -297,4 +315,36 @@ dub_segment_reserve(dub_segment_t *seg, size_t len)
     }
 
     return 0;
+}
+
+
+/* the tag's entry and its payload, at the end of the segment */
+
+static dub_tag_t *
+dub_segment_put(dub_segment_t *seg, unsigned track, unsigned flags,
+    int64_t ts, const uint8_t *data, size_t len)
+{
+    dub_tag_t  *tag;
+
+    if (dub_segment_reserve(seg, len) != 0) {
+        return NULL;
+    }
+
+    tag = &seg->tags[seg->ntags++];
+
+    memset(tag, 0, sizeof(dub_tag_t));
+
+    tag->off = (uint32_t) seg->len;
+    tag->len = (uint32_t) len;
+    tag->ts = ts;
+    tag->track = (uint8_t) track;
+    tag->flags = (uint8_t) flags;
+
+    if (len && data) {
+        memcpy(seg->data + seg->len, data, len);
+    }
+
+    seg->len += len;
+
+    return tag;
 }

@@ -9,11 +9,18 @@
 #include "dub_sio.h"
 
 
+static int dub_sio_parse_attachments(const char *p, size_t len, size_t *i,
+    dub_sio_packet_t *pkt);
+static void dub_sio_parse_nsp(const char *p, size_t len, size_t *i,
+    dub_sio_packet_t *pkt);
+static int dub_sio_parse_ack_id(const char *p, size_t len, size_t *i,
+    dub_sio_packet_t *pkt);
+
+
 int
 dub_sio_parse(const char *p, size_t len, dub_sio_packet_t *pkt)
 {
-    size_t    i;
-    unsigned  n;
+    size_t  i;
 
     memset(pkt, 0, sizeof(dub_sio_packet_t));
 
@@ -40,53 +47,112 @@ dub_sio_parse(const char *p, size_t len, dub_sio_packet_t *pkt)
     pkt->sio = p[1] - '0';
     i = 2;
 
-    if (pkt->sio == DUB_SIO_BINARY_EVENT || pkt->sio == DUB_SIO_BINARY_ACK) {
-        n = 0;
-
-        while (i < len && p[i] >= '0' && p[i] <= '9') {
-            n = n * 10 + (p[i++] - '0');
-
-            if (n > DUB_SIO_MAX_ATTACHMENTS) {
-                return -1;
-            }
-        }
-
-        if (i == 2 || i == len || p[i] != '-') {
-            return -1;
-        }
-
-        pkt->attachments = n;
-        i++;
+    if (dub_sio_parse_attachments(p, len, &i, pkt) != 0) {
+        return -1;
     }
 
-    if (i < len && p[i] == '/') {
-        pkt->nsp = p + i;
+    dub_sio_parse_nsp(p, len, &i, pkt);
 
-        while (i < len && p[i] != ',') {
-            i++;
-        }
-
-        pkt->nsp_len = (p + i) - pkt->nsp;
-
-        if (i < len) {
-            i++;
-        }
-    }
-
-    if (i < len && p[i] >= '0' && p[i] <= '9') {
-        pkt->ack_id = 0;
-
-        while (i < len && p[i] >= '0' && p[i] <= '9') {
-            if (pkt->ack_id > (INT64_MAX - 9) / 10) {
-                return -1;
-            }
-
-            pkt->ack_id = pkt->ack_id * 10 + (p[i++] - '0');
-        }
+    if (dub_sio_parse_ack_id(p, len, &i, pkt) != 0) {
+        return -1;
     }
 
     pkt->data = p + i;
     pkt->data_len = len - i;
+
+    return 0;
+}
+
+
+/* a binary packet: "<attachments>-" */
+
+static int
+dub_sio_parse_attachments(const char *p, size_t len, size_t *i,
+    dub_sio_packet_t *pkt)
+{
+    size_t    j;
+    unsigned  n;
+
+    if (pkt->sio != DUB_SIO_BINARY_EVENT && pkt->sio != DUB_SIO_BINARY_ACK) {
+        return 0;
+    }
+
+    j = *i;
+    n = 0;
+
+    while (j < len && p[j] >= '0' && p[j] <= '9') {
+        n = n * 10 + (p[j++] - '0');
+
+        if (n > DUB_SIO_MAX_ATTACHMENTS) {
+            return -1;
+        }
+    }
+
+    if (j == *i || j == len || p[j] != '-') {
+        return -1;
+    }
+
+    pkt->attachments = n;
+    *i = j + 1;
+
+    return 0;
+}
+
+
+/* "/nsp," */
+
+static void
+dub_sio_parse_nsp(const char *p, size_t len, size_t *i, dub_sio_packet_t *pkt)
+{
+    size_t  j;
+
+    j = *i;
+
+    if (j >= len || p[j] != '/') {
+        return;
+    }
+
+    pkt->nsp = p + j;
+
+    while (j < len && p[j] != ',') {
+        j++;
+    }
+
+    pkt->nsp_len = (p + j) - pkt->nsp;
+
+    if (j < len) {
+        j++;
+    }
+
+    *i = j;
+}
+
+
+/* the acknowledgement id, digits before the JSON */
+
+static int
+dub_sio_parse_ack_id(const char *p, size_t len, size_t *i,
+    dub_sio_packet_t *pkt)
+{
+    size_t  j;
+
+    j = *i;
+
+    if (j >= len || p[j] < '0' || p[j] > '9') {
+        return 0;
+    }
+
+    pkt->ack_id = 0;
+
+    while (j < len && p[j] >= '0' && p[j] <= '9') {
+        if (pkt->ack_id > (INT64_MAX - 9) / 10) {
+            return -1;
+        }
+
+        pkt->ack_id = pkt->ack_id * 10 + (p[j++] - '0');
+    }
+
+    *i = j;
 
     return 0;
 }

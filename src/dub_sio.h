@@ -58,7 +58,8 @@ int dub_sio_parse(const char *p, size_t len, dub_sio_packet_t *pkt);
 
 /*
  * Appends the frame of a Socket.IO packet: "4", the type, "/nsp," unless
- * the namespace is "/".  The JSON follows.
+ * the namespace is "/".  The JSON follows.  Returns 0, or -1 when out of
+ * memory.
  */
 int dub_sio_frame(dub_buf_t *b, int sio, const char *nsp, size_t nsp_len);
 

@@ -12,6 +12,11 @@
 #define DUB_TIME_LATE_MS        1000
 
 
+static unsigned dub_timeline_must_rebase(dub_timeline_t *tl, int64_t ts,
+    int64_t now);
+static void dub_timeline_rebase(dub_timeline_t *tl, int64_t ts, int64_t now);
+
+
 int64_t
 dub_unwrap(dub_unwrap_t *u, uint32_t ts)
 {
@@ -67,78 +72,12 @@ void
 dub_timeline_map(dub_timeline_t *tl, unsigned track, int64_t ts,
     int64_t now, int64_t *out_ts, int64_t *due)
 {
-    int64_t   d, late, ahead, lead, out, when, last_out;
-    unsigned  rebase;
+    int64_t  late, out, when;
 
     track &= 1;
 
-    last_out = tl->last_out[0] > tl->last_out[1]
-               ? tl->last_out[0] : tl->last_out[1];
-
-    rebase = 0;
-
-    if (!tl->in_epoch) {
-        rebase = 1;
-
-    } else {
-        d = ts - tl->last_ts;
-
-        /*
-         * How far past arrival + D the tag would be due, and how far the
-         * tags before it already are: an input that sends faster than
-         * real time (catching up after a stall, a burst at its start)
-         * gets ahead step by step, a second at most each time, 6 s in
-         * all.  Timestamps that leap ahead of the wall clock (steps
-         * under the jump threshold, as many as a publisher likes) would
-         * schedule the output minutes ahead, every later tag behind
-         * them: they are re-based as a jump is.
-         */
-
-        ahead = ts + tl->wall_off - (now + tl->delay);
-
-        lead = tl->last_due - (now + tl->delay);
-        lead = (lead < 0) ? 0 : (lead > tl->jump) ? tl->jump : lead;
-
-        if (d > tl->jump || d < -tl->jump) {
-            tl->jumps++;
-            rebase = 1;
-
-        } else if (ahead > tl->late + lead) {
-            tl->aheads++;
-            tl->ahead = ahead;
-            rebase = 1;
-        }
-    }
-
-    if (rebase) {
-        /*
-         * A new publisher or a timestamp discontinuity: the tag is due
-         * D after its arrival (or with the last tag, if that is later),
-         * and output timestamps go on from the last one by the
-         * wall-clock gap, so they stay continuous.
-         */
-
-        when = now + tl->delay;
-
-        if (tl->started) {
-            if (when < tl->last_due) {
-                when = tl->last_due;
-            }
-
-            out = last_out + (when - tl->last_due);
-
-            if (out <= last_out) {
-                out = last_out + 1;
-            }
-
-        } else {
-            out = 0;
-        }
-
-        tl->wall_off = when - ts;
-        tl->ts_off = out - ts;
-        tl->in_epoch = 1;
-        tl->started = 1;
+    if (dub_timeline_must_rebase(tl, ts, now)) {
+        dub_timeline_rebase(tl, ts, now);
     }
 
     when = ts + tl->wall_off;
@@ -197,4 +136,86 @@ dub_timeline_map_header(dub_timeline_t *tl, unsigned track, int64_t now,
     }
 
     *due = when;
+}
+
+
+/*
+ * A new publisher, a timestamp jump, or timestamps ahead of the clock:
+ * the tag starts a new mapping.
+ */
+
+static unsigned
+dub_timeline_must_rebase(dub_timeline_t *tl, int64_t ts, int64_t now)
+{
+    int64_t  d, ahead, lead;
+
+    if (!tl->in_epoch) {
+        return 1;
+    }
+
+    d = ts - tl->last_ts;
+
+    /*
+     * How far past arrival + D the tag would be due, and how far the
+     * tags before it already are: an input that sends faster than real
+     * time (catching up after a stall, a burst at its start) gets ahead
+     * step by step, a second at most each time, 6 s in all.  Timestamps
+     * that leap ahead of the wall clock (steps under the jump threshold,
+     * as many as a publisher likes) would schedule the output minutes
+     * ahead, every later tag behind them: they are re-based as a jump is.
+     */
+
+    ahead = ts + tl->wall_off - (now + tl->delay);
+
+    lead = tl->last_due - (now + tl->delay);
+    lead = (lead < 0) ? 0 : (lead > tl->jump) ? tl->jump : lead;
+
+    if (d > tl->jump || d < -tl->jump) {
+        tl->jumps++;
+        return 1;
+    }
+
+    if (ahead > tl->late + lead) {
+        tl->aheads++;
+        tl->ahead = ahead;
+        return 1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * The tag is due D after its arrival (or with the last tag, if that is
+ * later), and output timestamps go on from the last one by the wall-clock
+ * gap, so they stay continuous.
+ */
+
+static void
+dub_timeline_rebase(dub_timeline_t *tl, int64_t ts, int64_t now)
+{
+    int64_t  out, when, last_out;
+
+    when = now + tl->delay;
+    out = 0;
+
+    if (tl->started) {
+        last_out = tl->last_out[0] > tl->last_out[1]
+                   ? tl->last_out[0] : tl->last_out[1];
+
+        if (when < tl->last_due) {
+            when = tl->last_due;
+        }
+
+        out = last_out + (when - tl->last_due);
+
+        if (out <= last_out) {
+            out = last_out + 1;
+        }
+    }
+
+    tl->wall_off = when - ts;
+    tl->ts_off = out - ts;
+    tl->in_epoch = 1;
+    tl->started = 1;
 }

@@ -27,16 +27,48 @@ typedef struct {
 } ngx_http_dub_metrics_loc_conf_t;
 
 
+/* a histogram of the zone: "name" without _bucket, _sum or _count */
+
+typedef struct {
+    const char                 *name;
+    const uint64_t             *bounds;     /* microseconds */
+    ngx_uint_t                  n;
+    ngx_atomic_t               *buckets;
+    ngx_atomic_t               *count;
+    ngx_atomic_t               *sum_us;
+} ngx_http_dub_histogram_t;
+
+
+typedef struct ngx_http_dub_series_s  ngx_http_dub_series_t;
+
+
+/* the shown slots of the zone */
+
+#define ngx_http_dub_each(shm, now, slot)                                    \
+    for (slot = shm->slots; slot < shm->slots + shm->nslots; slot++)         \
+        if (ngx_rtmp_dub_metrics_shown(slot, shm->retain, now))
+
+
 static void *ngx_http_dub_metrics_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_dub_metrics_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static char *ngx_http_dub_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_dub_metrics_handler(ngx_http_request_t *r);
+static ngx_buf_t *ngx_http_dub_metrics_body(ngx_http_request_t *r,
+    ngx_shm_zone_t *zone, ngx_rtmp_dub_mshm_t *shm);
 static ngx_int_t ngx_http_dub_metrics_render(ngx_shm_zone_t *zone,
     ngx_rtmp_dub_mshm_t *shm, dub_buf_t *b);
+static void ngx_http_dub_metrics_build_info(dub_buf_t *b);
+static void ngx_http_dub_metrics_zone_info(ngx_shm_zone_t *zone,
+    ngx_rtmp_dub_mshm_t *shm, dub_buf_t *b, ngx_uint_t shown,
+    ngx_uint_t active);
+static void ngx_http_dub_metrics_histogram(dub_buf_t *b,
+    ngx_http_dub_histogram_t *h, const char **l, ngx_uint_t n);
 static ngx_int_t ngx_http_dub_metrics_streams(ngx_rtmp_dub_mshm_t *shm,
     dub_buf_t *b, time_t now);
+static void ngx_http_dub_metrics_series(ngx_rtmp_dub_mshm_t *shm,
+    dub_buf_t *b, time_t now, ngx_http_dub_series_t *m);
 static ngx_int_t ngx_http_dub_metrics_init_process(ngx_cycle_t *cycle);
 static void ngx_http_dub_metrics_lag(ngx_event_t *ev);
 static char *ngx_http_dub_metrics_check(ngx_cycle_t *cycle, void *conf);
@@ -239,7 +271,6 @@ ngx_http_dub_metrics_handler(ngx_http_request_t *r)
 {
     ngx_int_t                         rc;
     ngx_buf_t                        *buf;
-    dub_buf_t                         b;
     ngx_chain_t                       out;
     ngx_rtmp_dub_mshm_t              *shm;
     ngx_http_dub_metrics_loc_conf_t  *mlcf;
@@ -264,26 +295,10 @@ ngx_http_dub_metrics_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (dub_buf_init(&b, 0, 65536, 0) != 0) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_http_dub_metrics_render(mlcf->zone, shm, &b) != NGX_OK) {
-        dub_buf_free(&b);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    buf = ngx_create_temp_buf(r->pool, b.len ? b.len : 1);
+    buf = ngx_http_dub_metrics_body(r, mlcf->zone, shm);
     if (buf == NULL) {
-        dub_buf_free(&b);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    buf->last = ngx_cpymem(buf->pos, b.data, b.len);
-    buf->last_buf = (r == r->main) ? 1 : 0;
-    buf->last_in_chain = 1;
-
-    dub_buf_free(&b);
 
     r->headers_out.status = NGX_HTTP_OK;
     r->headers_out.content_length_n = buf->last - buf->pos;
@@ -303,20 +318,102 @@ ngx_http_dub_metrics_handler(ngx_http_request_t *r)
 }
 
 
+/* the text, in a buffer of the request's pool */
+
+static ngx_buf_t *
+ngx_http_dub_metrics_body(ngx_http_request_t *r, ngx_shm_zone_t *zone,
+    ngx_rtmp_dub_mshm_t *shm)
+{
+    dub_buf_t   b;
+    ngx_buf_t  *buf;
+
+    if (dub_buf_init(&b, 0, 65536, 0) != 0) {
+        return NULL;
+    }
+
+    if (ngx_http_dub_metrics_render(zone, shm, &b) != NGX_OK) {
+        dub_buf_free(&b);
+        return NULL;
+    }
+
+    buf = ngx_create_temp_buf(r->pool, b.len ? b.len : 1);
+
+    if (buf) {
+        buf->last = ngx_cpymem(buf->pos, b.data, b.len);
+        buf->last_buf = (r == r->main) ? 1 : 0;
+        buf->last_in_chain = 1;
+    }
+
+    dub_buf_free(&b);
+
+    return buf;
+}
+
+
 static ngx_int_t
 ngx_http_dub_metrics_render(ngx_shm_zone_t *zone, ngx_rtmp_dub_mshm_t *shm,
     dub_buf_t *b)
 {
-    char               zname[64], nginx[32], lws[64], bound[16];
-    time_t             now;
-    uint64_t           cum;
-    ngx_uint_t         i, active, ended;
-    const char        *labels[12];
+    time_t                     now;
+    ngx_uint_t                 active, ended;
+    const char                *l[3];
+    ngx_rtmp_dub_mslot_t      *s;
+    ngx_http_dub_histogram_t   h;
 
     now = ngx_time();
 
-    ngx_cpystrn((u_char *) zname, zone->shm.name.data,
-                ngx_min(zone->shm.name.len + 1, sizeof(zname)));
+    ngx_http_dub_metrics_build_info(b);
+
+    active = 0;
+    ended = 0;
+
+    ngx_http_dub_each(shm, now, s) {
+        if (s->state == NGX_RTMP_DUB_SLOT_ACTIVE) {
+            active++;
+
+        } else {
+            ended++;
+        }
+    }
+
+    (void) dub_prom_family(b, "nginx_dub_streams_active", "gauge",
+                           "Streams being dubbed now, in every worker.");
+    (void) dub_prom_sample(b, "nginx_dub_streams_active", NULL,
+                           (double) active);
+
+    if (ngx_http_dub_metrics_streams(shm, b, now) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* the event loop, all workers */
+
+    (void) dub_prom_family(b, "nginx_dub_event_loop_lag_seconds",
+                           "histogram", "How late a 100 ms timer fires in "
+                           "the workers: time the event loop was busy "
+                           "elsewhere.");
+
+    h.name = "nginx_dub_event_loop_lag_seconds";
+    h.bounds = ngx_rtmp_dub_lag_bounds;
+    h.n = NGX_RTMP_DUB_LAG_BUCKETS;
+    h.buckets = shm->lag;
+    h.count = &shm->lag_count;
+    h.sum_us = &shm->lag_sum_us;
+
+    ngx_http_dub_metrics_histogram(b, &h, l, 0);
+
+    ngx_http_dub_metrics_zone_info(zone, shm, b, active + ended, active);
+
+    return b->failed ? NGX_ERROR : NGX_OK;
+}
+
+
+static void
+ngx_http_dub_metrics_build_info(dub_buf_t *b)
+{
+    char         nginx[32], lws[64];
+    ngx_uint_t   i;
+    const char  *labels[12];
+
     ngx_cpystrn((u_char *) nginx, (u_char *) NGINX_VERSION, sizeof(nginx));
     ngx_cpystrn((u_char *) lws, (u_char *) lws_get_library_version(),
                 sizeof(lws));
@@ -346,62 +443,21 @@ ngx_http_dub_metrics_render(ngx_shm_zone_t *zone, ngx_rtmp_dub_mshm_t *shm,
                            "Versions of the dubbing module and its "
                            "libraries.");
     (void) dub_prom_sample(b, "nginx_dub_build_info", labels, 1);
+}
 
-    active = 0;
-    ended = 0;
 
-    for (i = 0; i < shm->nslots; i++) {
-        if (!ngx_rtmp_dub_metrics_shown(&shm->slots[i], shm->retain, now)) {
-            continue;
-        }
+/* the zone: its size, use and streams */
 
-        if (shm->slots[i].state == NGX_RTMP_DUB_SLOT_ACTIVE) {
-            active++;
+static void
+ngx_http_dub_metrics_zone_info(ngx_shm_zone_t *zone,
+    ngx_rtmp_dub_mshm_t *shm, dub_buf_t *b, ngx_uint_t shown,
+    ngx_uint_t active)
+{
+    char         zname[64];
+    const char  *labels[6];
 
-        } else {
-            ended++;
-        }
-    }
-
-    (void) dub_prom_family(b, "nginx_dub_streams_active", "gauge",
-                           "Streams being dubbed now, in every worker.");
-    (void) dub_prom_sample(b, "nginx_dub_streams_active", NULL,
-                           (double) active);
-
-    if (ngx_http_dub_metrics_streams(shm, b, now) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    /* the event loop, all workers */
-
-    (void) dub_prom_family(b, "nginx_dub_event_loop_lag_seconds",
-                           "histogram", "How late a 100 ms timer fires in "
-                           "the workers: time the event loop was busy "
-                           "elsewhere.");
-
-    labels[0] = "le";
-    labels[2] = NULL;
-    cum = 0;
-
-    labels[1] = bound;
-
-    for (i = 0; i < NGX_RTMP_DUB_LAG_BUCKETS; i++) {
-        cum += shm->lag[i];
-        dub_prom_seconds(bound, sizeof(bound), ngx_rtmp_dub_lag_bounds[i]);
-        (void) dub_prom_sample_u64(b,
-                                   "nginx_dub_event_loop_lag_seconds_bucket",
-                                   labels, cum);
-    }
-
-    labels[1] = "+Inf";
-    (void) dub_prom_sample_u64(b, "nginx_dub_event_loop_lag_seconds_bucket",
-                               labels, shm->lag_count);
-    (void) dub_prom_sample(b, "nginx_dub_event_loop_lag_seconds_sum", NULL,
-                           (double) shm->lag_sum_us / 1000000);
-    (void) dub_prom_sample_u64(b, "nginx_dub_event_loop_lag_seconds_count",
-                               NULL, shm->lag_count);
-
-    /* the zone */
+    ngx_cpystrn((u_char *) zname, zone->shm.name.data,
+                ngx_min(zone->shm.name.len + 1, sizeof(zname)));
 
     labels[0] = "zone";
     labels[1] = zname;
@@ -416,8 +472,7 @@ ngx_http_dub_metrics_render(ngx_shm_zone_t *zone, ngx_rtmp_dub_mshm_t *shm,
                            "Bytes of the zone in use by its stream slots.");
     (void) dub_prom_sample_u64(b, "nginx_dub_metrics_zone_used_bytes",
                                labels, sizeof(ngx_rtmp_dub_mshm_t)
-                                       + (active + ended)
-                                         * sizeof(ngx_rtmp_dub_mslot_t));
+                                       + shown * sizeof(ngx_rtmp_dub_mslot_t));
 
     (void) dub_prom_family(b, "nginx_dub_metrics_zone_max_streams", "gauge",
                            "Streams the zone has room for (max_streams).");
@@ -434,7 +489,7 @@ ngx_http_dub_metrics_render(ngx_shm_zone_t *zone, ngx_rtmp_dub_mshm_t *shm,
                                active);
     labels[3] = "ended";
     (void) dub_prom_sample_u64(b, "nginx_dub_metrics_zone_streams", labels,
-                               ended);
+                               shown - active);
     labels[2] = NULL;
 
     (void) dub_prom_family(b, "nginx_dub_streams_untracked_total", "counter",
@@ -442,8 +497,44 @@ ngx_http_dub_metrics_render(ngx_shm_zone_t *zone, ngx_rtmp_dub_mshm_t *shm,
                            "free slot.");
     (void) dub_prom_sample_u64(b, "nginx_dub_streams_untracked_total",
                                labels, shm->untracked);
+}
 
-    return b->failed ? NGX_ERROR : NGX_OK;
+
+/*
+ * A histogram's samples, after the labels l[0] .. l[n - 1] ("l" has room
+ * for three more): a bucket per bound and "+Inf", the sum in seconds, the
+ * count.
+ */
+
+static void
+ngx_http_dub_metrics_histogram(dub_buf_t *b, ngx_http_dub_histogram_t *h,
+    const char **l, ngx_uint_t n)
+{
+    char        bucket[64], sum[64], count[64], bound[16];
+    uint64_t    cum;
+    ngx_uint_t  i;
+
+    ngx_snprintf((u_char *) bucket, sizeof(bucket), "%s_bucket%Z", h->name);
+    ngx_snprintf((u_char *) sum, sizeof(sum), "%s_sum%Z", h->name);
+    ngx_snprintf((u_char *) count, sizeof(count), "%s_count%Z", h->name);
+
+    l[n] = "le";
+    l[n + 1] = bound;
+    l[n + 2] = NULL;
+    cum = 0;
+
+    for (i = 0; i < h->n; i++) {
+        cum += h->buckets[i];
+        dub_prom_seconds(bound, sizeof(bound), h->bounds[i]);
+        (void) dub_prom_sample_u64(b, bucket, l, cum);
+    }
+
+    l[n + 1] = "+Inf";
+    (void) dub_prom_sample_u64(b, bucket, l, *h->count);
+
+    l[n] = NULL;
+    (void) dub_prom_sample(b, sum, l, (double) *h->sum_us / 1000000);
+    (void) dub_prom_sample_u64(b, count, l, *h->count);
 }
 
 
@@ -452,7 +543,7 @@ ngx_http_dub_metrics_render(ngx_shm_zone_t *zone, ngx_rtmp_dub_mshm_t *shm,
  * label for the counters kept as arrays in the slot.
  */
 
-typedef struct {
+struct ngx_http_dub_series_s {
     const char                  *name;
     const char                  *type;
     const char                  *help;
@@ -461,7 +552,7 @@ typedef struct {
     const char           *const *values;
     ngx_uint_t                   n;
     ngx_uint_t                   divisor;   /* 0: the integer as it is */
-} ngx_http_dub_series_t;
+};
 
 
 static const char  *const ngx_http_dub_tracks[] = { "video", "audio" };
@@ -541,84 +632,81 @@ static ngx_http_dub_series_t  ngx_http_dub_series[] = {
 };
 
 
-#define ngx_http_dub_each(shm, now, slot)                                    \
-    for (slot = shm->slots; slot < shm->slots + shm->nslots; slot++)         \
-        if (ngx_rtmp_dub_metrics_shown(slot, shm->retain, now))
-
-
 static ngx_int_t
 ngx_http_dub_metrics_streams(ngx_rtmp_dub_mshm_t *shm, dub_buf_t *b,
     time_t now)
 {
-    char                    bound[16];
-    uint64_t                cum;
-    ngx_uint_t              i;
-    const char             *l[8];
-    ngx_atomic_t           *v;
-    ngx_rtmp_dub_mslot_t   *s;
-    ngx_http_dub_series_t  *m;
-
-    l[0] = "stream";
-    l[2] = "lang";
+    const char                *l[8];
+    ngx_rtmp_dub_mslot_t      *s;
+    ngx_http_dub_series_t     *m;
+    ngx_http_dub_histogram_t   h;
 
     for (m = ngx_http_dub_series; m->name; m++) {
-
-        (void) dub_prom_family(b, m->name, m->type, m->help);
-
-        ngx_http_dub_each(shm, now, s) {
-            l[1] = (char *) s->stream;
-            l[3] = (char *) s->lang;
-            l[4] = m->label;
-            l[6] = NULL;
-
-            v = (ngx_atomic_t *) ((u_char *) s + m->offset);
-
-            for (i = 0; i < m->n; i++) {
-                l[5] = m->label ? m->values[i] : NULL;
-
-                if (m->divisor) {
-                    (void) dub_prom_sample(b, m->name, l,
-                                           (double) v[i] / m->divisor);
-
-                } else {
-                    (void) dub_prom_sample_u64(b, m->name, l, v[i]);
-                }
-            }
-        }
+        ngx_http_dub_metrics_series(shm, b, now, m);
     }
 
     (void) dub_prom_family(b, "nginx_dub_sts_rtt_seconds", "histogram",
                            "From fragment:data sent to fragment:processed "
                            "received.");
 
+    h.name = "nginx_dub_sts_rtt_seconds";
+    h.bounds = ngx_rtmp_dub_rtt_bounds;
+    h.n = NGX_RTMP_DUB_RTT_BUCKETS;
+
+    l[0] = "stream";
+    l[2] = "lang";
+
     ngx_http_dub_each(shm, now, s) {
         l[1] = (char *) s->stream;
         l[3] = (char *) s->lang;
-        l[4] = "le";
-        l[5] = bound;
-        l[6] = NULL;
-        cum = 0;
 
-        for (i = 0; i < NGX_RTMP_DUB_RTT_BUCKETS; i++) {
-            cum += s->rtt[i];
-            dub_prom_seconds(bound, sizeof(bound),
-                             ngx_rtmp_dub_rtt_bounds[i]);
-            (void) dub_prom_sample_u64(b, "nginx_dub_sts_rtt_seconds_bucket",
-                                       l, cum);
-        }
+        h.buckets = s->rtt;
+        h.count = &s->rtt_count;
+        h.sum_us = &s->rtt_sum_us;
 
-        ngx_cpystrn((u_char *) bound, (u_char *) "+Inf", sizeof(bound));
-        (void) dub_prom_sample_u64(b, "nginx_dub_sts_rtt_seconds_bucket", l,
-                                   s->rtt_count);
-
-        l[4] = NULL;
-        (void) dub_prom_sample(b, "nginx_dub_sts_rtt_seconds_sum", l,
-                               (double) s->rtt_sum_us / 1000000);
-        (void) dub_prom_sample_u64(b, "nginx_dub_sts_rtt_seconds_count", l,
-                                   s->rtt_count);
+        ngx_http_dub_metrics_histogram(b, &h, l, 4);
     }
 
     return b->failed ? NGX_ERROR : NGX_OK;
+}
+
+
+/* a family of the table: a series per shown stream (and label value) */
+
+static void
+ngx_http_dub_metrics_series(ngx_rtmp_dub_mshm_t *shm, dub_buf_t *b,
+    time_t now, ngx_http_dub_series_t *m)
+{
+    ngx_uint_t             i;
+    const char            *l[8];
+    ngx_atomic_t          *v;
+    ngx_rtmp_dub_mslot_t  *s;
+
+    (void) dub_prom_family(b, m->name, m->type, m->help);
+
+    l[0] = "stream";
+    l[2] = "lang";
+
+    ngx_http_dub_each(shm, now, s) {
+        l[1] = (char *) s->stream;
+        l[3] = (char *) s->lang;
+        l[4] = m->label;
+        l[6] = NULL;
+
+        v = (ngx_atomic_t *) ((u_char *) s + m->offset);
+
+        for (i = 0; i < m->n; i++) {
+            l[5] = m->label ? m->values[i] : NULL;
+
+            if (m->divisor) {
+                (void) dub_prom_sample(b, m->name, l,
+                                       (double) v[i] / m->divisor);
+
+            } else {
+                (void) dub_prom_sample_u64(b, m->name, l, v[i]);
+            }
+        }
+    }
 }
 
 

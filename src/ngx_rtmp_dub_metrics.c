@@ -10,8 +10,17 @@
 #include "ngx_rtmp_dub_module.h"
 
 
+static ngx_int_t ngx_rtmp_dub_metrics_param(ngx_conf_t *cf,
+    ngx_rtmp_dub_main_conf_t *dmcf, ngx_str_t *param);
+static ngx_int_t ngx_rtmp_dub_metrics_add_zone(ngx_conf_t *cf,
+    ngx_rtmp_dub_main_conf_t *dmcf, ngx_str_t *name, size_t size);
 static ngx_int_t ngx_rtmp_dub_metrics_init_zone(ngx_shm_zone_t *zone,
     void *data);
+static ngx_rtmp_dub_mslot_t *ngx_rtmp_dub_metrics_find(
+    ngx_rtmp_dub_mshm_t *shm, u_char *key, ngx_str_t *lang);
+static void ngx_rtmp_dub_metrics_observe(ngx_atomic_t *buckets,
+    const uint64_t *bounds, ngx_uint_t n, ngx_atomic_t *count,
+    ngx_atomic_t *sum, uint64_t us);
 
 
 const uint64_t  ngx_rtmp_dub_rtt_bounds[] = { NGX_RTMP_DUB_RTT_BOUNDS };
@@ -33,8 +42,7 @@ ngx_rtmp_dub_metrics_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_rtmp_dub_main_conf_t  *dmcf = conf;
 
     ssize_t      size;
-    ngx_int_t    n;
-    ngx_str_t   *value, s;
+    ngx_str_t   *value;
     ngx_uint_t   i;
 
     if (dmcf->zone) {
@@ -56,42 +64,9 @@ ngx_rtmp_dub_metrics_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     dmcf->retain = 300;
 
     for (i = 3; i < cf->args->nelts; i++) {
-
-        if (ngx_strncmp(value[i].data, "max_streams=", 12) == 0) {
-            n = ngx_atoi(value[i].data + 12, value[i].len - 12);
-
-            if (n == NGX_ERROR || n < 1 || n > 100000) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid \"%V\" in \"dub_metrics_zone\": "
-                                   "from 1 to 100000", &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            dmcf->max_streams = n;
-            continue;
+        if (ngx_rtmp_dub_metrics_param(cf, dmcf, &value[i]) != NGX_OK) {
+            return NGX_CONF_ERROR;
         }
-
-        if (ngx_strncmp(value[i].data, "retain=", 7) == 0) {
-            s.data = value[i].data + 7;
-            s.len = value[i].len - 7;
-
-            n = ngx_parse_time(&s, 1);
-
-            if (n == NGX_ERROR) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid \"%V\" in \"dub_metrics_zone\"",
-                                   &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            dmcf->retain = n;
-            continue;
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\" in "
-                           "\"dub_metrics_zone\"", &value[i]);
-        return NGX_CONF_ERROR;
     }
 
     if ((size_t) size < sizeof(ngx_rtmp_dub_mshm_t) + 2 * ngx_pagesize
@@ -105,26 +80,84 @@ ngx_rtmp_dub_metrics_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    dmcf->zone_name = value[1];
+    if (ngx_rtmp_dub_metrics_add_zone(cf, dmcf, &value[1], size) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* "max_streams=N" or "retain=time" */
+
+static ngx_int_t
+ngx_rtmp_dub_metrics_param(ngx_conf_t *cf, ngx_rtmp_dub_main_conf_t *dmcf,
+    ngx_str_t *param)
+{
+    ngx_int_t  n;
+    ngx_str_t  s;
+
+    if (ngx_strncmp(param->data, "max_streams=", 12) == 0) {
+        n = ngx_atoi(param->data + 12, param->len - 12);
+
+        if (n == NGX_ERROR || n < 1 || n > 100000) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"%V\" in \"dub_metrics_zone\": "
+                               "from 1 to 100000", param);
+            return NGX_ERROR;
+        }
+
+        dmcf->max_streams = n;
+        return NGX_OK;
+    }
+
+    if (ngx_strncmp(param->data, "retain=", 7) == 0) {
+        s.data = param->data + 7;
+        s.len = param->len - 7;
+
+        n = ngx_parse_time(&s, 1);
+
+        if (n == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"%V\" in \"dub_metrics_zone\"",
+                               param);
+            return NGX_ERROR;
+        }
+
+        dmcf->retain = n;
+        return NGX_OK;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" in \"dub_metrics_zone\"",
+                       param);
+    return NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_rtmp_dub_metrics_add_zone(ngx_conf_t *cf, ngx_rtmp_dub_main_conf_t *dmcf,
+    ngx_str_t *name, size_t size)
+{
+    dmcf->zone_name = *name;
     dmcf->zone_size = size;
 
-    dmcf->zone = ngx_shared_memory_add(cf, &value[1], size,
-                                       &ngx_rtmp_dub_module);
+    dmcf->zone = ngx_shared_memory_add(cf, name, size, &ngx_rtmp_dub_module);
     if (dmcf->zone == NULL) {
-        return NGX_CONF_ERROR;
+        return NGX_ERROR;
     }
 
     if (dmcf->zone->data) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"dub_metrics_zone\" \"%V\" is already defined",
-                           &value[1]);
-        return NGX_CONF_ERROR;
+                           name);
+        return NGX_ERROR;
     }
 
     dmcf->zone->init = ngx_rtmp_dub_metrics_init_zone;
     dmcf->zone->data = dmcf;
 
-    return NGX_CONF_OK;
+    return NGX_OK;
 }
 
 
@@ -218,12 +251,10 @@ ngx_rtmp_dub_mslot_t *
 ngx_rtmp_dub_metrics_open(ngx_shm_zone_t *zone, ngx_str_t *app,
     ngx_str_t *name, ngx_str_t *lang, ngx_log_t *log)
 {
-    u_char                    *p, key[NGX_RTMP_DUB_KEY_LEN];
-    time_t                     now;
-    ngx_uint_t                 i;
-    ngx_slab_pool_t           *shpool;
-    ngx_rtmp_dub_mshm_t       *shm;
-    ngx_rtmp_dub_mslot_t      *slot, *spare;
+    u_char                *p, key[NGX_RTMP_DUB_KEY_LEN];
+    ngx_slab_pool_t       *shpool;
+    ngx_rtmp_dub_mshm_t   *shm;
+    ngx_rtmp_dub_mslot_t  *slot;
 
     shm = ngx_rtmp_dub_metrics_shm(zone);
     if (shm == NULL) {
@@ -233,18 +264,51 @@ ngx_rtmp_dub_metrics_open(ngx_shm_zone_t *zone, ngx_str_t *app,
     p = ngx_snprintf(key, sizeof(key) - 1, "%V/%V", app, name);
     *p = '\0';
 
-    now = ngx_time();
     shpool = (ngx_slab_pool_t *) zone->shm.addr;
-    spare = NULL;
 
     ngx_shmtx_lock(&shpool->mutex);
+
+    slot = ngx_rtmp_dub_metrics_find(shm, key, lang);
+
+    if (slot) {
+        slot->pid = ngx_pid;
+        slot->ended_at = 0;
+        slot->state = NGX_RTMP_DUB_SLOT_ACTIVE;
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (slot == NULL) {
+        (void) ngx_atomic_fetch_add(&shm->untracked, 1);
+
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "dub: \"%s\" has no metrics: all %ui slots of "
+                      "\"dub_metrics_zone\" are taken", key, shm->nslots);
+    }
+
+    return slot;
+}
+
+
+/* under the lock: the stream's shown slot, or a spare one made its own */
+
+static ngx_rtmp_dub_mslot_t *
+ngx_rtmp_dub_metrics_find(ngx_rtmp_dub_mshm_t *shm, u_char *key,
+    ngx_str_t *lang)
+{
+    time_t                 now;
+    ngx_uint_t             i;
+    ngx_rtmp_dub_mslot_t  *slot, *spare;
+
+    now = ngx_time();
+    spare = NULL;
 
     for (i = 0; i < shm->nslots; i++) {
         slot = &shm->slots[i];
 
         if (ngx_rtmp_dub_metrics_shown(slot, shm->retain, now)) {
             if (ngx_strcmp(slot->stream, key) == 0) {
-                goto found;
+                return slot;
             }
 
             continue;
@@ -256,32 +320,15 @@ ngx_rtmp_dub_metrics_open(ngx_shm_zone_t *zone, ngx_str_t *app,
     }
 
     if (spare == NULL) {
-        ngx_shmtx_unlock(&shpool->mutex);
-
-        (void) ngx_atomic_fetch_add(&shm->untracked, 1);
-
-        ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "dub: \"%s\" has no metrics: all %ui slots of "
-                      "\"dub_metrics_zone\" are taken", key, shm->nslots);
         return NULL;
     }
 
-    slot = spare;
+    ngx_memzero(spare, sizeof(ngx_rtmp_dub_mslot_t));
+    ngx_cpystrn(spare->stream, key, sizeof(spare->stream));
+    ngx_cpystrn(spare->lang, lang->data,
+                ngx_min(lang->len + 1, sizeof(spare->lang)));
 
-    ngx_memzero(slot, sizeof(ngx_rtmp_dub_mslot_t));
-    ngx_cpystrn(slot->stream, key, sizeof(slot->stream));
-    ngx_cpystrn(slot->lang, lang->data,
-                ngx_min(lang->len + 1, sizeof(slot->lang)));
-
-found:
-
-    slot->pid = ngx_pid;
-    slot->ended_at = 0;
-    slot->state = NGX_RTMP_DUB_SLOT_ACTIVE;
-
-    ngx_shmtx_unlock(&shpool->mutex);
-
-    return slot;
+    return spare;
 }
 
 
@@ -320,36 +367,40 @@ ngx_rtmp_dub_metrics_shown(ngx_rtmp_dub_mslot_t *slot, time_t retain,
 void
 ngx_rtmp_dub_metrics_rtt(ngx_rtmp_dub_mslot_t *slot, ngx_msec_t rtt)
 {
-    ngx_uint_t  i;
-
     if (slot == NULL) {
         return;
     }
 
-    for (i = 0; i < NGX_RTMP_DUB_RTT_BUCKETS; i++) {
-        if ((uint64_t) rtt * 1000 <= ngx_rtmp_dub_rtt_bounds[i]) {
-            (void) ngx_atomic_fetch_add(&slot->rtt[i], 1);
-            break;
-        }
-    }
-
-    (void) ngx_atomic_fetch_add(&slot->rtt_count, 1);
-    (void) ngx_atomic_fetch_add(&slot->rtt_sum_us, rtt * 1000);
+    ngx_rtmp_dub_metrics_observe(slot->rtt, ngx_rtmp_dub_rtt_bounds,
+                                 NGX_RTMP_DUB_RTT_BUCKETS, &slot->rtt_count,
+                                 &slot->rtt_sum_us, (uint64_t) rtt * 1000);
 }
 
 
 void
 ngx_rtmp_dub_metrics_lag(ngx_rtmp_dub_mshm_t *shm, uint64_t us)
 {
+    ngx_rtmp_dub_metrics_observe(shm->lag, ngx_rtmp_dub_lag_bounds,
+                                 NGX_RTMP_DUB_LAG_BUCKETS, &shm->lag_count,
+                                 &shm->lag_sum_us, us);
+}
+
+
+/* one value into a histogram: its bucket, the count and the sum */
+
+static void
+ngx_rtmp_dub_metrics_observe(ngx_atomic_t *buckets, const uint64_t *bounds,
+    ngx_uint_t n, ngx_atomic_t *count, ngx_atomic_t *sum, uint64_t us)
+{
     ngx_uint_t  i;
 
-    for (i = 0; i < NGX_RTMP_DUB_LAG_BUCKETS; i++) {
-        if (us <= ngx_rtmp_dub_lag_bounds[i]) {
-            (void) ngx_atomic_fetch_add(&shm->lag[i], 1);
+    for (i = 0; i < n; i++) {
+        if (us <= bounds[i]) {
+            (void) ngx_atomic_fetch_add(&buckets[i], 1);
             break;
         }
     }
 
-    (void) ngx_atomic_fetch_add(&shm->lag_count, 1);
-    (void) ngx_atomic_fetch_add(&shm->lag_sum_us, us);
+    (void) ngx_atomic_fetch_add(count, 1);
+    (void) ngx_atomic_fetch_add(sum, us);
 }

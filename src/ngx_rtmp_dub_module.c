@@ -21,7 +21,6 @@
 #define NGX_RTMP_DUB_SEGMENT_MIN    1000
 #define NGX_RTMP_DUB_SEGMENT_MAX    60000
 #define NGX_RTMP_DUB_DELAY_MAX      600000
-#define NGX_RTMP_DUB_DELAY_EXTRA    8000
 #define NGX_RTMP_DUB_BUFFER_MIN     (1024 * 1024)
 #define NGX_RTMP_DUB_MESSAGE_MIN    (64 * 1024)
 
@@ -34,29 +33,71 @@
 #define NGX_RTMP_DUB_HEADERS_MAX        2048
 
 
+/* the schemes of "dub_sts_url" */
+
+typedef struct {
+    ngx_str_t                   prefix;
+    ngx_uint_t                  ssl;
+} ngx_rtmp_dub_scheme_t;
+
+
 static ngx_int_t ngx_rtmp_dub_postconfiguration(ngx_conf_t *cf);
 static void *ngx_rtmp_dub_create_main_conf(ngx_conf_t *cf);
 static void *ngx_rtmp_dub_create_app_conf(ngx_conf_t *cf);
 static char *ngx_rtmp_dub_merge_app_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static ngx_int_t ngx_rtmp_dub_check_app(ngx_conf_t *cf,
+    ngx_rtmp_dub_app_conf_t *conf);
+static char *ngx_rtmp_dub_merge_sts(ngx_conf_t *cf,
+    ngx_rtmp_dub_app_conf_t *prev, ngx_rtmp_dub_app_conf_t *conf);
+static ngx_int_t ngx_rtmp_dub_merge_reconnect(ngx_conf_t *cf,
+    ngx_rtmp_dub_app_conf_t *prev, ngx_rtmp_dub_app_conf_t *conf);
+static ngx_int_t ngx_rtmp_dub_check_sts(ngx_conf_t *cf,
+    ngx_rtmp_dub_app_conf_t *conf);
+static ngx_rtmp_dub_sts_url_t *ngx_rtmp_dub_app_url(ngx_conf_t *cf,
+    ngx_rtmp_dub_app_conf_t *conf);
+static ngx_int_t ngx_rtmp_dub_ca_file(ngx_conf_t *cf,
+    ngx_rtmp_dub_sts_url_t *u);
+static ngx_int_t ngx_rtmp_dub_check_headers(ngx_conf_t *cf,
+    ngx_array_t *headers);
+static ngx_int_t ngx_rtmp_dub_check_ca(ngx_conf_t *cf, ngx_str_t *file);
+
 static char *ngx_rtmp_dub_output_app(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_rtmp_dub_error_log(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_rtmp_dub_sts_url(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_rtmp_dub_scheme_t *ngx_rtmp_dub_url_scheme(ngx_str_t *value);
+static ngx_int_t ngx_rtmp_dub_url_resolve(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_rtmp_dub_scheme_t *scheme, ngx_url_t *url);
+static ngx_int_t ngx_rtmp_dub_url_nsp(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_str_t *path, ngx_str_t *nsp);
+static ngx_rtmp_dub_sts_url_t *ngx_rtmp_dub_url_create(ngx_conf_t *cf,
+    ngx_str_t *value, ngx_uint_t ssl, ngx_url_t *url, ngx_str_t *nsp);
+static void ngx_rtmp_dub_url_address(char *buf, ngx_addr_t *addr);
 static char *ngx_rtmp_dub_keyval(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_rtmp_dub_keyval_name(ngx_conf_t *cf,
+    ngx_command_t *cmd, ngx_str_t *name, ngx_uint_t header);
+static ngx_int_t ngx_rtmp_dub_keyval_value(ngx_conf_t *cf,
+    ngx_command_t *cmd, ngx_str_t *value, ngx_uint_t header);
 static char *ngx_rtmp_dub_reconnect(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_rtmp_dub_bitrate(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_rtmp_dub_merge_sts(ngx_conf_t *cf,
-    ngx_rtmp_dub_app_conf_t *prev, ngx_rtmp_dub_app_conf_t *conf);
-static ngx_int_t ngx_rtmp_dub_check_ca(ngx_conf_t *cf, ngx_str_t *file);
+
+static ngx_int_t ngx_rtmp_dub_add_handler(ngx_rtmp_core_main_conf_t *cmcf,
+    ngx_uint_t event, ngx_rtmp_handler_pt handler);
 static ngx_int_t ngx_rtmp_dub_resolve(ngx_conf_t *cf,
     ngx_rtmp_core_srv_conf_t *cscf);
+static ngx_rtmp_core_app_conf_t *ngx_rtmp_dub_find_app(
+    ngx_rtmp_core_srv_conf_t *cscf, ngx_str_t *name);
+static ngx_int_t ngx_rtmp_dub_check_output(ngx_conf_t *cf,
+    ngx_rtmp_dub_app_conf_t *dacf, ngx_rtmp_core_app_conf_t *out);
 static ngx_int_t ngx_rtmp_dub_init_process(ngx_cycle_t *cycle);
+static ngx_int_t ngx_rtmp_dub_add_url(ngx_array_t *urls,
+    ngx_rtmp_dub_sts_url_t *url);
 static void ngx_rtmp_dub_exit_process(ngx_cycle_t *cycle);
 
 static ngx_int_t ngx_rtmp_dub_publish(ngx_rtmp_session_t *s,
@@ -71,6 +112,15 @@ static ngx_int_t ngx_rtmp_dub_disconnect(ngx_rtmp_session_t *s,
 
 static ngx_rtmp_publish_pt          next_publish;
 static ngx_rtmp_close_stream_pt     next_close_stream;
+
+
+static ngx_rtmp_dub_scheme_t  ngx_rtmp_dub_schemes[] = {
+    { ngx_string("ws://"), 0 },
+    { ngx_string("wss://"), 1 },
+    { ngx_string("http://"), 0 },
+    { ngx_string("https://"), 1 },
+    { ngx_null_string, 0 }
+};
 
 
 static ngx_command_t  ngx_rtmp_dub_commands[] = {
@@ -342,13 +392,24 @@ ngx_rtmp_dub_merge_app_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->max_buffer, prev->max_buffer,
                               64 * 1024 * 1024);
 
+    if (ngx_rtmp_dub_check_app(cf, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_rtmp_dub_merge_sts(cf, prev, conf);
+}
+
+
+static ngx_int_t
+ngx_rtmp_dub_check_app(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *conf)
+{
     if (conf->segment < NGX_RTMP_DUB_SEGMENT_MIN
         || conf->segment > NGX_RTMP_DUB_SEGMENT_MAX)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"dub_segment\" must be between 1s and 60s, "
                            "not %Mms", conf->segment);
-        return NGX_CONF_ERROR;
+        return NGX_ERROR;
     }
 
     if (conf->delay <= conf->segment) {
@@ -357,30 +418,30 @@ ngx_rtmp_dub_merge_app_conf(ngx_conf_t *cf, void *parent, void *child)
                            "\"dub_segment\" (%Mms): a segment is complete "
                            "only after it has lasted that long",
                            conf->delay, conf->segment);
-        return NGX_CONF_ERROR;
+        return NGX_ERROR;
     }
 
     if (conf->delay > NGX_RTMP_DUB_DELAY_MAX) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"dub_delay\" must be at most 600s, not %Mms",
                            conf->delay);
-        return NGX_CONF_ERROR;
+        return NGX_ERROR;
     }
 
     if (conf->max_buffer < NGX_RTMP_DUB_BUFFER_MIN) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"dub_max_buffer\" must be at least 1m");
-        return NGX_CONF_ERROR;
+        return NGX_ERROR;
     }
 
     if (conf->enable && conf->output_app.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"dub_output_app\" is required when "
                            "\"dub\" is on");
-        return NGX_CONF_ERROR;
+        return NGX_ERROR;
     }
 
-    return ngx_rtmp_dub_merge_sts(cf, prev, conf);
+    return NGX_OK;
 }
 
 
@@ -388,13 +449,7 @@ static char *
 ngx_rtmp_dub_merge_sts(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *prev,
     ngx_rtmp_dub_app_conf_t *conf)
 {
-    size_t                   size;
-    int64_t                 *ms;
-    ngx_str_t                name;
-    ngx_uint_t               i;
-    ngx_keyval_t            *kv;
-    ngx_rtmp_dub_sts_url_t  *u;
-    static int64_t           schedule[] = { 2000, 4000, 8000, 16000, 32000 };
+    ngx_str_t  name;
 
     ngx_conf_merge_ptr_value(conf->sts.url, prev->sts.url, NULL);
     ngx_conf_merge_ptr_value(conf->sts_headers, prev->sts_headers, NULL);
@@ -420,60 +475,9 @@ ngx_rtmp_dub_merge_sts(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *prev,
     ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name,
                              "default");
 
-    if (conf->sts.reconnect == NGX_CONF_UNSET_PTR) {
-        if (prev->sts.reconnect != NGX_CONF_UNSET_PTR) {
-            conf->sts.reconnect = prev->sts.reconnect;
-
-        } else {
-            conf->sts.reconnect = ngx_array_create(cf->pool, 5,
-                                                   sizeof(int64_t));
-            if (conf->sts.reconnect == NULL) {
-                return NGX_CONF_ERROR;
-            }
-
-            for (i = 0; i < 5; i++) {
-                ms = ngx_array_push(conf->sts.reconnect);
-                *ms = schedule[i];
-            }
-        }
-    }
-
-    if (conf->sts.max_inflight < 1 || conf->sts.max_inflight > 10) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"dub_sts_max_inflight\" must be between 1 and "
-                           "10, not %ui", conf->sts.max_inflight);
-        return NGX_CONF_ERROR;
-    }
-
-    if (conf->sts.timeout < 100) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"dub_sts_timeout\" must be at least 100ms");
-        return NGX_CONF_ERROR;
-    }
-
-    if (conf->sts.init_timeout < 100) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"dub_sts_init_timeout\" must be at least "
-                           "100ms");
-        return NGX_CONF_ERROR;
-    }
-
-    if (conf->sts_max_message < NGX_RTMP_DUB_MESSAGE_MIN) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"dub_sts_max_message\" must be at least 64k");
-        return NGX_CONF_ERROR;
-    }
-
-    if (conf->sts.breaker_threshold < 1) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"dub_breaker_threshold\" must be at least 1");
-        return NGX_CONF_ERROR;
-    }
-
-    if (conf->sts.source_lang.len == 0 || conf->sts.target_lang.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"dub_source_lang\" and \"dub_target_lang\" "
-                           "cannot be empty");
+    if (ngx_rtmp_dub_merge_reconnect(cf, prev, conf) != NGX_OK
+        || ngx_rtmp_dub_check_sts(cf, conf) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -481,11 +485,111 @@ ngx_rtmp_dub_merge_sts(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *prev,
         return NGX_CONF_OK;
     }
 
-    /* this application's own copy: its headers, credentials, CA */
+    conf->sts.url = ngx_rtmp_dub_app_url(cf, conf);
+    if (conf->sts.url == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    name = conf->thread_pool_name;
+
+    conf->sts.thread_pool = ngx_thread_pool_add(cf, &name);
+    if (conf->sts.thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* "dub_sts_reconnect": inherited, or 2s, 4s, 8s, 16s and 32s */
+
+static ngx_int_t
+ngx_rtmp_dub_merge_reconnect(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *prev,
+    ngx_rtmp_dub_app_conf_t *conf)
+{
+    int64_t         *ms;
+    ngx_uint_t       i;
+    static int64_t   schedule[] = { 2000, 4000, 8000, 16000, 32000 };
+
+    if (conf->sts.reconnect != NGX_CONF_UNSET_PTR) {
+        return NGX_OK;
+    }
+
+    if (prev->sts.reconnect != NGX_CONF_UNSET_PTR) {
+        conf->sts.reconnect = prev->sts.reconnect;
+        return NGX_OK;
+    }
+
+    conf->sts.reconnect = ngx_array_create(cf->pool, 5, sizeof(int64_t));
+    if (conf->sts.reconnect == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < 5; i++) {
+        ms = ngx_array_push(conf->sts.reconnect);
+        *ms = schedule[i];
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_rtmp_dub_check_sts(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *conf)
+{
+    if (conf->sts.max_inflight < 1 || conf->sts.max_inflight > 10) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"dub_sts_max_inflight\" must be between 1 and "
+                           "10, not %ui", conf->sts.max_inflight);
+        return NGX_ERROR;
+    }
+
+    if (conf->sts.timeout < 100) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"dub_sts_timeout\" must be at least 100ms");
+        return NGX_ERROR;
+    }
+
+    if (conf->sts.init_timeout < 100) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"dub_sts_init_timeout\" must be at least "
+                           "100ms");
+        return NGX_ERROR;
+    }
+
+    if (conf->sts_max_message < NGX_RTMP_DUB_MESSAGE_MIN) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"dub_sts_max_message\" must be at least 64k");
+        return NGX_ERROR;
+    }
+
+    if (conf->sts.breaker_threshold < 1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"dub_breaker_threshold\" must be at least 1");
+        return NGX_ERROR;
+    }
+
+    if (conf->sts.source_lang.len == 0 || conf->sts.target_lang.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"dub_source_lang\" and \"dub_target_lang\" "
+                           "cannot be empty");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* this application's own copy of the URL: its headers, credentials, CA */
+
+static ngx_rtmp_dub_sts_url_t *
+ngx_rtmp_dub_app_url(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *conf)
+{
+    ngx_rtmp_dub_sts_url_t  *u;
 
     u = ngx_palloc(cf->pool, sizeof(ngx_rtmp_dub_sts_url_t));
     if (u == NULL) {
-        return NGX_CONF_ERROR;
+        return NULL;
     }
 
     *u = *conf->sts.url;
@@ -496,57 +600,70 @@ ngx_rtmp_dub_merge_sts(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *prev,
     u->max_message = conf->sts_max_message;
     u->vhost = NULL;
 
-    if (u->ca.len) {
-        if (ngx_conf_full_name(cf->cycle, &u->ca, 1) != NGX_OK) {
-            return NGX_CONF_ERROR;
-        }
-
-        if (!u->ssl) {
-            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                               "\"dub_sts_ssl_trusted_certificate\" is "
-                               "ignored for \"%V\"", &u->url);
-        }
-
-        if (ngx_file_info(u->ca.data, &(ngx_file_info_t) { 0 }) == -1) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                               "\"dub_sts_ssl_trusted_certificate\" \"%V\" "
-                               "cannot be read", &u->ca);
-            return NGX_CONF_ERROR;
-        }
-
-        if (ngx_rtmp_dub_check_ca(cf, &u->ca) != NGX_OK) {
-            return NGX_CONF_ERROR;
-        }
+    if (u->ca.len && ngx_rtmp_dub_ca_file(cf, u) != NGX_OK) {
+        return NULL;
     }
 
-    if (u->headers) {
-        kv = u->headers->elts;
-        size = 0;
-
-        for (i = 0; i < u->headers->nelts; i++) {
-            size += kv[i].key.len + sizeof(": \r\n") - 1 + kv[i].value.len;
-        }
-
-        if (size > NGX_RTMP_DUB_HEADERS_MAX) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "the \"dub_sts_header\" headers take %uz "
-                               "bytes, over the %d the WebSocket handshake "
-                               "has room for: shorten them", size,
-                               NGX_RTMP_DUB_HEADERS_MAX);
-            return NGX_CONF_ERROR;
-        }
+    if (u->headers && ngx_rtmp_dub_check_headers(cf, u->headers) != NGX_OK) {
+        return NULL;
     }
 
-    conf->sts.url = u;
+    return u;
+}
 
-    name = conf->thread_pool_name;
 
-    conf->sts.thread_pool = ngx_thread_pool_add(cf, &name);
-    if (conf->sts.thread_pool == NULL) {
-        return NGX_CONF_ERROR;
+static ngx_int_t
+ngx_rtmp_dub_ca_file(ngx_conf_t *cf, ngx_rtmp_dub_sts_url_t *u)
+{
+    ngx_file_info_t  fi;
+
+    if (ngx_conf_full_name(cf->cycle, &u->ca, 1) != NGX_OK) {
+        return NGX_ERROR;
     }
 
-    return NGX_CONF_OK;
+    if (!u->ssl) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"dub_sts_ssl_trusted_certificate\" is "
+                           "ignored for \"%V\"", &u->url);
+    }
+
+    if (ngx_file_info(u->ca.data, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"dub_sts_ssl_trusted_certificate\" \"%V\" "
+                           "cannot be read", &u->ca);
+        return NGX_ERROR;
+    }
+
+    return ngx_rtmp_dub_check_ca(cf, &u->ca);
+}
+
+
+/* the "dub_sts_header" headers, with their room in the handshake */
+
+static ngx_int_t
+ngx_rtmp_dub_check_headers(ngx_conf_t *cf, ngx_array_t *headers)
+{
+    size_t         size;
+    ngx_uint_t     i;
+    ngx_keyval_t  *kv;
+
+    kv = headers->elts;
+    size = 0;
+
+    for (i = 0; i < headers->nelts; i++) {
+        size += kv[i].key.len + sizeof(": \r\n") - 1 + kv[i].value.len;
+    }
+
+    if (size > NGX_RTMP_DUB_HEADERS_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the \"dub_sts_header\" headers take %uz "
+                           "bytes, over the %d the WebSocket handshake "
+                           "has room for: shorten them", size,
+                           NGX_RTMP_DUB_HEADERS_MAX);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -638,11 +755,9 @@ ngx_rtmp_dub_sts_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_rtmp_dub_app_conf_t  *dacf = conf;
 
-    u_char                  *p;
-    size_t                   skip;
     ngx_str_t               *value, nsp;
     ngx_url_t                url;
-    ngx_uint_t               ssl;
+    ngx_rtmp_dub_scheme_t   *scheme;
     ngx_rtmp_dub_sts_url_t  *u;
 
     if (dacf->sts.url != NGX_CONF_UNSET_PTR) {
@@ -656,25 +771,9 @@ ngx_rtmp_dub_sts_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_OK;
     }
 
-    if (ngx_strncasecmp(value[1].data, (u_char *) "ws://", 5) == 0) {
-        skip = 5;
-        ssl = 0;
+    scheme = ngx_rtmp_dub_url_scheme(&value[1]);
 
-    } else if (ngx_strncasecmp(value[1].data, (u_char *) "wss://", 6) == 0) {
-        skip = 6;
-        ssl = 1;
-
-    } else if (ngx_strncasecmp(value[1].data, (u_char *) "http://", 7) == 0) {
-        skip = 7;
-        ssl = 0;
-
-    } else if (ngx_strncasecmp(value[1].data, (u_char *) "https://", 8)
-               == 0)
-    {
-        skip = 8;
-        ssl = 1;
-
-    } else {
+    if (scheme == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid URL \"%V\" in \"dub_sts_url\": it must "
                            "start with ws://, wss://, http:// or https://",
@@ -682,80 +781,16 @@ ngx_rtmp_dub_sts_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    ngx_memzero(&url, sizeof(ngx_url_t));
-
-    url.url.data = value[1].data + skip;
-    url.url.len = value[1].len - skip;
-    url.default_port = ssl ? 443 : 80;
-    url.uri_part = 1;
-
-    if (ngx_parse_url(cf->pool, &url) != NGX_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "%s in \"dub_sts_url\" \"%V\"",
-                           url.err ? url.err : "invalid URL", &value[1]);
+    if (ngx_rtmp_dub_url_resolve(cf, &value[1], scheme, &url) != NGX_OK
+        || ngx_rtmp_dub_url_nsp(cf, &value[1], &url.uri, &nsp) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
-    if (url.naddrs == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "no address for \"%V\" in \"dub_sts_url\"",
-                           &url.host);
-        return NGX_CONF_ERROR;
-    }
-
-    nsp = url.uri;
-
-    if (nsp.len && (p = ngx_strlchr(nsp.data, nsp.data + nsp.len, '?'))) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "no query string allowed in \"dub_sts_url\" "
-                           "\"%V\"", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    while (nsp.len > 1 && nsp.data[nsp.len - 1] == '/') {
-        nsp.len--;
-    }
-
-    if (nsp.len == 0) {
-        ngx_str_set(&nsp, "/");
-    }
-
-    u = ngx_pcalloc(cf->pool, sizeof(ngx_rtmp_dub_sts_url_t));
+    u = ngx_rtmp_dub_url_create(cf, &value[1], scheme->ssl, &url, &nsp);
     if (u == NULL) {
         return NGX_CONF_ERROR;
     }
-
-    u->url = value[1];
-    u->ssl = ssl;
-    u->port = url.port ? url.port : url.default_port;
-
-    u->host.len = url.host.len;
-    u->host.data = ngx_pnalloc(cf->pool, url.host.len + 1);
-    u->nsp.len = nsp.len;
-    u->nsp.data = ngx_pnalloc(cf->pool, nsp.len + 1);
-    u->address = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
-
-    if (u->host.data == NULL || u->nsp.data == NULL || u->address == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_cpystrn(u->host.data, url.host.data, url.host.len + 1);
-    ngx_cpystrn(u->nsp.data, nsp.data, nsp.len + 1);
-
-    /* the first address, without the port, for libwebsockets */
-
-    p = (u_char *) u->address;
-    p += ngx_sock_ntop(url.addrs[0].sockaddr, url.addrs[0].socklen, p,
-                       NGX_SOCKADDR_STRLEN, 0);
-    *p = '\0';
-
-    if (u->address[0] == '[') {
-        /* an IPv6 address without the brackets */
-        ngx_memmove(u->address, u->address + 1, ngx_strlen(u->address));
-        u->address[ngx_strlen(u->address) - 1] = '\0';
-    }
-
-    ngx_str_set(&u->path, "/socket.io/?EIO=4&transport=websocket");
 
     dacf->sts.url = u;
 
@@ -763,14 +798,143 @@ ngx_rtmp_dub_sts_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+static ngx_rtmp_dub_scheme_t *
+ngx_rtmp_dub_url_scheme(ngx_str_t *value)
+{
+    ngx_rtmp_dub_scheme_t  *s;
+
+    for (s = ngx_rtmp_dub_schemes; s->prefix.len; s++) {
+        if (ngx_strncasecmp(value->data, s->prefix.data, s->prefix.len) == 0) {
+            return s;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* host and port, resolved */
+
+static ngx_int_t
+ngx_rtmp_dub_url_resolve(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_rtmp_dub_scheme_t *scheme, ngx_url_t *url)
+{
+    ngx_memzero(url, sizeof(ngx_url_t));
+
+    url->url.data = value->data + scheme->prefix.len;
+    url->url.len = value->len - scheme->prefix.len;
+    url->default_port = scheme->ssl ? 443 : 80;
+    url->uri_part = 1;
+
+    if (ngx_parse_url(cf->pool, url) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "%s in \"dub_sts_url\" \"%V\"",
+                           url->err ? url->err : "invalid URL", value);
+        return NGX_ERROR;
+    }
+
+    if (url->naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no address for \"%V\" in \"dub_sts_url\"",
+                           &url->host);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the URL's path as a namespace: no query, no trailing slash, "/" */
+
+static ngx_int_t
+ngx_rtmp_dub_url_nsp(ngx_conf_t *cf, ngx_str_t *value, ngx_str_t *path,
+    ngx_str_t *nsp)
+{
+    *nsp = *path;
+
+    if (nsp->len && ngx_strlchr(nsp->data, nsp->data + nsp->len, '?')) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no query string allowed in \"dub_sts_url\" "
+                           "\"%V\"", value);
+        return NGX_ERROR;
+    }
+
+    while (nsp->len > 1 && nsp->data[nsp->len - 1] == '/') {
+        nsp->len--;
+    }
+
+    if (nsp->len == 0) {
+        ngx_str_set(nsp, "/");
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_rtmp_dub_sts_url_t *
+ngx_rtmp_dub_url_create(ngx_conf_t *cf, ngx_str_t *value, ngx_uint_t ssl,
+    ngx_url_t *url, ngx_str_t *nsp)
+{
+    ngx_rtmp_dub_sts_url_t  *u;
+
+    u = ngx_pcalloc(cf->pool, sizeof(ngx_rtmp_dub_sts_url_t));
+    if (u == NULL) {
+        return NULL;
+    }
+
+    u->url = *value;
+    u->ssl = ssl;
+    u->port = url->port ? url->port : url->default_port;
+
+    u->host.len = url->host.len;
+    u->host.data = ngx_pnalloc(cf->pool, url->host.len + 1);
+    u->nsp.len = nsp->len;
+    u->nsp.data = ngx_pnalloc(cf->pool, nsp->len + 1);
+    u->address = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
+
+    if (u->host.data == NULL || u->nsp.data == NULL || u->address == NULL) {
+        return NULL;
+    }
+
+    ngx_cpystrn(u->host.data, url->host.data, url->host.len + 1);
+    ngx_cpystrn(u->nsp.data, nsp->data, nsp->len + 1);
+
+    ngx_rtmp_dub_url_address(u->address, &url->addrs[0]);
+
+    ngx_str_set(&u->path, "/socket.io/?EIO=4&transport=websocket");
+
+    return u;
+}
+
+
+/* the address as libwebsockets takes it: no port, an IPv6 one bare */
+
+static void
+ngx_rtmp_dub_url_address(char *buf, ngx_addr_t *addr)
+{
+    u_char  *p;
+
+    p = (u_char *) buf;
+    p += ngx_sock_ntop(addr->sockaddr, addr->socklen, p, NGX_SOCKADDR_STRLEN,
+                       0);
+    *p = '\0';
+
+    if (buf[0] == '[') {
+        ngx_memmove(buf, buf + 1, ngx_strlen(buf));
+        buf[ngx_strlen(buf) - 1] = '\0';
+    }
+}
+
+
+/* "dub_sts_header" and "dub_sts_auth": a name and a value */
+
 static char *
 ngx_rtmp_dub_keyval(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     char  *p = conf;
 
-    u_char          c;
     ngx_str_t      *value;
-    ngx_uint_t      i, header;
+    ngx_uint_t      header;
     ngx_array_t   **a;
     ngx_keyval_t   *kv;
 
@@ -791,47 +955,10 @@ ngx_rtmp_dub_keyval(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     header = (cmd->offset == offsetof(ngx_rtmp_dub_app_conf_t, sts_headers));
 
-    for (i = 0; i < value[1].len; i++) {
-        c = value[1].data[i];
-
-        /* a header name is an HTTP token (RFC 9110) */
-
-        if (c <= ' ' || c == ':' || c >= 127
-            || (header && ngx_strchr("\"(),/;<=>?@[\\]{}", c)))
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid name \"%V\" in \"%V\"%s",
-                               &value[1], &cmd->name,
-                               header ? ": letters, digits and "
-                                        "!#$%&'*+-.^_`|~ only" : "");
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    if (header && value[1].len > NGX_RTMP_DUB_HEADER_NAME_MAX) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "the name in \"dub_sts_header\" is %uz "
-                           "characters long, over %d",
-                           value[1].len, NGX_RTMP_DUB_HEADER_NAME_MAX);
+    if (ngx_rtmp_dub_keyval_name(cf, cmd, &value[1], header) != NGX_OK
+        || ngx_rtmp_dub_keyval_value(cf, cmd, &value[2], header) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
-    }
-
-    for (i = 0; i < value[2].len; i++) {
-        c = value[2].data[i];
-
-        if (c == CR || c == LF) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid value in \"%V\": no line breaks",
-                               &cmd->name);
-            return NGX_CONF_ERROR;
-        }
-
-        if (header && ((c < ' ' && c != '\t') || c == 127)) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid value in \"%V\": no control "
-                               "characters", &cmd->name);
-            return NGX_CONF_ERROR;
-        }
     }
 
     kv = ngx_array_push(*a);
@@ -843,6 +970,71 @@ ngx_rtmp_dub_keyval(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     kv->value = value[2];
 
     return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_rtmp_dub_keyval_name(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_str_t *name, ngx_uint_t header)
+{
+    u_char      c;
+    ngx_uint_t  i;
+
+    for (i = 0; i < name->len; i++) {
+        c = name->data[i];
+
+        /* a header name is an HTTP token (RFC 9110) */
+
+        if (c <= ' ' || c == ':' || c >= 127
+            || (header && ngx_strchr("\"(),/;<=>?@[\\]{}", c)))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid name \"%V\" in \"%V\"%s",
+                               name, &cmd->name,
+                               header ? ": letters, digits and "
+                                        "!#$%&'*+-.^_`|~ only" : "");
+            return NGX_ERROR;
+        }
+    }
+
+    if (header && name->len > NGX_RTMP_DUB_HEADER_NAME_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the name in \"dub_sts_header\" is %uz "
+                           "characters long, over %d",
+                           name->len, NGX_RTMP_DUB_HEADER_NAME_MAX);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_rtmp_dub_keyval_value(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_str_t *value, ngx_uint_t header)
+{
+    u_char      c;
+    ngx_uint_t  i;
+
+    for (i = 0; i < value->len; i++) {
+        c = value->data[i];
+
+        if (c == CR || c == LF) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid value in \"%V\": no line breaks",
+                               &cmd->name);
+            return NGX_ERROR;
+        }
+
+        if (header && ((c < ' ' && c != '\t') || c == 127)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid value in \"%V\": no control "
+                               "characters", &cmd->name);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }
 
 
@@ -967,7 +1159,6 @@ static ngx_int_t
 ngx_rtmp_dub_postconfiguration(ngx_conf_t *cf)
 {
     ngx_uint_t                   i;
-    ngx_rtmp_handler_pt         *h;
     ngx_rtmp_core_srv_conf_t   **cscfp;
     ngx_rtmp_core_main_conf_t   *cmcf;
 
@@ -981,32 +1172,39 @@ ngx_rtmp_dub_postconfiguration(ngx_conf_t *cf)
         }
     }
 
-    h = ngx_array_push(&cmcf->events[NGX_RTMP_MSG_AUDIO]);
-    if (h == NULL) {
+    if (ngx_rtmp_dub_add_handler(cmcf, NGX_RTMP_MSG_AUDIO, ngx_rtmp_dub_av)
+        != NGX_OK
+        || ngx_rtmp_dub_add_handler(cmcf, NGX_RTMP_MSG_VIDEO, ngx_rtmp_dub_av)
+           != NGX_OK
+        || ngx_rtmp_dub_add_handler(cmcf, NGX_RTMP_DISCONNECT,
+                                    ngx_rtmp_dub_disconnect)
+           != NGX_OK)
+    {
         return NGX_ERROR;
     }
-
-    *h = ngx_rtmp_dub_av;
-
-    h = ngx_array_push(&cmcf->events[NGX_RTMP_MSG_VIDEO]);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    *h = ngx_rtmp_dub_av;
-
-    h = ngx_array_push(&cmcf->events[NGX_RTMP_DISCONNECT]);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    *h = ngx_rtmp_dub_disconnect;
 
     next_publish = ngx_rtmp_publish;
     ngx_rtmp_publish = ngx_rtmp_dub_publish;
 
     next_close_stream = ngx_rtmp_close_stream;
     ngx_rtmp_close_stream = ngx_rtmp_dub_close_stream;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_rtmp_dub_add_handler(ngx_rtmp_core_main_conf_t *cmcf, ngx_uint_t event,
+    ngx_rtmp_handler_pt handler)
+{
+    ngx_rtmp_handler_pt  *h;
+
+    h = ngx_array_push(&cmcf->events[event]);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = handler;
 
     return NGX_OK;
 }
@@ -1020,9 +1218,8 @@ ngx_rtmp_dub_postconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_rtmp_dub_resolve(ngx_conf_t *cf, ngx_rtmp_core_srv_conf_t *cscf)
 {
-    ngx_uint_t                   i, j;
-    ngx_rtmp_live_app_conf_t    *lacf;
-    ngx_rtmp_dub_app_conf_t     *dacf, *odacf;
+    ngx_uint_t                   i;
+    ngx_rtmp_dub_app_conf_t     *dacf;
     ngx_rtmp_core_app_conf_t   **cacfp, *out;
 
     cacfp = cscf->applications.elts;
@@ -1035,55 +1232,9 @@ ngx_rtmp_dub_resolve(ngx_conf_t *cf, ngx_rtmp_core_srv_conf_t *cscf)
             continue;
         }
 
-        out = NULL;
+        out = ngx_rtmp_dub_find_app(cscf, &dacf->output_app);
 
-        for (j = 0; j < cscf->applications.nelts; j++) {
-            if (cacfp[j]->name.len == dacf->output_app.len
-                && ngx_strncmp(cacfp[j]->name.data, dacf->output_app.data,
-                               dacf->output_app.len) == 0)
-            {
-                out = cacfp[j];
-                break;
-            }
-        }
-
-        if (out == NULL) {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "\"dub_output_app\" names \"%V\", which is not an "
-                          "application of the same server in %s:%ui",
-                          &dacf->output_app, dacf->output_file,
-                          dacf->output_line);
-            return NGX_ERROR;
-        }
-
-        if (out == cacfp[i]) {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "\"dub_output_app\" must name another application "
-                          "than \"%V\" itself in %s:%ui",
-                          &cacfp[i]->name, dacf->output_file,
-                          dacf->output_line);
-            return NGX_ERROR;
-        }
-
-        odacf = out->app_conf[ngx_rtmp_dub_module.ctx_index];
-
-        if (odacf->enable) {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "\"dub_output_app\" names \"%V\", which has "
-                          "\"dub on\" itself in %s:%ui",
-                          &dacf->output_app, dacf->output_file,
-                          dacf->output_line);
-            return NGX_ERROR;
-        }
-
-        lacf = out->app_conf[ngx_rtmp_live_module.ctx_index];
-
-        if (lacf == NULL || !lacf->live) {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "\"dub_output_app\" names \"%V\", which needs "
-                          "\"live on\" in %s:%ui",
-                          &dacf->output_app, dacf->output_file,
-                          dacf->output_line);
+        if (ngx_rtmp_dub_check_output(cf, dacf, out) != NGX_OK) {
             return NGX_ERROR;
         }
 
@@ -1091,6 +1242,70 @@ ngx_rtmp_dub_resolve(ngx_conf_t *cf, ngx_rtmp_core_srv_conf_t *cscf)
     }
 
     return NGX_OK;
+}
+
+
+static ngx_rtmp_core_app_conf_t *
+ngx_rtmp_dub_find_app(ngx_rtmp_core_srv_conf_t *cscf, ngx_str_t *name)
+{
+    ngx_uint_t                   i;
+    ngx_rtmp_core_app_conf_t   **cacfp;
+
+    cacfp = cscf->applications.elts;
+
+    for (i = 0; i < cscf->applications.nelts; i++) {
+        if (cacfp[i]->name.len == name->len
+            && ngx_strncmp(cacfp[i]->name.data, name->data, name->len) == 0)
+        {
+            return cacfp[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_int_t
+ngx_rtmp_dub_check_output(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *dacf,
+    ngx_rtmp_core_app_conf_t *out)
+{
+    char                      *why;
+    ngx_rtmp_dub_app_conf_t   *odacf;
+    ngx_rtmp_live_app_conf_t  *lacf;
+
+    if (out == dacf->cacf) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"dub_output_app\" must name another application "
+                      "than \"%V\" itself in %s:%ui",
+                      &dacf->cacf->name, dacf->output_file,
+                      dacf->output_line);
+        return NGX_ERROR;
+    }
+
+    if (out == NULL) {
+        why = "is not an application of the same server";
+
+    } else {
+        odacf = out->app_conf[ngx_rtmp_dub_module.ctx_index];
+        lacf = out->app_conf[ngx_rtmp_live_module.ctx_index];
+
+        if (odacf->enable) {
+            why = "has \"dub on\" itself";
+
+        } else if (lacf == NULL || !lacf->live) {
+            why = "needs \"live on\"";
+
+        } else {
+            return NGX_OK;
+        }
+    }
+
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                  "\"dub_output_app\" names \"%V\", which %s in %s:%ui",
+                  &dacf->output_app, why, dacf->output_file,
+                  dacf->output_line);
+
+    return NGX_ERROR;
 }
 
 
@@ -1181,9 +1396,8 @@ ngx_rtmp_dub_av(ngx_rtmp_session_t *s, ngx_rtmp_header_t *h,
 static ngx_int_t
 ngx_rtmp_dub_init_process(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                   i, j, k;
+    ngx_uint_t                   i, j;
     ngx_array_t                  urls;
-    ngx_rtmp_dub_sts_url_t     **u;
     ngx_rtmp_dub_app_conf_t     *dacf;
     ngx_rtmp_core_app_conf_t   **cacfp;
     ngx_rtmp_core_srv_conf_t   **cscfp;
@@ -1206,25 +1420,10 @@ ngx_rtmp_dub_init_process(ngx_cycle_t *cycle)
         for (j = 0; j < cscfp[i]->applications.nelts; j++) {
             dacf = cacfp[j]->app_conf[ngx_rtmp_dub_module.ctx_index];
 
-            if (!dacf->enable || dacf->sts.url == NULL) {
-                continue;
-            }
-
-            u = urls.elts;
-
-            for (k = 0; k < urls.nelts; k++) {
-                if (u[k] == dacf->sts.url) {
-                    break;
-                }
-            }
-
-            if (k == urls.nelts) {
-                u = ngx_array_push(&urls);
-                if (u == NULL) {
-                    return NGX_ERROR;
-                }
-
-                *u = dacf->sts.url;
+            if (dacf->enable && dacf->sts.url
+                && ngx_rtmp_dub_add_url(&urls, dacf->sts.url) != NGX_OK)
+            {
+                return NGX_ERROR;
             }
         }
     }
@@ -1234,6 +1433,33 @@ ngx_rtmp_dub_init_process(ngx_cycle_t *cycle)
     }
 
     return ngx_rtmp_dub_sio_init(cycle, &urls);
+}
+
+
+/* each application's URL once */
+
+static ngx_int_t
+ngx_rtmp_dub_add_url(ngx_array_t *urls, ngx_rtmp_dub_sts_url_t *url)
+{
+    ngx_uint_t                i;
+    ngx_rtmp_dub_sts_url_t  **u;
+
+    u = urls->elts;
+
+    for (i = 0; i < urls->nelts; i++) {
+        if (u[i] == url) {
+            return NGX_OK;
+        }
+    }
+
+    u = ngx_array_push(urls);
+    if (u == NULL) {
+        return NGX_ERROR;
+    }
+
+    *u = url;
+
+    return NGX_OK;
 }
 
 

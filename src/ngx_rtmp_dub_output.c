@@ -17,6 +17,12 @@
 #include "ngx_rtmp_streams.h"
 
 
+static ngx_connection_t *ngx_rtmp_dub_output_connection(
+    ngx_rtmp_dub_bridge_t *b);
+static ngx_rtmp_session_t *ngx_rtmp_dub_output_session(
+    ngx_rtmp_dub_bridge_t *b, ngx_connection_t *c);
+static ngx_int_t ngx_rtmp_dub_output_publish(ngx_rtmp_dub_bridge_t *b,
+    ngx_rtmp_session_t *s);
 static ngx_int_t ngx_rtmp_dub_output_inject(ngx_rtmp_session_t *s,
     unsigned track, uint32_t ts, u_char *data, size_t len);
 static ssize_t ngx_rtmp_dub_output_recv(ngx_connection_t *c, u_char *buf,
@@ -31,122 +37,25 @@ static void ngx_rtmp_dub_output_event(ngx_event_t *ev);
 ngx_int_t
 ngx_rtmp_dub_output_open(ngx_rtmp_dub_bridge_t *b, int64_t ts)
 {
-    ngx_fd_t                  fd;
-    ngx_log_t                *log;
-    ngx_uint_t                t;
-    ngx_pool_t               *pool;
-    ngx_connection_t         *c;
-    ngx_rtmp_session_t       *s;
-    ngx_rtmp_dub_ctx_t       *ctx;
-    ngx_rtmp_publish_t        v;
-    ngx_rtmp_live_ctx_t      *lctx;
-    ngx_rtmp_conf_ctx_t      *addr_ctx;
-    ngx_rtmp_addr_conf_t     *addr_conf;
+    ngx_uint_t           t;
+    ngx_connection_t    *c;
+    ngx_rtmp_session_t  *s;
 
-    fd = ngx_open_file("/dev/null", NGX_FILE_RDWR, NGX_FILE_OPEN, 0);
-
-    if (fd == NGX_INVALID_FILE) {
-        ngx_log_error(NGX_LOG_ERR, &b->log, ngx_errno,
-                      ngx_open_file_n " \"/dev/null\" failed");
-        return NGX_ERROR;
-    }
-
-    c = ngx_get_connection(fd, &b->log);
-
+    c = ngx_rtmp_dub_output_connection(b);
     if (c == NULL) {
-        (void) ngx_close_file(fd);
         return NGX_ERROR;
     }
 
-    pool = ngx_create_pool(4096, &b->log);
-    if (pool == NULL) {
-        ngx_close_connection(c);
-        return NGX_ERROR;
-    }
-
-    log = ngx_palloc(pool, sizeof(ngx_log_t));
-    addr_conf = ngx_pcalloc(pool, sizeof(ngx_rtmp_addr_conf_t));
-    addr_ctx = ngx_pcalloc(pool, sizeof(ngx_rtmp_conf_ctx_t));
-
-    if (log == NULL || addr_conf == NULL || addr_ctx == NULL) {
-        ngx_close_connection(c);
-        ngx_destroy_pool(pool);
-        return NGX_ERROR;
-    }
-
-    *log = b->log;
-
-    c->pool = pool;
-    c->log = log;
-    pool->log = log;
-    c->read->log = log;
-    c->write->log = log;
-
-    c->recv = ngx_rtmp_dub_output_recv;
-    c->send = ngx_rtmp_dub_output_write;
-    c->send_chain = ngx_rtmp_dub_output_write_chain;
-    c->read->handler = ngx_rtmp_dub_output_event;
-    c->write->handler = ngx_rtmp_dub_output_event;
-
-    c->number = ngx_atomic_fetch_add(ngx_connection_counter, 1);
-    ngx_str_set(&c->addr_text, "dub");
-
-    addr_conf->ctx = addr_ctx;
-    addr_ctx->main_conf = b->main_conf;
-    addr_ctx->srv_conf = b->srv_conf;
-    ngx_str_set(&addr_conf->addr_text, "dub");
-
-#if (NGX_STAT_STUB)
-    /* ngx_rtmp_close_connection() takes it back */
-    (void) ngx_atomic_fetch_add(ngx_stat_active, 1);
-#endif
-
-    s = ngx_rtmp_init_session(c, addr_conf);
+    s = ngx_rtmp_dub_output_session(b, c);
     if (s == NULL) {
         return NGX_ERROR;
     }
 
-    s->app_conf = b->dacf->output_cacf->app_conf;
-    s->app = b->dacf->output_app;
-    ngx_str_set(&s->flashver, "ngx-dub");
-
-    ctx = ngx_pcalloc(pool, sizeof(ngx_rtmp_dub_ctx_t));
-    if (ctx == NULL) {
-        ngx_rtmp_finalize_session(s);
-        return NGX_ERROR;
-    }
-
-    ctx->output = 1;
-    ctx->bridge = b;
-    ngx_rtmp_set_ctx(s, ctx, ngx_rtmp_dub_module);
-
     b->output = s;
 
-    ngx_memzero(&v, sizeof(ngx_rtmp_publish_t));
-    ngx_memcpy(v.name, b->raw.data, b->raw.len);
-    ngx_memcpy(v.type, "live", sizeof("live"));
-    v.silent = 1;
-
-    if (ngx_rtmp_publish(s, &v) != NGX_OK) {
-        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
-                      "dub: \"%V/%V\" output publish failed",
-                      &b->dacf->output_app, &b->stream);
+    if (ngx_rtmp_dub_output_publish(b, s) != NGX_OK) {
         goto failed;
     }
-
-    lctx = ngx_rtmp_get_module_ctx(s, ngx_rtmp_live_module);
-
-    if (lctx == NULL || !lctx->publishing) {
-        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
-                      "dub: \"%V/%V\" output refused: another client "
-                      "publishes that stream; retrying at the next segment",
-                      &b->dacf->output_app, &b->stream);
-        goto failed;
-    }
-
-    ngx_log_error(NGX_LOG_INFO, &b->log, 0,
-                  "dub: \"%V/%V\" output started", &b->dacf->output_app,
-                  &b->stream);
 
     /* a new output session starts with the sequence headers in force */
 
@@ -168,6 +77,158 @@ failed:
     ngx_rtmp_dub_output_close(b);
 
     return NGX_ERROR;
+}
+
+
+/* a connection that goes nowhere, with a pool and a log of its own */
+
+static ngx_connection_t *
+ngx_rtmp_dub_output_connection(ngx_rtmp_dub_bridge_t *b)
+{
+    ngx_fd_t           fd;
+    ngx_log_t         *log;
+    ngx_pool_t        *pool;
+    ngx_connection_t  *c;
+
+    fd = ngx_open_file("/dev/null", NGX_FILE_RDWR, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_ERR, &b->log, ngx_errno,
+                      ngx_open_file_n " \"/dev/null\" failed");
+        return NULL;
+    }
+
+    c = ngx_get_connection(fd, &b->log);
+
+    if (c == NULL) {
+        (void) ngx_close_file(fd);
+        return NULL;
+    }
+
+    pool = ngx_create_pool(4096, &b->log);
+    if (pool == NULL) {
+        ngx_close_connection(c);
+        return NULL;
+    }
+
+    log = ngx_palloc(pool, sizeof(ngx_log_t));
+    if (log == NULL) {
+        ngx_close_connection(c);
+        ngx_destroy_pool(pool);
+        return NULL;
+    }
+
+    *log = b->log;
+
+    c->pool = pool;
+    c->log = log;
+    pool->log = log;
+    c->read->log = log;
+    c->write->log = log;
+
+    c->recv = ngx_rtmp_dub_output_recv;
+    c->send = ngx_rtmp_dub_output_write;
+    c->send_chain = ngx_rtmp_dub_output_write_chain;
+    c->read->handler = ngx_rtmp_dub_output_event;
+    c->write->handler = ngx_rtmp_dub_output_event;
+
+    c->number = ngx_atomic_fetch_add(ngx_connection_counter, 1);
+    ngx_str_set(&c->addr_text, "dub");
+
+    return c;
+}
+
+
+/* an RTMP session on it, in "dub_output_app", marked as ours */
+
+static ngx_rtmp_session_t *
+ngx_rtmp_dub_output_session(ngx_rtmp_dub_bridge_t *b, ngx_connection_t *c)
+{
+    ngx_pool_t            *pool;
+    ngx_rtmp_session_t    *s;
+    ngx_rtmp_dub_ctx_t    *ctx;
+    ngx_rtmp_conf_ctx_t   *addr_ctx;
+    ngx_rtmp_addr_conf_t  *addr_conf;
+
+    pool = c->pool;
+
+    addr_conf = ngx_pcalloc(pool, sizeof(ngx_rtmp_addr_conf_t));
+    addr_ctx = ngx_pcalloc(pool, sizeof(ngx_rtmp_conf_ctx_t));
+
+    if (addr_conf == NULL || addr_ctx == NULL) {
+        ngx_close_connection(c);
+        ngx_destroy_pool(pool);
+        return NULL;
+    }
+
+    addr_conf->ctx = addr_ctx;
+    addr_ctx->main_conf = b->main_conf;
+    addr_ctx->srv_conf = b->srv_conf;
+    ngx_str_set(&addr_conf->addr_text, "dub");
+
+#if (NGX_STAT_STUB)
+    /* ngx_rtmp_close_connection() takes it back */
+    (void) ngx_atomic_fetch_add(ngx_stat_active, 1);
+#endif
+
+    /* on failure it closes the connection */
+
+    s = ngx_rtmp_init_session(c, addr_conf);
+    if (s == NULL) {
+        return NULL;
+    }
+
+    s->app_conf = b->dacf->output_cacf->app_conf;
+    s->app = b->dacf->output_app;
+    ngx_str_set(&s->flashver, "ngx-dub");
+
+    ctx = ngx_pcalloc(pool, sizeof(ngx_rtmp_dub_ctx_t));
+    if (ctx == NULL) {
+        ngx_rtmp_finalize_session(s);
+        return NULL;
+    }
+
+    ctx->output = 1;
+    ctx->bridge = b;
+    ngx_rtmp_set_ctx(s, ctx, ngx_rtmp_dub_module);
+
+    return s;
+}
+
+
+static ngx_int_t
+ngx_rtmp_dub_output_publish(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_session_t *s)
+{
+    ngx_rtmp_publish_t    v;
+    ngx_rtmp_live_ctx_t  *lctx;
+
+    ngx_memzero(&v, sizeof(ngx_rtmp_publish_t));
+    ngx_memcpy(v.name, b->raw.data, b->raw.len);
+    ngx_memcpy(v.type, "live", sizeof("live"));
+    v.silent = 1;
+
+    if (ngx_rtmp_publish(s, &v) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                      "dub: \"%V/%V\" output publish failed",
+                      &b->dacf->output_app, &b->stream);
+        return NGX_ERROR;
+    }
+
+    lctx = ngx_rtmp_get_module_ctx(s, ngx_rtmp_live_module);
+
+    if (lctx == NULL || !lctx->publishing) {
+        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+                      "dub: \"%V/%V\" output refused: another client "
+                      "publishes that stream; retrying at the next segment",
+                      &b->dacf->output_app, &b->stream);
+        return NGX_ERROR;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, &b->log, 0,
+                  "dub: \"%V/%V\" output started", &b->dacf->output_app,
+                  &b->stream);
+
+    return NGX_OK;
 }
 
 

@@ -24,6 +24,9 @@
 
 #define NGX_RTMP_DUB_SIO_CHUNK      65536
 
+/* what a libwebsockets callback answers to have the connection closed */
+#define NGX_RTMP_DUB_LWS_CLOSE      -1
+
 
 typedef struct {
     ngx_queue_t                 queue;
@@ -32,17 +35,45 @@ typedef struct {
 } ngx_rtmp_dub_sio_out_t;
 
 
+static struct lws_context *ngx_rtmp_dub_sio_context(uv_loop_t *loop);
+static struct lws_vhost *ngx_rtmp_dub_sio_vhost(ngx_rtmp_dub_sts_url_t **u,
+    ngx_uint_t n);
+static ngx_rtmp_dub_sio_t *ngx_rtmp_dub_sio_create(
+    ngx_rtmp_dub_sts_url_t *url, ngx_str_t *stream_id,
+    const ngx_rtmp_dub_sio_handler_t *handler, ngx_log_t *log);
+static struct lws *ngx_rtmp_dub_sio_client(ngx_rtmp_dub_sio_t *sio);
 static int ngx_rtmp_dub_sio_callback(struct lws *wsi,
     enum lws_callback_reasons reason, void *user, void *in, size_t len);
-static int ngx_rtmp_dub_sio_headers(ngx_rtmp_dub_sio_t *sio,
+static void ngx_rtmp_dub_sio_tls_verdict(ngx_rtmp_dub_sio_t *sio,
+    void *store, size_t ok);
+static void ngx_rtmp_dub_sio_peer_close(ngx_rtmp_dub_sio_t *sio, u_char *in,
+    size_t len);
+static void ngx_rtmp_dub_sio_failed(ngx_rtmp_dub_sio_t *sio,
+    const char *in);
+static void ngx_rtmp_dub_sio_destroyed(ngx_rtmp_dub_sio_t *sio,
+    struct lws *wsi);
+static ngx_int_t ngx_rtmp_dub_sio_headers(ngx_rtmp_dub_sio_t *sio,
     struct lws *wsi, u_char **p, u_char *end);
-static int ngx_rtmp_dub_sio_receive(ngx_rtmp_dub_sio_t *sio,
+static ngx_int_t ngx_rtmp_dub_sio_receive(ngx_rtmp_dub_sio_t *sio,
     struct lws *wsi, u_char *in, size_t len);
-static int ngx_rtmp_dub_sio_message(ngx_rtmp_dub_sio_t *sio);
-static int ngx_rtmp_dub_sio_packet(ngx_rtmp_dub_sio_t *sio,
+static ngx_int_t ngx_rtmp_dub_sio_collect(ngx_rtmp_dub_sio_t *sio,
+    struct lws *wsi, u_char *in, size_t len);
+static void ngx_rtmp_dub_sio_oversize(ngx_rtmp_dub_sio_t *sio);
+static ngx_int_t ngx_rtmp_dub_sio_message(ngx_rtmp_dub_sio_t *sio);
+static ngx_int_t ngx_rtmp_dub_sio_packet(ngx_rtmp_dub_sio_t *sio,
     dub_sio_packet_t *pkt);
-static int ngx_rtmp_dub_sio_attachment(ngx_rtmp_dub_sio_t *sio);
-static int ngx_rtmp_dub_sio_write(ngx_rtmp_dub_sio_t *sio, struct lws *wsi);
+static ngx_int_t ngx_rtmp_dub_sio_open(ngx_rtmp_dub_sio_t *sio,
+    dub_sio_packet_t *pkt);
+static ngx_int_t ngx_rtmp_dub_sio_socketio(ngx_rtmp_dub_sio_t *sio,
+    dub_sio_packet_t *pkt);
+static ngx_int_t ngx_rtmp_dub_sio_event(ngx_rtmp_dub_sio_t *sio,
+    dub_sio_packet_t *pkt);
+static ngx_int_t ngx_rtmp_dub_sio_attachment(ngx_rtmp_dub_sio_t *sio);
+static void ngx_rtmp_dub_sio_deliver(ngx_rtmp_dub_sio_t *sio,
+    ngx_rtmp_dub_sio_msg_t *m);
+static void ngx_rtmp_dub_sio_drop_pending(ngx_rtmp_dub_sio_t *sio);
+static ngx_int_t ngx_rtmp_dub_sio_write(ngx_rtmp_dub_sio_t *sio,
+    struct lws *wsi);
 static ngx_int_t ngx_rtmp_dub_sio_enqueue(ngx_rtmp_dub_sio_t *sio,
     dub_buf_t *b);
 static ngx_int_t ngx_rtmp_dub_sio_queue(ngx_rtmp_dub_sio_t *sio,
@@ -75,12 +106,9 @@ static const struct lws_protocols  ngx_rtmp_dub_sio_protocols[] = {
 ngx_int_t
 ngx_rtmp_dub_sio_init(ngx_cycle_t *cycle, ngx_array_t *urls)
 {
-    void                            *loops[1];
-    ngx_uint_t                       i, j;
-    uv_loop_t                       *loop;
-    struct lws_vhost                *vh;
-    ngx_rtmp_dub_sts_url_t         **u;
-    struct lws_context_creation_info info;
+    ngx_uint_t                i;
+    uv_loop_t                *loop;
+    ngx_rtmp_dub_sts_url_t  **u;
 
     loop = ngx_rtmp_dub_uv_init(cycle);
     if (loop == NULL) {
@@ -88,6 +116,42 @@ ngx_rtmp_dub_sio_init(ngx_cycle_t *cycle, ngx_array_t *urls)
     }
 
     lws_set_log_level(LLL_ERR | LLL_WARN, ngx_rtmp_dub_sio_lws_log);
+
+    ngx_rtmp_dub_lws = ngx_rtmp_dub_sio_context(loop);
+
+    if (ngx_rtmp_dub_lws == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "dub: lws_create_context() failed");
+        ngx_rtmp_dub_uv_done();
+        return NGX_ERROR;
+    }
+
+    u = urls->elts;
+
+    for (i = 0; i < urls->nelts; i++) {
+        u[i]->vhost = ngx_rtmp_dub_sio_vhost(u, i);
+
+        if (u[i]->vhost == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                          "dub: cannot set up TLS for \"%V\"%s%V",
+                          &u[i]->url,
+                          u[i]->ca.len ? " with CA file " : "",
+                          &u[i]->ca);
+            return NGX_ERROR;
+        }
+    }
+
+    /* the loop runs from the first connection on */
+
+    return NGX_OK;
+}
+
+
+static struct lws_context *
+ngx_rtmp_dub_sio_context(uv_loop_t *loop)
+{
+    void                              *loops[1];
+    struct lws_context_creation_info   info;
 
     ngx_memzero(&info, sizeof(info));
 
@@ -102,62 +166,38 @@ ngx_rtmp_dub_sio_init(ngx_cycle_t *cycle, ngx_array_t *urls)
     info.gid = -1;
     info.uid = -1;
 
-    ngx_rtmp_dub_lws = lws_create_context(&info);
+    return lws_create_context(&info);
+}
 
-    if (ngx_rtmp_dub_lws == NULL) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                      "dub: lws_create_context() failed");
-        ngx_rtmp_dub_uv_done();
-        return NGX_ERROR;
+
+/* the vhost of u[n]: that of an earlier URL with the same CA, or its own */
+
+static struct lws_vhost *
+ngx_rtmp_dub_sio_vhost(ngx_rtmp_dub_sts_url_t **u, ngx_uint_t n)
+{
+    ngx_uint_t                         i;
+    struct lws_context_creation_info   info;
+
+    for (i = 0; i < n; i++) {
+        if (u[i]->ca.len == u[n]->ca.len
+            && ngx_strncmp(u[i]->ca.data, u[n]->ca.data, u[n]->ca.len) == 0)
+        {
+            return u[i]->vhost;
+        }
     }
 
-    u = urls->elts;
+    ngx_memzero(&info, sizeof(info));
 
-    for (i = 0; i < urls->nelts; i++) {
-        u[i]->vhost = NULL;
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = ngx_rtmp_dub_sio_protocols;
+    info.vhost_name = "dub";
+    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 
-        for (j = 0; j < i; j++) {
-            if (u[j]->ca.len == u[i]->ca.len
-                && ngx_strncmp(u[j]->ca.data, u[i]->ca.data, u[i]->ca.len)
-                   == 0)
-            {
-                u[i]->vhost = u[j]->vhost;
-                break;
-            }
-        }
-
-        if (u[i]->vhost) {
-            continue;
-        }
-
-        ngx_memzero(&info, sizeof(info));
-
-        info.port = CONTEXT_PORT_NO_LISTEN;
-        info.protocols = ngx_rtmp_dub_sio_protocols;
-        info.vhost_name = "dub";
-        info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-
-        if (u[i]->ca.len) {
-            info.client_ssl_ca_filepath = (char *) u[i]->ca.data;
-        }
-
-        vh = lws_create_vhost(ngx_rtmp_dub_lws, &info);
-
-        if (vh == NULL) {
-            ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                          "dub: cannot set up TLS for \"%V\"%s%V",
-                          &u[i]->url,
-                          u[i]->ca.len ? " with CA file " : "",
-                          &u[i]->ca);
-            return NGX_ERROR;
-        }
-
-        u[i]->vhost = vh;
+    if (u[n]->ca.len) {
+        info.client_ssl_ca_filepath = (char *) u[n]->ca.data;
     }
 
-    /* the loop runs from the first connection on */
-
-    return NGX_OK;
+    return lws_create_vhost(ngx_rtmp_dub_lws, &info);
 }
 
 
@@ -184,14 +224,61 @@ ngx_rtmp_dub_sio_t *
 ngx_rtmp_dub_sio_connect(ngx_rtmp_dub_sts_url_t *url, ngx_str_t *stream_id,
     const ngx_rtmp_dub_sio_handler_t *handler, void *data, ngx_log_t *log)
 {
-    u_char                          *p;
-    struct lws                      *wsi;
-    ngx_rtmp_dub_sio_t              *sio;
-    struct lws_client_connect_info   ci;
+    struct lws          *wsi;
+    ngx_rtmp_dub_sio_t  *sio;
 
     if (ngx_rtmp_dub_lws == NULL || url->vhost == NULL) {
         return NULL;
     }
+
+    sio = ngx_rtmp_dub_sio_create(url, stream_id, handler, log);
+    if (sio == NULL) {
+        return NULL;
+    }
+
+    /*
+     * The address is numeric (resolved at configuration time): connecting
+     * does not wait for DNS.  A failure found at once comes back from
+     * this call, with no callback to the owner; later ones as callbacks.
+     */
+
+    sio->connecting = 1;
+    wsi = ngx_rtmp_dub_sio_client(sio);
+    sio->connecting = 0;
+
+    if (wsi == NULL || sio->ended) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "dub: cannot connect to \"%V\": %s", &url->url,
+                      sio->reason[0] ? sio->reason : "failed at once");
+
+        if (wsi) {
+            /* lws lets it go by itself; it must not find us then */
+            lws_set_opaque_user_data(wsi, NULL);
+            lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND,
+                            LWS_TO_KILL_ASYNC);
+        }
+
+        ngx_rtmp_dub_sio_free(sio);
+        return NULL;
+    }
+
+    sio->wsi = wsi;
+    sio->data = data;
+
+    ngx_rtmp_dub_uv_kick();
+
+    return sio;
+}
+
+
+/* the object, with its stream and worker ids after it */
+
+static ngx_rtmp_dub_sio_t *
+ngx_rtmp_dub_sio_create(ngx_rtmp_dub_sts_url_t *url, ngx_str_t *stream_id,
+    const ngx_rtmp_dub_sio_handler_t *handler, ngx_log_t *log)
+{
+    u_char              *p;
+    ngx_rtmp_dub_sio_t  *sio;
 
     sio = ngx_calloc(sizeof(ngx_rtmp_dub_sio_t) + stream_id->len + 1
                      + NGX_INT_T_LEN + ngx_cycle->hostname.len + 2, log);
@@ -222,6 +309,18 @@ ngx_rtmp_dub_sio_connect(ngx_rtmp_dub_sts_url_t *url, ngx_str_t *stream_id,
     sio->heartbeat.log = log;
     sio->heartbeat.cancelable = 1;
 
+    return sio;
+}
+
+
+static struct lws *
+ngx_rtmp_dub_sio_client(ngx_rtmp_dub_sio_t *sio)
+{
+    ngx_rtmp_dub_sts_url_t          *url;
+    struct lws_client_connect_info   ci;
+
+    url = sio->url;
+
     ngx_memzero(&ci, sizeof(ci));
 
     ci.context = ngx_rtmp_dub_lws;
@@ -236,38 +335,7 @@ ngx_rtmp_dub_sio_connect(ngx_rtmp_dub_sts_url_t *url, ngx_str_t *stream_id,
     ci.local_protocol_name = ngx_rtmp_dub_sio_protocols[0].name;
     ci.opaque_user_data = sio;
 
-    /*
-     * The address is numeric (resolved at configuration time): connecting
-     * does not wait for DNS.  A failure found at once comes back from
-     * this call, with no callback to the owner; later ones as callbacks.
-     */
-
-    sio->connecting = 1;
-    wsi = lws_client_connect_via_info(&ci);
-    sio->connecting = 0;
-
-    if (wsi == NULL || sio->ended) {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "dub: cannot connect to \"%V\": %s", &url->url,
-                      sio->reason[0] ? sio->reason : "failed at once");
-
-        if (wsi) {
-            /* lws lets it go by itself; it must not find us then */
-            lws_set_opaque_user_data(wsi, NULL);
-            lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND,
-                            LWS_TO_KILL_ASYNC);
-        }
-
-        ngx_rtmp_dub_sio_free(sio);
-        return NULL;
-    }
-
-    sio->wsi = wsi;
-    sio->data = data;
-
-    ngx_rtmp_dub_uv_kick();
-
-    return sio;
+    return lws_client_connect_via_info(&ci);
 }
 
 
@@ -389,6 +457,7 @@ static int
 ngx_rtmp_dub_sio_callback(struct lws *wsi, enum lws_callback_reasons reason,
     void *user, void *in, size_t len)
 {
+    ngx_int_t            rc;
     ngx_rtmp_dub_sio_t  *sio;
 
     sio = lws_get_opaque_user_data(wsi);
@@ -397,87 +466,120 @@ ngx_rtmp_dub_sio_callback(struct lws *wsi, enum lws_callback_reasons reason,
         return 0;
     }
 
+    rc = NGX_OK;
+
     switch (reason) {
 
     case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-        return ngx_rtmp_dub_sio_headers(sio, wsi, (u_char **) in,
-                                        *(u_char **) in + len);
+        rc = ngx_rtmp_dub_sio_headers(sio, wsi, (u_char **) in,
+                                      *(u_char **) in + len);
+        break;
 
     case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
-        /* keep OpenSSL's verdict, and its reason for the log */
-        if (len == 0 && user) {
-            ngx_snprintf((u_char *) sio->tls_error,
-                         sizeof(sio->tls_error) - 1, "%s%Z",
-                         X509_verify_cert_error_string(
-                             X509_STORE_CTX_get_error(user)));
-        }
-
-        return 0;
+        ngx_rtmp_dub_sio_tls_verdict(sio, user, len);
+        break;
 
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         ngx_log_debug1(NGX_LOG_DEBUG_CORE, sio->log, 0,
                        "dub: websocket to \"%V\" open", &sio->url->url);
-        return 0;
+        break;
 
     case LWS_CALLBACK_CLIENT_RECEIVE:
-        if (sio->closing) {
-            return 0;
-        }
-
-        return ngx_rtmp_dub_sio_receive(sio, wsi, in, len);
+        rc = ngx_rtmp_dub_sio_receive(sio, wsi, in, len);
+        break;
 
     case LWS_CALLBACK_CLIENT_WRITEABLE:
-        return ngx_rtmp_dub_sio_write(sio, wsi);
+        rc = ngx_rtmp_dub_sio_write(sio, wsi);
+        break;
 
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-        if (len >= 2) {
-            ngx_log_error(NGX_LOG_INFO, sio->log, 0,
-                          "dub: \"%V\" closed the connection, code %d",
-                          &sio->url->url,
-                          (((u_char *) in)[0] << 8) | ((u_char *) in)[1]);
-        }
-
-        return 0;
+        ngx_rtmp_dub_sio_peer_close(sio, in, len);
+        break;
 
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-        if (sio->tls_error[0]) {
-            ngx_snprintf((u_char *) sio->reason, sizeof(sio->reason) - 1,
-                         "TLS certificate verification failed: %s (%s)%Z",
-                         sio->tls_error,
-                         in ? (const char *) in : "no detail");
-            ngx_rtmp_dub_sio_end(sio, NGX_RTMP_DUB_SIO_FAILED, sio->reason);
-            return 0;
-        }
-
-        ngx_rtmp_dub_sio_end(sio, NGX_RTMP_DUB_SIO_FAILED,
-                             in ? (const char *) in : "connection failed");
-        return 0;
+        ngx_rtmp_dub_sio_failed(sio, in);
+        break;
 
     case LWS_CALLBACK_CLIENT_CLOSED:
         ngx_rtmp_dub_sio_end(sio, NGX_RTMP_DUB_SIO_CLOSED,
                              "connection closed");
-        return 0;
+        break;
 
     case LWS_CALLBACK_WSI_DESTROY:
-        lws_set_opaque_user_data(wsi, NULL);
-        sio->wsi = NULL;
-
-        ngx_rtmp_dub_sio_end(sio, NGX_RTMP_DUB_SIO_CLOSED,
-                             "connection closed");
-
-        if (sio->data == NULL && !sio->connecting) {
-            ngx_rtmp_dub_sio_free(sio);
-        }
-
-        return 0;
+        ngx_rtmp_dub_sio_destroyed(sio, wsi);
+        break;
 
     default:
-        return 0;
+        break;
+    }
+
+    return (rc == NGX_OK) ? 0 : NGX_RTMP_DUB_LWS_CLOSE;
+}
+
+
+/* keep OpenSSL's verdict on the server's certificate, for the log */
+
+static void
+ngx_rtmp_dub_sio_tls_verdict(ngx_rtmp_dub_sio_t *sio, void *store,
+    size_t ok)
+{
+    if (ok || store == NULL) {
+        return;
+    }
+
+    ngx_snprintf((u_char *) sio->tls_error, sizeof(sio->tls_error) - 1,
+                 "%s%Z",
+                 X509_verify_cert_error_string(
+                     X509_STORE_CTX_get_error(store)));
+}
+
+
+static void
+ngx_rtmp_dub_sio_peer_close(ngx_rtmp_dub_sio_t *sio, u_char *in, size_t len)
+{
+    if (len < 2) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, sio->log, 0,
+                  "dub: \"%V\" closed the connection, code %d",
+                  &sio->url->url, (in[0] << 8) | in[1]);
+}
+
+
+static void
+ngx_rtmp_dub_sio_failed(ngx_rtmp_dub_sio_t *sio, const char *in)
+{
+    if (sio->tls_error[0]) {
+        ngx_snprintf((u_char *) sio->reason, sizeof(sio->reason) - 1,
+                     "TLS certificate verification failed: %s (%s)%Z",
+                     sio->tls_error, in ? in : "no detail");
+        ngx_rtmp_dub_sio_end(sio, NGX_RTMP_DUB_SIO_FAILED, sio->reason);
+        return;
+    }
+
+    ngx_rtmp_dub_sio_end(sio, NGX_RTMP_DUB_SIO_FAILED,
+                         in ? in : "connection failed");
+}
+
+
+/* the wsi is gone: the object goes too once its owner has let it go */
+
+static void
+ngx_rtmp_dub_sio_destroyed(ngx_rtmp_dub_sio_t *sio, struct lws *wsi)
+{
+    lws_set_opaque_user_data(wsi, NULL);
+    sio->wsi = NULL;
+
+    ngx_rtmp_dub_sio_end(sio, NGX_RTMP_DUB_SIO_CLOSED, "connection closed");
+
+    if (sio->data == NULL && !sio->connecting) {
+        ngx_rtmp_dub_sio_free(sio);
     }
 }
 
 
-static int
+static ngx_int_t
 ngx_rtmp_dub_sio_headers(ngx_rtmp_dub_sio_t *sio, struct lws *wsi,
     u_char **p, u_char *end)
 {
@@ -492,11 +594,11 @@ ngx_rtmp_dub_sio_headers(ngx_rtmp_dub_sio_t *sio, struct lws *wsi,
                                        sio->worker_id.data,
                                        (int) sio->worker_id.len, p, end))
     {
-        return -1;
+        return NGX_ERROR;
     }
 
     if (sio->url->headers == NULL) {
-        return 0;
+        return NGX_OK;
     }
 
     h = sio->url->headers->elts;
@@ -513,11 +615,42 @@ ngx_rtmp_dub_sio_headers(ngx_rtmp_dub_sio_t *sio, struct lws *wsi,
         if (lws_add_http_header_by_name(wsi, name, h[i].value.data,
                                         (int) h[i].value.len, p, end))
         {
-            return -1;
+            return NGX_ERROR;
         }
     }
 
-    return 0;
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_rtmp_dub_sio_receive(ngx_rtmp_dub_sio_t *sio, struct lws *wsi,
+    u_char *in, size_t len)
+{
+    if (sio->closing) {
+        return NGX_OK;
+    }
+
+    if (ngx_rtmp_dub_sio_collect(sio, wsi, in, len) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi)) {
+        return NGX_OK;
+    }
+
+    /* a whole message */
+
+    if (sio->rx_discard) {
+        ngx_rtmp_dub_sio_oversize(sio);
+        return NGX_OK;
+    }
+
+    if (sio->rx_binary) {
+        return ngx_rtmp_dub_sio_attachment(sio);
+    }
+
+    return ngx_rtmp_dub_sio_message(sio);
 }
 
 
@@ -526,8 +659,8 @@ ngx_rtmp_dub_sio_headers(ngx_rtmp_dub_sio_t *sio, struct lws *wsi,
  * it (its first bytes kept, to tell which fragment it was about).
  */
 
-static int
-ngx_rtmp_dub_sio_receive(ngx_rtmp_dub_sio_t *sio, struct lws *wsi,
+static ngx_int_t
+ngx_rtmp_dub_sio_collect(ngx_rtmp_dub_sio_t *sio, struct lws *wsi,
     u_char *in, size_t len)
 {
     size_t  n;
@@ -548,68 +681,57 @@ ngx_rtmp_dub_sio_receive(ngx_rtmp_dub_sio_t *sio, struct lws *wsi,
 
     sio->rx_size += len;
 
-    if (!sio->rx_discard) {
-        if (sio->rx_size > sio->url->max_message) {
-            sio->rx_discard = 1;
-            dub_buf_free(&sio->rx);
-
-        } else {
-            if (sio->rx.mem == NULL
-                && dub_buf_init(&sio->rx, 0, ngx_max(len, 4096),
-                                sio->url->max_message)
-                   != 0)
-            {
-                return -1;
-            }
-
-            if (dub_buf_append(&sio->rx, in, len) != 0) {
-                return -1;
-            }
-        }
-    }
-
-    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi)) {
-        return 0;
-    }
-
-    /* a whole message */
-
     if (sio->rx_discard) {
-        if (ngx_rtmp_dub_sio_log_ok(sio, NGX_RTMP_DUB_LOG_OVERSIZE)) {
-            ngx_log_error(NGX_LOG_ERR, sio->log, 0,
-                          "dub: \"%V\" sent a %uz byte message, over "
-                          "\"dub_sts_max_message\" %uz: dropped",
-                          &sio->url->url, sio->rx_size,
-                          sio->url->max_message);
-        }
-
-        if (sio->pending) {
-            /* an attachment: the event it belongs to goes too */
-            ngx_rtmp_dub_sio_msg_free(sio->pending);
-            ngx_free(sio->pending);
-            sio->pending = NULL;
-        }
-
-        if (sio->data) {
-            sio->handler->oversize(sio->data, sio->head, sio->head_len,
-                                   sio->rx_size);
-        }
-
-        return 0;
+        return NGX_OK;
     }
 
-    if (sio->rx_binary) {
-        return ngx_rtmp_dub_sio_attachment(sio);
+    if (sio->rx_size > sio->url->max_message) {
+        sio->rx_discard = 1;
+        dub_buf_free(&sio->rx);
+        return NGX_OK;
     }
 
-    return ngx_rtmp_dub_sio_message(sio);
+    if (sio->rx.mem == NULL
+        && dub_buf_init(&sio->rx, 0, ngx_max(len, 4096),
+                        sio->url->max_message)
+           != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    if (dub_buf_append(&sio->rx, in, len) != 0) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
-static int
+static void
+ngx_rtmp_dub_sio_oversize(ngx_rtmp_dub_sio_t *sio)
+{
+    if (ngx_rtmp_dub_sio_log_ok(sio, NGX_RTMP_DUB_LOG_OVERSIZE)) {
+        ngx_log_error(NGX_LOG_ERR, sio->log, 0,
+                      "dub: \"%V\" sent a %uz byte message, over "
+                      "\"dub_sts_max_message\" %uz: dropped",
+                      &sio->url->url, sio->rx_size, sio->url->max_message);
+    }
+
+    /* an attachment: the event it belongs to goes too */
+
+    ngx_rtmp_dub_sio_drop_pending(sio);
+
+    if (sio->data) {
+        sio->handler->oversize(sio->data, sio->head, sio->head_len,
+                               sio->rx_size);
+    }
+}
+
+
+static ngx_int_t
 ngx_rtmp_dub_sio_message(ngx_rtmp_dub_sio_t *sio)
 {
-    int               rc;
+    ngx_int_t         rc;
     dub_sio_packet_t  pkt;
 
     if (sio->pending) {
@@ -618,7 +740,7 @@ ngx_rtmp_dub_sio_message(ngx_rtmp_dub_sio_t *sio)
                       "was due", &sio->url->url);
         ngx_rtmp_dub_sio_end(sio, NGX_RTMP_DUB_SIO_BROKEN,
                              "broken binary event");
-        return -1;
+        return NGX_ERROR;
     }
 
     if (dub_sio_parse((char *) sio->rx.data, sio->rx.len, &pkt) != 0) {
@@ -630,7 +752,7 @@ ngx_rtmp_dub_sio_message(ngx_rtmp_dub_sio_t *sio)
         }
 
         dub_buf_free(&sio->rx);
-        return 0;
+        return NGX_OK;
     }
 
     rc = ngx_rtmp_dub_sio_packet(sio, &pkt);
@@ -641,52 +763,15 @@ ngx_rtmp_dub_sio_message(ngx_rtmp_dub_sio_t *sio)
 }
 
 
-static int
+/* an Engine.IO packet */
+
+static ngx_int_t
 ngx_rtmp_dub_sio_packet(ngx_rtmp_dub_sio_t *sio, dub_sio_packet_t *pkt)
 {
-    u_char                  *p;
-    char                     err[DUB_JSON_ERRLEN], msg[128];
-    dub_buf_t                b;
-    dub_json_open_t          o;
-    ngx_rtmp_dub_sio_msg_t  *m;
-
     switch (pkt->eio) {
 
     case DUB_EIO_OPEN:
-        if (dub_json_open(pkt->data, pkt->data_len, &o, err, sizeof(err))
-            != 0)
-        {
-            ngx_log_error(NGX_LOG_ERR, sio->log, 0,
-                          "dub: \"%V\" bad Engine.IO open packet: %s",
-                          &sio->url->url, err);
-            ngx_rtmp_dub_sio_end(sio, NGX_RTMP_DUB_SIO_BROKEN,
-                                 "bad open packet");
-            return -1;
-        }
-
-        sio->open = 1;
-        sio->ping_window = (ngx_msec_t) (o.ping_interval + o.ping_timeout);
-        ngx_add_timer(&sio->heartbeat, sio->ping_window);
-
-        /* join the namespace, with the auth payload if any */
-
-        if (dub_buf_init(&b, LWS_PRE, 128, 0) != 0
-            || dub_sio_frame(&b, DUB_SIO_CONNECT, (char *) sio->url->nsp.data,
-                             sio->url->nsp.len)
-               != 0)
-        {
-            dub_buf_free(&b);
-            return -1;
-        }
-
-        if (sio->url->auth && sio->url->auth->nelts) {
-            if (ngx_rtmp_dub_sio_auth(sio, &b) != NGX_OK) {
-                dub_buf_free(&b);
-                return -1;
-            }
-        }
-
-        return ngx_rtmp_dub_sio_send(sio, &b) == NGX_OK ? 0 : -1;
+        return ngx_rtmp_dub_sio_open(sio, pkt);
 
     case DUB_EIO_PING:
         if (sio->heartbeat.timer_set) {
@@ -695,26 +780,74 @@ ngx_rtmp_dub_sio_packet(ngx_rtmp_dub_sio_t *sio, dub_sio_packet_t *pkt)
 
         ngx_add_timer(&sio->heartbeat, sio->ping_window);
 
-        return ngx_rtmp_dub_sio_queue(sio, "3", 1) == NGX_OK ? 0 : -1;
+        return ngx_rtmp_dub_sio_queue(sio, "3", 1);
 
     case DUB_EIO_CLOSE:
         ngx_rtmp_dub_sio_end(sio, NGX_RTMP_DUB_SIO_CLOSED,
                              "server closed the session");
-        return -1;
+        return NGX_ERROR;
 
     case DUB_EIO_MESSAGE:
-        break;
+        return ngx_rtmp_dub_sio_socketio(sio, pkt);
 
     default:
-        return 0;
+        return NGX_OK;
     }
+}
+
+
+/* the Engine.IO session is open: its heartbeat, and join the namespace */
+
+static ngx_int_t
+ngx_rtmp_dub_sio_open(ngx_rtmp_dub_sio_t *sio, dub_sio_packet_t *pkt)
+{
+    char             err[DUB_JSON_ERRLEN];
+    dub_buf_t        b;
+    dub_json_open_t  o;
+
+    if (dub_json_open(pkt->data, pkt->data_len, &o, err, sizeof(err)) != 0) {
+        ngx_log_error(NGX_LOG_ERR, sio->log, 0,
+                      "dub: \"%V\" bad Engine.IO open packet: %s",
+                      &sio->url->url, err);
+        ngx_rtmp_dub_sio_end(sio, NGX_RTMP_DUB_SIO_BROKEN,
+                             "bad open packet");
+        return NGX_ERROR;
+    }
+
+    sio->open = 1;
+    sio->ping_window = (ngx_msec_t) (o.ping_interval + o.ping_timeout);
+    ngx_add_timer(&sio->heartbeat, sio->ping_window);
+
+    /* with the auth payload if any */
+
+    if (dub_buf_init(&b, LWS_PRE, 128, 0) != 0
+        || dub_sio_frame(&b, DUB_SIO_CONNECT, (char *) sio->url->nsp.data,
+                         sio->url->nsp.len)
+           != 0
+        || (sio->url->auth && sio->url->auth->nelts
+            && ngx_rtmp_dub_sio_auth(sio, &b) != NGX_OK))
+    {
+        dub_buf_free(&b);
+        return NGX_ERROR;
+    }
+
+    return ngx_rtmp_dub_sio_send(sio, &b);
+}
+
+
+/* a Socket.IO packet, inside an Engine.IO message */
+
+static ngx_int_t
+ngx_rtmp_dub_sio_socketio(ngx_rtmp_dub_sio_t *sio, dub_sio_packet_t *pkt)
+{
+    char  msg[128];
 
     if (!dub_sio_nsp_is(pkt, (char *) sio->url->nsp.data, sio->url->nsp.len))
     {
         ngx_log_debug2(NGX_LOG_DEBUG_CORE, sio->log, 0,
                        "dub: packet for namespace \"%*s\" ignored",
                        pkt->nsp_len, pkt->nsp);
-        return 0;
+        return NGX_OK;
     }
 
     switch (pkt->sio) {
@@ -728,31 +861,39 @@ ngx_rtmp_dub_sio_packet(ngx_rtmp_dub_sio_t *sio, dub_sio_packet_t *pkt)
             }
         }
 
-        return 0;
+        return NGX_OK;
 
     case DUB_SIO_CONNECT_ERROR:
-        p = (u_char *) pkt->data;
-        dub_json_connect_error((char *) p, pkt->data_len, msg, sizeof(msg));
+        dub_json_connect_error(pkt->data, pkt->data_len, msg, sizeof(msg));
         ngx_rtmp_dub_sio_end(sio, NGX_RTMP_DUB_SIO_REFUSED, msg);
-        return -1;
+        return NGX_ERROR;
 
     case DUB_SIO_DISCONNECT:
         ngx_rtmp_dub_sio_end(sio, NGX_RTMP_DUB_SIO_CLOSED,
                              "server left the namespace");
-        return -1;
+        return NGX_ERROR;
 
     case DUB_SIO_EVENT:
     case DUB_SIO_BINARY_EVENT:
-        break;
+        return ngx_rtmp_dub_sio_event(sio, pkt);
 
     default:
         /* acks: the module asks for none */
-        return 0;
+        return NGX_OK;
     }
+}
+
+
+/* an event: to the owner now, or once its attachments are in */
+
+static ngx_int_t
+ngx_rtmp_dub_sio_event(ngx_rtmp_dub_sio_t *sio, dub_sio_packet_t *pkt)
+{
+    ngx_rtmp_dub_sio_msg_t  *m;
 
     m = ngx_calloc(sizeof(ngx_rtmp_dub_sio_msg_t), sio->log);
     if (m == NULL) {
-        return -1;
+        return NGX_ERROR;
     }
 
     m->text = sio->rx;
@@ -763,23 +904,16 @@ ngx_rtmp_dub_sio_packet(ngx_rtmp_dub_sio_t *sio, dub_sio_packet_t *pkt)
     if (pkt->sio == DUB_SIO_BINARY_EVENT && pkt->attachments) {
         sio->pending = m;
         sio->pending_need = pkt->attachments;
-        return 0;
+        return NGX_OK;
     }
 
-    if (sio->data) {
-        sio->handler->event(sio->data, m);
+    ngx_rtmp_dub_sio_deliver(sio, m);
 
-    } else {
-        ngx_rtmp_dub_sio_msg_free(m);
-    }
-
-    ngx_free(m);
-
-    return 0;
+    return NGX_OK;
 }
 
 
-static int
+static ngx_int_t
 ngx_rtmp_dub_sio_attachment(ngx_rtmp_dub_sio_t *sio)
 {
     ngx_rtmp_dub_sio_msg_t  *m;
@@ -794,18 +928,29 @@ ngx_rtmp_dub_sio_attachment(ngx_rtmp_dub_sio_t *sio)
         }
 
         dub_buf_free(&sio->rx);
-        return 0;
+        return NGX_OK;
     }
 
     m->bin[m->nbin++] = sio->rx;
     ngx_memzero(&sio->rx, sizeof(dub_buf_t));
 
     if (m->nbin < sio->pending_need) {
-        return 0;
+        return NGX_OK;
     }
 
     sio->pending = NULL;
 
+    ngx_rtmp_dub_sio_deliver(sio, m);
+
+    return NGX_OK;
+}
+
+
+/* a whole event to the owner, if it is still there; "m" is freed */
+
+static void
+ngx_rtmp_dub_sio_deliver(ngx_rtmp_dub_sio_t *sio, ngx_rtmp_dub_sio_msg_t *m)
+{
     if (sio->data) {
         sio->handler->event(sio->data, m);
 
@@ -814,14 +959,25 @@ ngx_rtmp_dub_sio_attachment(ngx_rtmp_dub_sio_t *sio)
     }
 
     ngx_free(m);
+}
 
-    return 0;
+
+static void
+ngx_rtmp_dub_sio_drop_pending(ngx_rtmp_dub_sio_t *sio)
+{
+    if (sio->pending == NULL) {
+        return;
+    }
+
+    ngx_rtmp_dub_sio_msg_free(sio->pending);
+    ngx_free(sio->pending);
+    sio->pending = NULL;
 }
 
 
 /* one WebSocket fragment per writeable callback */
 
-static int
+static ngx_int_t
 ngx_rtmp_dub_sio_write(ngx_rtmp_dub_sio_t *sio, struct lws *wsi)
 {
     int                      flags, n;
@@ -831,11 +987,12 @@ ngx_rtmp_dub_sio_write(ngx_rtmp_dub_sio_t *sio, struct lws *wsi)
 
     if (ngx_queue_empty(&sio->out)) {
         if (sio->closing) {
+            /* all sent: close */
             lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
-            return -1;
+            return NGX_ERROR;
         }
 
-        return 0;
+        return NGX_OK;
     }
 
     q = ngx_queue_head(&sio->out);
@@ -858,7 +1015,7 @@ ngx_rtmp_dub_sio_write(ngx_rtmp_dub_sio_t *sio, struct lws *wsi)
     if (n < (int) len) {
         ngx_log_error(NGX_LOG_ERR, sio->log, 0,
                       "dub: write to \"%V\" failed", &sio->url->url);
-        return -1;
+        return NGX_ERROR;
     }
 
     sio->out_sent += len;
@@ -874,7 +1031,7 @@ ngx_rtmp_dub_sio_write(ngx_rtmp_dub_sio_t *sio, struct lws *wsi)
         lws_callback_on_writable(wsi);
     }
 
-    return 0;
+    return NGX_OK;
 }
 
 
@@ -1020,10 +1177,7 @@ ngx_rtmp_dub_sio_free(ngx_rtmp_dub_sio_t *sio)
         ngx_free(o);
     }
 
-    if (sio->pending) {
-        ngx_rtmp_dub_sio_msg_free(sio->pending);
-        ngx_free(sio->pending);
-    }
+    ngx_rtmp_dub_sio_drop_pending(sio);
 
     dub_buf_free(&sio->rx);
 
