@@ -16,6 +16,7 @@
 
 #include "ngx_rtmp_dub_bridge.h"
 #include "ngx_rtmp_dub_output.h"
+#include "ngx_rtmp_dub_lang.h"
 #include "ngx_rtmp_dub_log.h"
 #include "ngx_rtmp_dub_task.h"
 
@@ -30,6 +31,9 @@ static void ngx_rtmp_dub_bridge_continue(ngx_rtmp_dub_bridge_t *b,
     ngx_rtmp_dub_app_conf_t *dacf);
 static ngx_rtmp_dub_bridge_t *ngx_rtmp_dub_bridge_find(
     ngx_rtmp_dub_app_conf_t *dacf, u_char *name, size_t len);
+static ngx_uint_t ngx_rtmp_dub_bridge_shares(ngx_rtmp_dub_bridge_t *b,
+    ngx_rtmp_dub_app_conf_t *dacf);
+static ngx_int_t ngx_rtmp_dub_bridge_langs(ngx_rtmp_dub_bridge_t *b);
 static size_t ngx_rtmp_dub_bridge_head(ngx_chain_t *in, u_char *head,
     size_t *hlen);
 static ngx_int_t ngx_rtmp_dub_bridge_room(ngx_rtmp_dub_bridge_t *b,
@@ -45,24 +49,17 @@ static void ngx_rtmp_dub_bridge_closed(ngx_rtmp_dub_bridge_t *b,
 static void ngx_rtmp_dub_bridge_fragment(ngx_rtmp_dub_bridge_t *b,
     dub_segment_t *seg, ngx_rtmp_dub_seg_t *ds);
 static void ngx_rtmp_dub_bridge_packed(void *data, ngx_rtmp_dub_packed_t *p);
-static void ngx_rtmp_dub_bridge_slot(ngx_rtmp_dub_bridge_t *b,
-    dub_segment_t *seg);
 static void ngx_rtmp_dub_bridge_av(ngx_rtmp_dub_bridge_t *b,
     dub_segment_t *seg);
-static void ngx_rtmp_dub_bridge_run_of(ngx_rtmp_dub_bridge_t *b,
-    dub_segment_t *seg, dub_fallback_e reason);
-static void ngx_rtmp_dub_bridge_run_end(ngx_rtmp_dub_bridge_t *b,
-    const char *how);
 static void ngx_rtmp_dub_bridge_sts_done(void *data);
 static void ngx_rtmp_dub_bridge_check_done(ngx_rtmp_dub_bridge_t *b);
-static ngx_int_t ngx_rtmp_dub_bridge_emit(ngx_rtmp_dub_bridge_t *b,
-    dub_segment_t *seg, dub_tag_t *tag);
 static void ngx_rtmp_dub_bridge_schedule(ngx_rtmp_dub_bridge_t *b);
 static void ngx_rtmp_dub_bridge_timer(ngx_event_t *ev);
 static void ngx_rtmp_dub_bridge_run(ngx_rtmp_dub_bridge_t *b);
+static void ngx_rtmp_dub_bridge_out(ngx_rtmp_dub_lang_t *l,
+    dub_segment_t *seg, dub_tag_t *tag, uint32_t pos, int64_t now);
 static void ngx_rtmp_dub_bridge_drained(ngx_rtmp_dub_bridge_t *b);
 static void ngx_rtmp_dub_bridge_pop(ngx_rtmp_dub_bridge_t *b);
-static void ngx_rtmp_dub_bridge_summary(ngx_rtmp_dub_bridge_t *b);
 static void ngx_rtmp_dub_bridge_free(ngx_rtmp_dub_bridge_t *b);
 static void ngx_rtmp_dub_bridge_watch(ngx_log_t *log);
 static void ngx_rtmp_dub_bridge_unwatch(void);
@@ -82,7 +79,9 @@ ngx_rtmp_dub_bridge_attach(ngx_rtmp_session_t *s,
     ngx_rtmp_dub_app_conf_t *dacf, u_char *name)
 {
     size_t                  len;
+    ngx_uint_t              i;
     ngx_rtmp_dub_ctx_t     *ctx;
+    ngx_rtmp_dub_lang_t    *l;
     ngx_rtmp_dub_bridge_t  *b;
 
     len = ngx_strlen(name);
@@ -107,11 +106,11 @@ ngx_rtmp_dub_bridge_attach(ngx_rtmp_session_t *s,
 
     b = ngx_rtmp_dub_bridge_find(dacf, name, len);
 
-    if (b && b->publisher) {
+    if (b && (b->publisher || b->dacf != dacf)) {
         ngx_log_error(NGX_LOG_ERR, s->connection->log, 0,
-                      "dub: \"%V/%V\" not dubbed: \"%V/%V\" is already fed "
-                      "by another publisher", &s->app, &b->stream,
-                      &dacf->output_app, &b->stream);
+                      "dub: \"%V/%V\" not dubbed: its output is already "
+                      "fed by \"%V\"%s", &s->app, &b->stream, &b->label,
+                      b->publisher ? "" : ", still draining");
         return NGX_DECLINED;
     }
 
@@ -129,14 +128,18 @@ ngx_rtmp_dub_bridge_attach(ngx_rtmp_session_t *s,
     b->publishes++;
     ctx->bridge = b;
 
-    ngx_log_error(NGX_LOG_INFO, s->connection->log, 0,
-                  "dub: \"%V/%V\" publishing, output \"%V/%V\" %Mms behind"
-                  "%s", &dacf->cacf->name, &b->stream, &dacf->output_app,
-                  &b->stream, dacf->delay,
-                  b->publishes > 1 ? " (continued)" : "");
+    for (i = 0; i < b->nlangs; i++) {
+        l = &b->langs[i];
 
-    if (b->sts) {
-        ngx_rtmp_dub_sts_start(b->sts);
+        ngx_log_error(NGX_LOG_INFO, s->connection->log, 0,
+                      "dub: \"%V\" publishing, output \"%V/%V\" %Mms "
+                      "behind%s", &l->label, &l->conf->output_app,
+                      &b->stream, dacf->delay,
+                      b->publishes > 1 ? " (continued)" : "");
+
+        if (l->sts) {
+            ngx_rtmp_dub_sts_start(l->sts);
+        }
     }
 
     return NGX_OK;
@@ -147,8 +150,7 @@ static ngx_rtmp_dub_bridge_t *
 ngx_rtmp_dub_bridge_create(ngx_rtmp_session_t *s,
     ngx_rtmp_dub_app_conf_t *dacf, u_char *name, size_t len)
 {
-    ngx_rtmp_dub_bridge_t     *b;
-    ngx_rtmp_dub_main_conf_t  *dmcf;
+    ngx_rtmp_dub_bridge_t  *b;
 
     b = ngx_calloc(sizeof(ngx_rtmp_dub_bridge_t), s->connection->log);
     if (b == NULL) {
@@ -193,27 +195,45 @@ ngx_rtmp_dub_bridge_create(ngx_rtmp_session_t *s,
     dub_segmenter_init(&b->segmenter, dacf->segment, 2 * dacf->segment);
 
     ngx_queue_init(&b->tasks);
-    b->run_reason = DUB_FB_LAST;
 
-    dmcf = b->main_conf[ngx_rtmp_dub_module.ctx_index];
-
-    b->ms = ngx_rtmp_dub_metrics_open(dmcf->zone, &dacf->cacf->name,
-                                      &b->stream, &dacf->sts.target_lang,
-                                      s->connection->log);
-
-    if (dacf->sts.url == NULL) {
-        return b;
-    }
-
-    b->sts = ngx_rtmp_dub_sts_create(&dacf->sts, &b->label, &b->stream,
-                                     &b->log, b->ms,
-                                     ngx_rtmp_dub_bridge_sts_done, b);
-    if (b->sts == NULL) {
+    if (ngx_rtmp_dub_bridge_langs(b) != NGX_OK) {
         ngx_rtmp_dub_bridge_free(b);
         return NULL;
     }
 
     return b;
+}
+
+
+/* a language, its STS session and its metrics, for each "dub_language" */
+
+static ngx_int_t
+ngx_rtmp_dub_bridge_langs(ngx_rtmp_dub_bridge_t *b)
+{
+    ngx_uint_t                 i, n;
+    ngx_rtmp_dub_lang_conf_t  *lc;
+
+    n = b->dacf->langs->nelts;
+    lc = b->dacf->langs->elts;
+
+    b->langs = ngx_calloc(n * sizeof(ngx_rtmp_dub_lang_t), &b->log);
+    if (b->langs == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        b->langs[i].index = i;
+        b->nlangs = i + 1;
+
+        if (ngx_rtmp_dub_lang_init(b, &b->langs[i], &lc[i],
+                                   ngx_rtmp_dub_bridge_sts_done)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }
 
 
@@ -223,7 +243,8 @@ static void
 ngx_rtmp_dub_bridge_continue(ngx_rtmp_dub_bridge_t *b,
     ngx_rtmp_dub_app_conf_t *dacf)
 {
-    uint64_t  next;
+    uint64_t    next;
+    ngx_uint_t  i;
 
     next = b->segmenter.next_index;
     dub_segmenter_init(&b->segmenter, dacf->segment, 2 * dacf->segment);
@@ -234,18 +255,24 @@ ngx_rtmp_dub_bridge_continue(ngx_rtmp_dub_bridge_t *b,
 
     b->dacf = dacf;
     b->overflow = 0;
-    b->output_done = 0;
+
     b->aac_hdr_len = 0;
     b->seg_has_audio = 0;
     b->seg_hdr_changed = 0;
+
+    for (i = 0; i < b->nlangs; i++) {
+        b->langs[i].output_done = 0;
+    }
 }
 
 
 void
 ngx_rtmp_dub_bridge_detach(ngx_rtmp_session_t *s)
 {
+    ngx_uint_t              i;
     dub_segment_t          *seg;
     ngx_rtmp_dub_ctx_t     *ctx;
+    ngx_rtmp_dub_lang_t    *l;
     ngx_rtmp_dub_bridge_t  *b;
 
     ctx = ngx_rtmp_get_module_ctx(s, ngx_rtmp_dub_module);
@@ -258,11 +285,13 @@ ngx_rtmp_dub_bridge_detach(ngx_rtmp_session_t *s)
     ctx->bridge = NULL;
 
     if (ctx->output) {
-        if (b->output == s) {
+        l = ctx->lang;
+
+        if (l && l->output == s) {
             ngx_log_error(NGX_LOG_INFO, &b->log, 0,
                           "dub: \"%V/%V\" output session closed",
-                          &b->dacf->output_app, &b->stream);
-            b->output = NULL;
+                          &l->conf->output_app, &b->stream);
+            l->output = NULL;
         }
 
         return;
@@ -281,11 +310,13 @@ ngx_rtmp_dub_bridge_detach(ngx_rtmp_session_t *s)
     }
 
     ngx_log_error(NGX_LOG_INFO, &b->log, 0,
-                  "dub: \"%V/%V\" publisher left, %uz bytes to drain",
-                  &b->dacf->cacf->name, &b->stream, b->bytes);
+                  "dub: \"%V\" publisher left, %uz bytes to drain",
+                  &b->label, b->bytes);
 
-    if (b->sts) {
-        ngx_rtmp_dub_sts_stop(b->sts);
+    for (i = 0; i < b->nlangs; i++) {
+        if (b->langs[i].sts) {
+            ngx_rtmp_dub_sts_stop(b->langs[i].sts);
+        }
     }
 
     ngx_rtmp_dub_bridge_schedule(b);
@@ -505,6 +536,7 @@ ngx_rtmp_dub_bridge_audio(ngx_rtmp_dub_bridge_t *b, unsigned flags,
     ngx_chain_t *in, size_t len)
 {
     size_t            n;
+    ngx_uint_t        i;
     dub_aac_config_t  c;
 
     if (flags & DUB_TAG_HEADER) {
@@ -527,11 +559,18 @@ ngx_rtmp_dub_bridge_audio(ngx_rtmp_dub_bridge_t *b, unsigned flags,
 
         /* stream:init tells the STS the stream's audio */
 
-        if (b->sts && b->aac_hdr_len > 2
-            && dub_aac_config_parse(b->aac_hdr + 2, b->aac_hdr_len - 2, &c)
-               == 0)
+        if (b->aac_hdr_len <= 2
+            || dub_aac_config_parse(b->aac_hdr + 2, b->aac_hdr_len - 2, &c)
+               != 0)
         {
-            ngx_rtmp_dub_sts_audio(b->sts, c.sample_rate, c.channels);
+            return;
+        }
+
+        for (i = 0; i < b->nlangs; i++) {
+            if (b->langs[i].sts) {
+                ngx_rtmp_dub_sts_audio(b->langs[i].sts, c.sample_rate,
+                                       c.channels);
+            }
         }
 
         return;
@@ -556,6 +595,7 @@ ngx_rtmp_dub_bridge_count(void)
 void
 ngx_rtmp_dub_bridge_free_all(void)
 {
+    ngx_uint_t              i;
     ngx_queue_t            *q;
     ngx_rtmp_dub_bridge_t  *b;
 
@@ -565,7 +605,10 @@ ngx_rtmp_dub_bridge_free_all(void)
 
         /* sessions go away with the process: just drop the pointers */
 
-        b->output = NULL;
+        for (i = 0; i < b->nlangs; i++) {
+            b->langs[i].output = NULL;
+        }
+
         b->publisher = NULL;
 
         /* the process goes: the stream is no longer "active" */
@@ -615,9 +658,9 @@ ngx_rtmp_dub_bridge_find(ngx_rtmp_dub_app_conf_t *dacf, u_char *name,
     {
         b = ngx_queue_data(q, ngx_rtmp_dub_bridge_t, queue);
 
-        if (b->dacf->output_cacf == dacf->output_cacf
-            && b->raw.len == len
-            && ngx_memcmp(b->raw.data, name, len) == 0)
+        if (b->raw.len == len
+            && ngx_memcmp(b->raw.data, name, len) == 0
+            && ngx_rtmp_dub_bridge_shares(b, dacf))
         {
             return b;
         }
@@ -627,84 +670,121 @@ ngx_rtmp_dub_bridge_find(ngx_rtmp_dub_app_conf_t *dacf, u_char *name,
 }
 
 
+/* does the bridge publish into an output application of "dacf" */
+
+static ngx_uint_t
+ngx_rtmp_dub_bridge_shares(ngx_rtmp_dub_bridge_t *b,
+    ngx_rtmp_dub_app_conf_t *dacf)
+{
+    ngx_uint_t                 i, j;
+    ngx_rtmp_dub_lang_conf_t  *lc;
+
+    if (b->dacf == dacf) {
+        return 1;
+    }
+
+    lc = dacf->langs->elts;
+
+    for (i = 0; i < b->nlangs; i++) {
+        for (j = 0; j < dacf->langs->nelts; j++) {
+            if (b->langs[i].conf->output_cacf == lc[j].output_cacf) {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
 static void
 ngx_rtmp_dub_bridge_closed(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
 {
+    ngx_uint_t           i;
     ngx_rtmp_dub_seg_t  *ds;
 
     b->segments++;
 
-    if (seg->nvideo) {
-        ngx_rtmp_dub_stat_add(b->ms, segments[0], 1);
+    for (i = 0; i < b->nlangs; i++) {
+        if (seg->nvideo) {
+            ngx_rtmp_dub_stat_add(b->langs[i].ms, segments[0], 1);
+        }
+
+        if (seg->naudio) {
+            ngx_rtmp_dub_stat_add(b->langs[i].ms, segments[1], 1);
+        }
     }
 
-    if (seg->naudio) {
-        ngx_rtmp_dub_stat_add(b->ms, segments[1], 1);
-    }
-
-    ds = ngx_calloc(sizeof(ngx_rtmp_dub_seg_t), &b->log);
+    ds = ngx_calloc(sizeof(ngx_rtmp_dub_seg_t)
+                    + (b->nlangs - 1) * sizeof(ngx_rtmp_dub_seg_lang_t),
+                    &b->log);
 
     if (ds) {
         seg->user = ds;
-        ds->reason = b->sts ? DUB_FB_LAST : DUB_FB_NOT_CONFIGURED;
+        ds->log = &b->log;
         ngx_rtmp_dub_bridge_fragment(b, seg, ds);
     }
 
     ngx_rtmp_dub_debug(&b->log,
-                       "dub: \"%V/%V\" segment %uL%s%s cut: %Lms at %Lms, "
-                       "%uD video %uD audio tags, %uz bytes%s%s%s",
-                       &b->dacf->cacf->name, &b->stream, seg->index,
-                       (ds && ds->frag) ? " fragment " : "",
-                       (ds && ds->frag) ? ngx_rtmp_dub_frag_id(ds->frag)
-                                        : "",
+                       "dub: \"%V\" segment %uL cut: %Lms at %Lms, %uD "
+                       "video %uD audio tags, %uz bytes, %ui fragment%s%s%s"
+                       "%s", &b->label, seg->index,
                        dub_segment_duration(seg), seg->start, seg->nvideo,
-                       seg->naudio, seg->len, seg->final ? ", last" : "",
+                       seg->naudio, seg->len, ds ? ds->nfrags : 0,
+                       (ds && ds->nfrags == 1) ? "" : "s",
+                       seg->final ? ", last" : "",
                        seg->forced ? ", no keyframe" : "",
                        seg->headers_changed ? ", new headers" : "");
 
-    if (ds && ds->frag
+    if (ds && ds->nfrags
         && ngx_rtmp_dub_pack(b->dacf->sts.thread_pool, seg, &ds->audio,
                              ngx_rtmp_dub_bridge_packed, ds, &b->tasks,
                              &b->log)
            != NGX_OK)
     {
-        ngx_rtmp_dub_frag_packed(ds->frag, NULL);
+        ngx_rtmp_dub_bridge_packed(ds, NULL);
     }
 }
 
 
 /*
- * A fragment for a segment's audio, or the reason there is none: no
- * audio, a short last segment, audio the STS cannot get (not AAC-LC, or
- * its configuration changed within the segment).
+ * A fragment for a segment's audio in each language, or the reason there
+ * is none: no audio, a short last segment, audio the STS cannot get (not
+ * AAC-LC, or its configuration changed within the segment).
  */
 
 static void
 ngx_rtmp_dub_bridge_fragment(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg,
     ngx_rtmp_dub_seg_t *ds)
 {
+    ngx_uint_t             i;
+    dub_fallback_e         reason;
     ngx_rtmp_dub_audio_t  *a;
 
     a = &ds->audio;
 
     ds->flv_byte = b->seg_flv_byte;
-
-    if (b->sts == NULL || seg->naudio == 0) {
-        return;
-    }
+    reason = DUB_FB_LAST;
 
     if (seg->final && seg->end - seg->start < NGX_RTMP_DUB_MIN_PARTIAL) {
-        ds->reason = DUB_FB_TOO_SHORT;
-        return;
+        reason = DUB_FB_TOO_SHORT;
+
+    } else if (b->seg_hdr_changed || b->seg_hdr_len < 4
+               || b->seg_hdr_len - 2 > sizeof(a->asc)
+               || dub_aac_config_parse(b->seg_hdr + 2, b->seg_hdr_len - 2,
+                                       &a->aac)
+                  != 0
+               || a->aac.object_type != 2 || a->aac.frame_length != 1024)
+    {
+        reason = DUB_FB_UNSUPPORTED;
     }
 
-    if (b->seg_hdr_changed || b->seg_hdr_len < 4
-        || b->seg_hdr_len - 2 > sizeof(a->asc)
-        || dub_aac_config_parse(b->seg_hdr + 2, b->seg_hdr_len - 2, &a->aac)
-           != 0
-        || a->aac.object_type != 2 || a->aac.frame_length != 1024)
-    {
-        ds->reason = DUB_FB_UNSUPPORTED;
+    if (seg->naudio == 0 || reason != DUB_FB_LAST) {
+        for (i = 0; i < b->nlangs; i++) {
+            ds->lang[i].reason = b->langs[i].sts ? reason
+                                                 : DUB_FB_NOT_CONFIGURED;
+        }
+
         return;
     }
 
@@ -719,73 +799,33 @@ ngx_rtmp_dub_bridge_fragment(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg,
     a->duration_ms = (unsigned) ((uint64_t) a->naudio * a->aac.frame_length
                                  * 1000 / a->aac.sample_rate);
 
-    ds->frag = ngx_rtmp_dub_frag_create(b->sts, a, &ds->reason);
+    for (i = 0; i < b->nlangs; i++) {
+        ngx_rtmp_dub_lang_fragment(&b->langs[i], ds);
+    }
 }
 
+
+/* packed once, for every language's fragment */
 
 static void
 ngx_rtmp_dub_bridge_packed(void *data, ngx_rtmp_dub_packed_t *p)
 {
     ngx_rtmp_dub_seg_t  *ds = data;
 
-    ngx_rtmp_dub_frag_packed(ds->frag, p);
+    ngx_uint_t  i, n;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_RTMP, ds->log, 0,
+                   "dub: segment %uL packed %s for %ui fragment(s)",
+                   ds->audio.index, p ? "once" : "failed", ds->nfrags);
+
+    for (i = 0, n = 0; n < ds->nfrags; i++) {
+        if (ds->lang[i].frag) {
+            ngx_rtmp_dub_frag_packed(ds->lang[i].frag, p);
+            n++;
+        }
+    }
+
     ngx_rtmp_dub_packed_release(p);
-}
-
-
-/* the output reached the first tag of "seg": dubbed or original audio */
-
-static void
-ngx_rtmp_dub_bridge_slot(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
-{
-    dub_fallback_e       reason;
-    ngx_rtmp_dub_seg_t  *ds;
-
-    b->out_frames = NULL;
-
-    if (seg->naudio == 0) {
-        /* nothing to dub */
-        return;
-    }
-
-    ngx_rtmp_dub_bridge_av(b, seg);
-
-    ds = seg->user;
-
-    if (!seg->closed || ds == NULL) {
-        reason = b->sts ? DUB_FB_INPUT_LATE : DUB_FB_NOT_CONFIGURED;
-
-    } else if (ds->frag) {
-        b->out_frames = ngx_rtmp_dub_frag_slot(ds->frag, &reason);
-
-    } else {
-        reason = ds->reason;
-    }
-
-    if (b->out_frames) {
-        b->out_next = 0;
-        b->out_flv_byte = ds->flv_byte;
-        b->dubbed++;
-        ngx_rtmp_dub_stat_add(b->ms, dubbed, 1);
-
-        ngx_log_debug4(NGX_LOG_DEBUG_RTMP, &b->log, 0,
-                       "dub: \"%V/%V\" segment %uL fragment %s out with "
-                       "dubbed audio", &b->dacf->cacf->name, &b->stream,
-                       seg->index, ngx_rtmp_dub_frag_id(ds->frag));
-
-        ngx_rtmp_dub_bridge_run_end(b, "dubbed again");
-        return;
-    }
-
-    b->fallbacks[reason]++;
-    ngx_rtmp_dub_stat_add(b->ms, fallbacks[reason], 1);
-
-    ngx_log_debug4(NGX_LOG_DEBUG_RTMP, &b->log, 0,
-                   "dub: \"%V/%V\" segment %uL out with original audio: %s",
-                   &b->dacf->cacf->name, &b->stream, seg->index,
-                   dub_fallback_names[reason]);
-
-    ngx_rtmp_dub_bridge_run_of(b, seg, reason);
 }
 
 
@@ -794,8 +834,9 @@ ngx_rtmp_dub_bridge_slot(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
 static void
 ngx_rtmp_dub_bridge_av(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
 {
-    int64_t   v, a, d;
-    uint32_t  i;
+    int64_t     v, a, d;
+    uint32_t    k;
+    ngx_uint_t  i;
 
     if (seg->nvideo == 0) {
         return;
@@ -804,147 +845,30 @@ ngx_rtmp_dub_bridge_av(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
     v = -1;
     a = -1;
 
-    for (i = 0; i < seg->ntags && (v < 0 || a < 0); i++) {
-        if (seg->tags[i].flags & DUB_TAG_HEADER) {
+    for (k = 0; k < seg->ntags && (v < 0 || a < 0); k++) {
+        if (seg->tags[k].flags & DUB_TAG_HEADER) {
             continue;
         }
 
-        if (seg->tags[i].track == DUB_TRACK_VIDEO) {
+        if (seg->tags[k].track == DUB_TRACK_VIDEO) {
             if (v < 0) {
-                v = seg->tags[i].out_ts;
+                v = seg->tags[k].out_ts;
             }
 
         } else if (a < 0) {
-            a = seg->tags[i].out_ts;
+            a = seg->tags[k].out_ts;
         }
     }
 
-    if (v >= 0 && a >= 0) {
-        d = (a > v) ? a - v : v - a;
-        ngx_rtmp_dub_stat_set(b->ms, av_delta_us, d * 1000);
-    }
-}
-
-
-/*
- * Segments with their original audio, logged as a run: where it starts
- * and why, and where it ends with the count of each reason, rather than a
- * line per segment.
- */
-
-static void
-ngx_rtmp_dub_bridge_run_of(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg,
-    dub_fallback_e reason)
-{
-    ngx_uint_t  level;
-
-    if (b->run_reason == DUB_FB_LAST) {
-        b->run_reason = reason;
-        b->run_start = seg->index;
-
-        /* without an STS it is what the configuration asks for */
-        level = (reason == DUB_FB_NOT_CONFIGURED) ? NGX_LOG_INFO
-                                                  : NGX_LOG_WARN;
-
-        ngx_log_error(level, &b->log, 0,
-                      "dub: \"%V/%V\" segment %uL and on: original audio, "
-                      "%s", &b->dacf->cacf->name, &b->stream, seg->index,
-                      dub_fallback_names[reason]);
-    }
-
-    b->run[reason]++;
-}
-
-
-static void
-ngx_rtmp_dub_bridge_run_end(ngx_rtmp_dub_bridge_t *b, const char *how)
-{
-    u_char      *p, *last;
-    uint64_t     n;
-    ngx_uint_t   i;
-    u_char       why[512];
-
-    if (b->run_reason == DUB_FB_LAST) {
+    if (v < 0 || a < 0) {
         return;
     }
 
-    p = why;
-    last = why + sizeof(why);
-    n = 0;
+    d = (a > v) ? a - v : v - a;
 
-    for (i = 0; i < DUB_FB_LAST; i++) {
-        if (b->run[i]) {
-            p = ngx_slprintf(p, last, "%s%s %uL", n ? ", " : "",
-                             dub_fallback_names[i], b->run[i]);
-            n += b->run[i];
-            b->run[i] = 0;
-        }
+    for (i = 0; i < b->nlangs; i++) {
+        ngx_rtmp_dub_stat_set(b->langs[i].ms, av_delta_us, d * 1000);
     }
-
-    ngx_log_error(NGX_LOG_INFO, &b->log, 0,
-                  "dub: \"%V/%V\" %s after %uL segment%s with original "
-                  "audio from segment %uL (%*s)", &b->dacf->cacf->name,
-                  &b->stream, how, n, n == 1 ? "" : "s", b->run_start,
-                  p - why, why);
-
-    b->run_reason = DUB_FB_LAST;
-}
-
-
-/* a tag to the output, its audio replaced in a dubbed segment */
-
-static ngx_int_t
-ngx_rtmp_dub_bridge_emit(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg,
-    dub_tag_t *tag)
-{
-    u_char            *p, *frame;
-    size_t             size, len;
-    uint32_t           i, k;
-    dub_aac_frames_t  *d;
-
-    d = b->out_frames;
-
-    if (d == NULL || tag->track != DUB_TRACK_AUDIO
-        || (tag->flags & DUB_TAG_HEADER))
-    {
-        return ngx_rtmp_dub_output_send(b, seg, tag, seg->data + tag->off,
-                                        tag->len);
-    }
-
-    k = b->out_next++;
-
-    if (k >= d->nframes) {
-        return ngx_rtmp_dub_output_send(b, seg, tag, seg->data + tag->off,
-                                        tag->len);
-    }
-
-    frame = d->data;
-
-    for (i = 0; i < k; i++) {
-        frame += d->sizes[i];
-    }
-
-    size = d->sizes[k];
-    len = 2 + size;
-
-    if (len > b->scratch_size) {
-        p = ngx_alloc(len * 2, &b->log);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_free(b->scratch);
-        b->scratch = p;
-        b->scratch_size = len * 2;
-    }
-
-    /* the FLV audio byte of the original, then "AAC raw" */
-
-    b->scratch[0] = b->out_flv_byte;
-    b->scratch[1] = 1;
-    ngx_memcpy(b->scratch + 2, frame, size);
-
-    return ngx_rtmp_dub_output_send(b, seg, tag, b->scratch, len);
 }
 
 
@@ -989,6 +913,7 @@ static void
 ngx_rtmp_dub_bridge_run(ngx_rtmp_dub_bridge_t *b)
 {
     int64_t         now;
+    ngx_uint_t      i;
     dub_tag_t      *tag;
     dub_segment_t  *seg;
 
@@ -1018,21 +943,12 @@ ngx_rtmp_dub_bridge_run(ngx_rtmp_dub_bridge_t *b)
             return;
         }
 
-        if (b->pos == 0) {
-            ngx_rtmp_dub_bridge_slot(b, seg);
-
-            if (b->output == NULL) {
-                (void) ngx_rtmp_dub_output_open(b, tag->out_ts);
-            }
+        if (b->pos == 0 && seg->naudio) {
+            ngx_rtmp_dub_bridge_av(b, seg);
         }
 
-        if (b->output && ngx_rtmp_dub_bridge_emit(b, seg, tag) == NGX_OK) {
-            b->tags_out++;
-
-            if (b->pos == 0) {
-                ngx_rtmp_dub_stat_set(b->ms, output_delay_ms,
-                                      now - tag->arrival);
-            }
+        for (i = 0; i < b->nlangs; i++) {
+            ngx_rtmp_dub_bridge_out(&b->langs[i], seg, tag, b->pos, now);
         }
 
         b->pos++;
@@ -1044,27 +960,48 @@ ngx_rtmp_dub_bridge_run(ngx_rtmp_dub_bridge_t *b)
 }
 
 
+/* a tag to a language's output, opened at a segment's start if need be */
+
+static void
+ngx_rtmp_dub_bridge_out(ngx_rtmp_dub_lang_t *l, dub_segment_t *seg,
+    dub_tag_t *tag, uint32_t pos, int64_t now)
+{
+    if (pos == 0) {
+        ngx_rtmp_dub_lang_slot(l, seg);
+
+        if (l->output == NULL) {
+            (void) ngx_rtmp_dub_output_open(l, tag->out_ts);
+        }
+    }
+
+    if (l->output == NULL || ngx_rtmp_dub_lang_emit(l, seg, tag) != NGX_OK) {
+        return;
+    }
+
+    l->tags_out++;
+
+    if (pos == 0) {
+        ngx_rtmp_dub_stat_set(l->ms, output_delay_ms, now - tag->arrival);
+    }
+}
+
+
 /* no publisher, and everything went out: the bridge ends */
 
 static void
 ngx_rtmp_dub_bridge_drained(ngx_rtmp_dub_bridge_t *b)
 {
-    if (!b->output_done) {
-        b->output_done = 1;
+    ngx_uint_t  i;
 
-        ngx_rtmp_dub_bridge_run_end(b, "output ended");
-
-        ngx_log_error(NGX_LOG_INFO, &b->log, 0,
-                      "dub: \"%V/%V\" output done: %uL segments, %uL tags "
-                      "in, %uL out", &b->dacf->output_app, &b->stream,
-                      b->segments, b->tags_in, b->tags_out);
-
-        ngx_rtmp_dub_output_close(b);
+    for (i = 0; i < b->nlangs; i++) {
+        ngx_rtmp_dub_lang_done(&b->langs[i]);
     }
 
-    if (b->sts && ngx_rtmp_dub_sts_busy(b->sts)) {
-        /* stream:end and its answer: check_done() comes back */
-        return;
+    for (i = 0; i < b->nlangs; i++) {
+        if (b->langs[i].sts && ngx_rtmp_dub_sts_busy(b->langs[i].sts)) {
+            /* stream:end and its answer: check_done() comes back */
+            return;
+        }
     }
 
     ngx_rtmp_dub_bridge_free(b);
@@ -1074,6 +1011,7 @@ ngx_rtmp_dub_bridge_drained(ngx_rtmp_dub_bridge_t *b)
 static void
 ngx_rtmp_dub_bridge_pop(ngx_rtmp_dub_bridge_t *b)
 {
+    ngx_uint_t           i;
     dub_segment_t       *seg;
     ngx_rtmp_dub_seg_t  *ds;
 
@@ -1087,7 +1025,10 @@ ngx_rtmp_dub_bridge_pop(ngx_rtmp_dub_bridge_t *b)
 
     b->bytes -= seg->len;
     b->pos = 0;
-    b->out_frames = NULL;
+
+    for (i = 0; i < b->nlangs; i++) {
+        b->langs[i].out_frames = NULL;
+    }
 
     ds = seg->user;
 
@@ -1095,8 +1036,10 @@ ngx_rtmp_dub_bridge_pop(ngx_rtmp_dub_bridge_t *b)
         /* its packing, if still going, must not come back to it */
         ngx_rtmp_dub_task_abandon_data(&b->tasks, ds);
 
-        if (ds->frag) {
-            ngx_rtmp_dub_frag_forget(ds->frag);
+        for (i = 0; i < b->nlangs; i++) {
+            if (ds->lang[i].frag) {
+                ngx_rtmp_dub_frag_forget(ds->lang[i].frag);
+            }
         }
 
         ngx_free(ds);
@@ -1106,35 +1049,10 @@ ngx_rtmp_dub_bridge_pop(ngx_rtmp_dub_bridge_t *b)
 }
 
 
-/* the stream's segments in one line: dubbed, and why not */
-
-static void
-ngx_rtmp_dub_bridge_summary(ngx_rtmp_dub_bridge_t *b)
-{
-    u_char      *p, *last;
-    ngx_uint_t   i;
-    u_char       why[512];
-
-    p = why;
-    last = why + sizeof(why);
-
-    for (i = 0; i < DUB_FB_LAST; i++) {
-        if (b->fallbacks[i]) {
-            p = ngx_slprintf(p, last, ", %s %uL", dub_fallback_names[i],
-                             b->fallbacks[i]);
-        }
-    }
-
-    ngx_log_error(NGX_LOG_INFO, &b->log, 0,
-                  "dub: \"%V/%V\" %uL segments, %uL dubbed%*s",
-                  &b->dacf->cacf->name, &b->stream, b->segments, b->dubbed,
-                  p - why, why);
-}
-
-
 static void
 ngx_rtmp_dub_bridge_free(ngx_rtmp_dub_bridge_t *b)
 {
+    ngx_uint_t           i;
     ngx_rtmp_dub_ctx_t  *ctx;
 
     if (b->timer.timer_set) {
@@ -1146,7 +1064,9 @@ ngx_rtmp_dub_bridge_free(ngx_rtmp_dub_bridge_t *b)
         ctx->bridge = NULL;
     }
 
-    ngx_rtmp_dub_bridge_summary(b);
+    for (i = 0; i < b->nlangs; i++) {
+        ngx_rtmp_dub_lang_summary(&b->langs[i]);
+    }
 
     while (b->head) {
         ngx_rtmp_dub_bridge_pop(b);
@@ -1158,14 +1078,11 @@ ngx_rtmp_dub_bridge_free(ngx_rtmp_dub_bridge_t *b)
 
     ngx_rtmp_dub_task_abandon(&b->tasks);
 
-    if (b->sts) {
-        ngx_rtmp_dub_sts_free(b->sts);
+    for (i = 0; i < b->nlangs; i++) {
+        ngx_rtmp_dub_lang_free(&b->langs[i]);
     }
 
-    ngx_rtmp_dub_metrics_close(b->ms);
-
-    ngx_free(b->header[0].data);
-    ngx_free(b->header[1].data);
+    ngx_free(b->langs);
     ngx_free(b->scratch);
     ngx_free(b->label.data);
 
@@ -1268,17 +1185,24 @@ ngx_rtmp_dub_bridge_shutdown(ngx_event_t *ev)
 static void
 ngx_rtmp_dub_bridge_abort(ngx_rtmp_dub_bridge_t *b)
 {
-    ngx_rtmp_session_t  *s;
+    ngx_uint_t           i;
+    ngx_rtmp_dub_lang_t  *l;
+    ngx_rtmp_session_t   *s;
 
-    ngx_log_error(NGX_LOG_WARN, &b->log, 0,
-                  "dub: \"%V/%V\" worker shutdown timeout: output \"%V/%V\" "
-                  "closed with %uz bytes not sent%s", &b->dacf->cacf->name,
-                  &b->stream, &b->dacf->output_app, &b->stream, b->bytes,
-                  b->publisher ? ", publisher closed" : "");
+    for (i = 0; i < b->nlangs; i++) {
+        l = &b->langs[i];
+
+        ngx_log_error(NGX_LOG_WARN, &b->log, 0,
+                      "dub: \"%V\" worker shutdown timeout: output "
+                      "\"%V/%V\" closed with %uz bytes not sent%s",
+                      &l->label, &l->conf->output_app, &b->stream, b->bytes,
+                      b->publisher ? ", publisher closed" : "");
+
+        ngx_rtmp_dub_output_close(l);
+    }
 
     s = b->publisher;
 
-    ngx_rtmp_dub_output_close(b);
     ngx_rtmp_dub_bridge_free(b);
 
     /* nginx-rtmp would keep it, and the worker with it, until it leaves */

@@ -2,8 +2,9 @@
 /*
  * Copyright (C) nginx-dub developers
  *
- * The per-stream bridge: the segments of a published stream, its STS
- * session, and its output, "dub_delay" behind.
+ * The per-stream bridge: the segments of a published stream, and its
+ * languages, each with its STS session and its output, "dub_delay"
+ * behind.
  */
 
 
@@ -30,14 +31,61 @@
 #define NGX_RTMP_DUB_MIN_PARTIAL    1000
 
 
-/* what the bridge knows of a segment, beside its tags */
+/* a segment in one language: its fragment, or why it has none */
 
 typedef struct {
     ngx_rtmp_dub_frag_t        *frag;       /* NULL: "reason" */
     dub_fallback_e              reason;
+} ngx_rtmp_dub_seg_lang_t;
+
+
+/* what the bridge knows of a segment, beside its tags */
+
+typedef struct {
+    ngx_log_t                  *log;        /* the bridge's */
     u_char                      flv_byte;   /* first byte of its audio */
     ngx_rtmp_dub_audio_t        audio;
+    ngx_uint_t                  nfrags;     /* languages it goes to */
+    ngx_rtmp_dub_seg_lang_t     lang[1];    /* one per language */
 } ngx_rtmp_dub_seg_t;
+
+
+/*
+ * A language of the stream: its STS session, its output, and what went
+ * out there.  The tags are the bridge's, sent to every language at once;
+ * only the audio of a dubbed segment differs.
+ */
+
+struct ngx_rtmp_dub_lang_s {
+    ngx_rtmp_dub_lang_conf_t   *conf;
+    ngx_rtmp_dub_bridge_t      *bridge;
+    ngx_uint_t                  index;
+
+    ngx_str_t                   label;          /* "app/stream[:lang]" */
+
+    ngx_rtmp_dub_sts_t         *sts;            /* NULL: no STS */
+    ngx_rtmp_session_t         *output;
+    ngx_rtmp_dub_mslot_t       *ms;             /* metrics, or NULL */
+
+    /* the sequence headers last sent to the output, per track */
+    ngx_str_t                   header[2];
+
+    uint64_t                    tags_out;
+    uint64_t                    dubbed;
+    uint64_t                    fallbacks[DUB_FB_LAST];
+
+    /* a run of segments with their original audio */
+    uint64_t                    run_start;      /* its first segment */
+    uint64_t                    run[DUB_FB_LAST];
+    dub_fallback_e              run_reason;     /* DUB_FB_LAST: none */
+
+    /* the dubbed audio of the head segment, and its tag being built */
+    dub_aac_frames_t           *out_frames;
+    uint32_t                    out_next;
+    u_char                      out_flv_byte;
+
+    unsigned                    output_done:1;
+};
 
 
 struct ngx_rtmp_dub_bridge_s {
@@ -58,7 +106,9 @@ struct ngx_rtmp_dub_bridge_s {
     void                      **srv_conf;
 
     ngx_rtmp_session_t         *publisher;
-    ngx_rtmp_session_t         *output;
+
+    ngx_rtmp_dub_lang_t        *langs;
+    ngx_uint_t                  nlangs;
 
     ngx_log_t                   log;
 
@@ -75,8 +125,6 @@ struct ngx_rtmp_dub_bridge_s {
 
     ngx_msec_t                  ahead_logged;   /* timestamps re-based */
 
-    /* the sequence headers last sent to the output, per track */
-    ngx_str_t                   header[2];
     ngx_event_t                 timer;          /* output pacing */
 
     /* the input's audio: sequence header in force, and per segment */
@@ -88,32 +136,17 @@ struct ngx_rtmp_dub_bridge_s {
     unsigned                    seg_has_audio:1;
     unsigned                    seg_hdr_changed:1;
 
-    ngx_rtmp_dub_sts_t         *sts;            /* NULL: no STS */
     ngx_queue_t                 tasks;          /* packing */
-
-    ngx_rtmp_dub_mslot_t       *ms;             /* metrics, or NULL */
 
     ngx_uint_t                  publishes;
     uint64_t                    tags_in;
-    uint64_t                    tags_out;
     uint64_t                    segments;
-    uint64_t                    dubbed;
-    uint64_t                    fallbacks[DUB_FB_LAST];
 
-    /* a run of segments with their original audio */
-    uint64_t                    run_start;      /* its first segment */
-    uint64_t                    run[DUB_FB_LAST];
-    dub_fallback_e              run_reason;     /* DUB_FB_LAST: none */
-
-    /* the dubbed audio of the head segment, and its tag being built */
-    dub_aac_frames_t           *out_frames;
-    uint32_t                    out_next;
-    u_char                      out_flv_byte;
+    /* a dubbed audio tag being built */
     u_char                     *scratch;
     size_t                      scratch_size;
 
     unsigned                    overflow:1;
-    unsigned                    output_done:1;
 };
 
 

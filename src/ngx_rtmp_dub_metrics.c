@@ -290,12 +290,16 @@ ngx_rtmp_dub_metrics_open(ngx_shm_zone_t *zone, ngx_str_t *app,
 }
 
 
-/* under the lock: the stream's shown slot, or a spare one made its own */
+/*
+ * under the lock: the shown slot of the stream in that language, or a
+ * spare one made its own
+ */
 
 static ngx_rtmp_dub_mslot_t *
 ngx_rtmp_dub_metrics_find(ngx_rtmp_dub_mshm_t *shm, u_char *key,
     ngx_str_t *lang)
 {
+    size_t                 n;
     time_t                 now;
     ngx_uint_t             i;
     ngx_rtmp_dub_mslot_t  *slot, *spare;
@@ -303,11 +307,17 @@ ngx_rtmp_dub_metrics_find(ngx_rtmp_dub_mshm_t *shm, u_char *key,
     now = ngx_time();
     spare = NULL;
 
+    /* the label as the slot keeps it */
+    n = ngx_min(lang->len, NGX_RTMP_DUB_LANG_LEN - 1);
+
     for (i = 0; i < shm->nslots; i++) {
         slot = &shm->slots[i];
 
         if (ngx_rtmp_dub_metrics_shown(slot, shm->retain, now)) {
-            if (ngx_strcmp(slot->stream, key) == 0) {
+            if (ngx_strcmp(slot->stream, key) == 0
+                && ngx_strncmp(slot->lang, lang->data, n) == 0
+                && slot->lang[n] == '\0')
+            {
                 return slot;
             }
 

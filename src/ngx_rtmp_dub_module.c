@@ -22,6 +22,7 @@
 #define NGX_RTMP_DUB_SEGMENT_MAX    60000
 #define NGX_RTMP_DUB_DELAY_MAX      600000
 #define NGX_RTMP_DUB_BUFFER_MIN     (1024 * 1024)
+#define NGX_RTMP_DUB_LANG_MAX       (NGX_RTMP_DUB_LANG_LEN - 1)
 #define NGX_RTMP_DUB_MESSAGE_MIN    (64 * 1024)
 
 /*
@@ -54,20 +55,30 @@ static ngx_int_t ngx_rtmp_dub_merge_reconnect(ngx_conf_t *cf,
     ngx_rtmp_dub_app_conf_t *prev, ngx_rtmp_dub_app_conf_t *conf);
 static ngx_int_t ngx_rtmp_dub_check_sts(ngx_conf_t *cf,
     ngx_rtmp_dub_app_conf_t *conf);
-static ngx_rtmp_dub_sts_url_t *ngx_rtmp_dub_app_url(ngx_conf_t *cf,
+static ngx_int_t ngx_rtmp_dub_merge_langs(ngx_conf_t *cf,
     ngx_rtmp_dub_app_conf_t *conf);
+static ngx_rtmp_dub_sts_url_t *ngx_rtmp_dub_app_url(ngx_conf_t *cf,
+    ngx_rtmp_dub_app_conf_t *conf, ngx_rtmp_dub_sts_url_t *url);
 static ngx_int_t ngx_rtmp_dub_ca_file(ngx_conf_t *cf,
     ngx_rtmp_dub_sts_url_t *u);
 static ngx_int_t ngx_rtmp_dub_check_headers(ngx_conf_t *cf,
     ngx_array_t *headers);
 static ngx_int_t ngx_rtmp_dub_check_ca(ngx_conf_t *cf, ngx_str_t *file);
 
+static char *ngx_rtmp_dub_language(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_rtmp_dub_language_tag(ngx_str_t *lang);
+static ngx_int_t ngx_rtmp_dub_language_option(ngx_conf_t *cf,
+    ngx_rtmp_dub_lang_conf_t *l, ngx_str_t *value);
+static ngx_int_t ngx_rtmp_dub_app_name(ngx_conf_t *cf, ngx_str_t *name);
 static char *ngx_rtmp_dub_output_app(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_rtmp_dub_error_log(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_rtmp_dub_sts_url(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_rtmp_dub_sts_url_t *ngx_rtmp_dub_url_parse(ngx_conf_t *cf,
+    ngx_str_t *value);
 static ngx_rtmp_dub_scheme_t *ngx_rtmp_dub_url_scheme(ngx_str_t *value);
 static ngx_int_t ngx_rtmp_dub_url_resolve(ngx_conf_t *cf, ngx_str_t *value,
     ngx_rtmp_dub_scheme_t *scheme, ngx_url_t *url);
@@ -94,8 +105,11 @@ static ngx_int_t ngx_rtmp_dub_resolve(ngx_conf_t *cf,
 static ngx_rtmp_core_app_conf_t *ngx_rtmp_dub_find_app(
     ngx_rtmp_core_srv_conf_t *cscf, ngx_str_t *name);
 static ngx_int_t ngx_rtmp_dub_check_output(ngx_conf_t *cf,
-    ngx_rtmp_dub_app_conf_t *dacf, ngx_rtmp_core_app_conf_t *out);
+    ngx_rtmp_dub_app_conf_t *dacf, ngx_rtmp_dub_lang_conf_t *l,
+    ngx_rtmp_core_app_conf_t *out);
 static ngx_int_t ngx_rtmp_dub_init_process(ngx_cycle_t *cycle);
+static ngx_int_t ngx_rtmp_dub_add_urls(ngx_array_t *urls,
+    ngx_rtmp_dub_app_conf_t *dacf);
 static ngx_int_t ngx_rtmp_dub_add_url(ngx_array_t *urls,
     ngx_rtmp_dub_sts_url_t *url);
 static void ngx_rtmp_dub_exit_process(ngx_cycle_t *cycle);
@@ -142,6 +156,13 @@ static ngx_command_t  ngx_rtmp_dub_commands[] = {
     { ngx_string("dub_output_app"),
       NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
       ngx_rtmp_dub_output_app,
+      NGX_RTMP_APP_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("dub_language"),
+      NGX_RTMP_APP_CONF|NGX_CONF_2MORE,
+      ngx_rtmp_dub_language,
       NGX_RTMP_APP_CONF_OFFSET,
       0,
       NULL },
@@ -341,7 +362,8 @@ ngx_rtmp_dub_create_app_conf(ngx_conf_t *cf)
      *     dacf->output_app = { 0, NULL };
      *     dacf->log = NULL;
      *     dacf->output_file = NULL;
-     *     dacf->output_cacf = NULL;
+     *     dacf->langs = NULL;
+     *     dacf->lang_labels = 0;
      *     dacf->cacf = NULL;
      */
 
@@ -434,10 +456,10 @@ ngx_rtmp_dub_check_app(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *conf)
         return NGX_ERROR;
     }
 
-    if (conf->enable && conf->output_app.len == 0) {
+    if (conf->enable && conf->output_app.len == 0 && conf->langs == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"dub_output_app\" is required when "
-                           "\"dub\" is on");
+                           "\"dub_language\" or \"dub_output_app\" is "
+                           "required when \"dub\" is on");
         return NGX_ERROR;
     }
 
@@ -449,7 +471,9 @@ static char *
 ngx_rtmp_dub_merge_sts(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *prev,
     ngx_rtmp_dub_app_conf_t *conf)
 {
-    ngx_str_t  name;
+    ngx_str_t                  name;
+    ngx_uint_t                 i;
+    ngx_rtmp_dub_lang_conf_t  *l;
 
     ngx_conf_merge_ptr_value(conf->sts.url, prev->sts.url, NULL);
     ngx_conf_merge_ptr_value(conf->sts_headers, prev->sts_headers, NULL);
@@ -481,20 +505,40 @@ ngx_rtmp_dub_merge_sts(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *prev,
         return NGX_CONF_ERROR;
     }
 
-    if (conf->sts.url == NULL || !conf->enable) {
+    if (!conf->enable) {
         return NGX_CONF_OK;
     }
 
-    conf->sts.url = ngx_rtmp_dub_app_url(cf, conf);
-    if (conf->sts.url == NULL) {
+    if (conf->sts.url) {
+        conf->sts.url = ngx_rtmp_dub_app_url(cf, conf, conf->sts.url);
+        if (conf->sts.url == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (ngx_rtmp_dub_merge_langs(cf, conf) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
-    name = conf->thread_pool_name;
+    l = conf->langs->elts;
 
-    conf->sts.thread_pool = ngx_thread_pool_add(cf, &name);
-    if (conf->sts.thread_pool == NULL) {
-        return NGX_CONF_ERROR;
+    for (i = 0; i < conf->langs->nelts; i++) {
+        if (l[i].sts.url == NULL) {
+            continue;
+        }
+
+        /* the audio work of the languages that have an STS */
+
+        if (conf->sts.thread_pool == NULL) {
+            name = conf->thread_pool_name;
+
+            conf->sts.thread_pool = ngx_thread_pool_add(cf, &name);
+            if (conf->sts.thread_pool == NULL) {
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        l[i].sts.thread_pool = conf->sts.thread_pool;
     }
 
     return NGX_CONF_OK;
@@ -580,10 +624,67 @@ ngx_rtmp_dub_check_sts(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *conf)
 }
 
 
-/* this application's own copy of the URL: its headers, credentials, CA */
+/*
+ * Each language's STS settings: the application's, with its target
+ * language, and its own URL and voice when given.  "dub_output_app" with
+ * "dub_target_lang" is the one language of an application without
+ * "dub_language".
+ */
+
+static ngx_int_t
+ngx_rtmp_dub_merge_langs(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *conf)
+{
+    ngx_uint_t                 i;
+    ngx_rtmp_dub_lang_conf_t  *l;
+
+    if (conf->langs == NULL) {
+        conf->langs = ngx_array_create(cf->pool, 1,
+                                       sizeof(ngx_rtmp_dub_lang_conf_t));
+        if (conf->langs == NULL) {
+            return NGX_ERROR;
+        }
+
+        l = ngx_array_push(conf->langs);
+        if (l == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(l, sizeof(ngx_rtmp_dub_lang_conf_t));
+
+        l->lang = conf->sts.target_lang;
+        l->output_app = conf->output_app;
+        ngx_str_set(&l->directive, "dub_output_app");
+        l->file = conf->output_file;
+        l->line = conf->output_line;
+    }
+
+    l = conf->langs->elts;
+
+    for (i = 0; i < conf->langs->nelts; i++) {
+        l[i].sts = conf->sts;
+        l[i].sts.target_lang = l[i].lang;
+
+        if (l[i].voice.len) {
+            l[i].sts.voice = l[i].voice;
+        }
+
+        if (l[i].url) {
+            l[i].sts.url = ngx_rtmp_dub_app_url(cf, conf, l[i].url);
+            if (l[i].sts.url == NULL) {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* this application's own copy of a URL: its headers, credentials, CA */
 
 static ngx_rtmp_dub_sts_url_t *
-ngx_rtmp_dub_app_url(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *conf)
+ngx_rtmp_dub_app_url(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *conf,
+    ngx_rtmp_dub_sts_url_t *url)
 {
     ngx_rtmp_dub_sts_url_t  *u;
 
@@ -592,7 +693,7 @@ ngx_rtmp_dub_app_url(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *conf)
         return NULL;
     }
 
-    *u = *conf->sts.url;
+    *u = *url;
 
     u->headers = conf->sts_headers;
     u->auth = conf->sts_auth;
@@ -755,9 +856,7 @@ ngx_rtmp_dub_sts_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_rtmp_dub_app_conf_t  *dacf = conf;
 
-    ngx_str_t               *value, nsp;
-    ngx_url_t                url;
-    ngx_rtmp_dub_scheme_t   *scheme;
+    ngx_str_t               *value;
     ngx_rtmp_dub_sts_url_t  *u;
 
     if (dacf->sts.url != NGX_CONF_UNSET_PTR) {
@@ -771,23 +870,7 @@ ngx_rtmp_dub_sts_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_OK;
     }
 
-    scheme = ngx_rtmp_dub_url_scheme(&value[1]);
-
-    if (scheme == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid URL \"%V\" in \"dub_sts_url\": it must "
-                           "start with ws://, wss://, http:// or https://",
-                           &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_rtmp_dub_url_resolve(cf, &value[1], scheme, &url) != NGX_OK
-        || ngx_rtmp_dub_url_nsp(cf, &value[1], &url.uri, &nsp) != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    u = ngx_rtmp_dub_url_create(cf, &value[1], scheme->ssl, &url, &nsp);
+    u = ngx_rtmp_dub_url_parse(cf, &value[1]);
     if (u == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -795,6 +878,37 @@ ngx_rtmp_dub_sts_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     dacf->sts.url = u;
 
     return NGX_CONF_OK;
+}
+
+
+/* a URL of "dub_sts_url" or of "dub_language sts=" */
+
+static ngx_rtmp_dub_sts_url_t *
+ngx_rtmp_dub_url_parse(ngx_conf_t *cf, ngx_str_t *value)
+{
+    ngx_str_t               nsp, *args;
+    ngx_url_t               url;
+    ngx_rtmp_dub_scheme_t  *scheme;
+
+    args = cf->args->elts;
+
+    scheme = ngx_rtmp_dub_url_scheme(value);
+
+    if (scheme == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid URL \"%V\" in \"%V\": it must start "
+                           "with ws://, wss://, http:// or https://",
+                           value, &args[0]);
+        return NULL;
+    }
+
+    if (ngx_rtmp_dub_url_resolve(cf, value, scheme, &url) != NGX_OK
+        || ngx_rtmp_dub_url_nsp(cf, value, &url.uri, &nsp) != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return ngx_rtmp_dub_url_create(cf, value, scheme->ssl, &url, &nsp);
 }
 
 
@@ -819,6 +933,10 @@ static ngx_int_t
 ngx_rtmp_dub_url_resolve(ngx_conf_t *cf, ngx_str_t *value,
     ngx_rtmp_dub_scheme_t *scheme, ngx_url_t *url)
 {
+    ngx_str_t  *args;
+
+    args = cf->args->elts;
+
     ngx_memzero(url, sizeof(ngx_url_t));
 
     url->url.data = value->data + scheme->prefix.len;
@@ -828,15 +946,16 @@ ngx_rtmp_dub_url_resolve(ngx_conf_t *cf, ngx_str_t *value,
 
     if (ngx_parse_url(cf->pool, url) != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "%s in \"dub_sts_url\" \"%V\"",
-                           url->err ? url->err : "invalid URL", value);
+                           "%s in \"%V\" \"%V\"",
+                           url->err ? url->err : "invalid URL", &args[0],
+                           value);
         return NGX_ERROR;
     }
 
     if (url->naddrs == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "no address for \"%V\" in \"dub_sts_url\"",
-                           &url->host);
+                           "no address for \"%V\" in \"%V\"",
+                           &url->host, &args[0]);
         return NGX_ERROR;
     }
 
@@ -850,12 +969,15 @@ static ngx_int_t
 ngx_rtmp_dub_url_nsp(ngx_conf_t *cf, ngx_str_t *value, ngx_str_t *path,
     ngx_str_t *nsp)
 {
+    ngx_str_t  *args;
+
+    args = cf->args->elts;
     *nsp = *path;
 
     if (nsp->len && ngx_strlchr(nsp->data, nsp->data + nsp->len, '?')) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "no query string allowed in \"dub_sts_url\" "
-                           "\"%V\"", value);
+                           "no query string allowed in \"%V\" \"%V\"",
+                           &args[0], value);
         return NGX_ERROR;
     }
 
@@ -1120,31 +1242,243 @@ ngx_rtmp_dub_bitrate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* "dub_language LANG APP [sts=URL] [voice=NAME]" */
+
+static char *
+ngx_rtmp_dub_language(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_rtmp_dub_app_conf_t  *dacf = conf;
+
+    ngx_str_t                 *value;
+    ngx_uint_t                 i;
+    ngx_rtmp_dub_lang_conf_t  *l;
+
+    value = cf->args->elts;
+
+    if (dacf->output_app.data) {
+        return "cannot be mixed with \"dub_output_app\" in an application";
+    }
+
+    if (cf->args->nelts > 5) {
+        return "takes a language, an application, and at most "
+               "\"sts=\" and \"voice=\"";
+    }
+
+    if (ngx_rtmp_dub_language_tag(&value[1]) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid language \"%V\" in \"dub_language\": "
+                           "a language tag such as \"es\", \"fr\" or "
+                           "\"pt-BR\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_rtmp_dub_app_name(cf, &value[2]) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (dacf->langs == NULL) {
+        dacf->langs = ngx_array_create(cf->pool, 4,
+                                       sizeof(ngx_rtmp_dub_lang_conf_t));
+        if (dacf->langs == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    l = dacf->langs->elts;
+
+    for (i = 0; i < dacf->langs->nelts; i++) {
+        if (l[i].lang.len == value[1].len
+            && ngx_strncasecmp(l[i].lang.data, value[1].data, value[1].len)
+               == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "language \"%V\" is given twice in "
+                               "\"dub_language\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (l[i].output_app.len == value[2].len
+            && ngx_strncmp(l[i].output_app.data, value[2].data,
+                           value[2].len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "application \"%V\" is the output of two "
+                               "languages in \"dub_language\": each "
+                               "language needs its own", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    l = ngx_array_push(dacf->langs);
+    if (l == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(l, sizeof(ngx_rtmp_dub_lang_conf_t));
+
+    l->lang = value[1];
+    l->output_app = value[2];
+    ngx_str_set(&l->directive, "dub_language");
+    l->file = cf->conf_file->file.name.data;
+    l->line = cf->conf_file->line;
+
+    for (i = 3; i < cf->args->nelts; i++) {
+        if (ngx_rtmp_dub_language_option(cf, l, &value[i]) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    dacf->lang_labels = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+/* a language tag: 2 or 3 letters, then subtags of 1 to 8 letters or digits */
+
+static ngx_int_t
+ngx_rtmp_dub_language_tag(ngx_str_t *lang)
+{
+    u_char      c;
+    ngx_uint_t  i, n, first;
+
+    if (lang->len > NGX_RTMP_DUB_LANG_MAX) {
+        return NGX_ERROR;
+    }
+
+    n = 0;
+    first = 1;
+
+    for (i = 0; i <= lang->len; i++) {
+        c = (i < lang->len) ? lang->data[i] : '-';
+
+        if (c == '-') {
+            if (n == 0 || n > 8 || (first && (n < 2 || n > 3))) {
+                return NGX_ERROR;
+            }
+
+            n = 0;
+            first = 0;
+            continue;
+        }
+
+        c = ngx_tolower(c);
+
+        if ((c >= 'a' && c <= 'z') || (!first && c >= '0' && c <= '9')) {
+            n++;
+            continue;
+        }
+
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_rtmp_dub_language_option(ngx_conf_t *cf, ngx_rtmp_dub_lang_conf_t *l,
+    ngx_str_t *value)
+{
+    ngx_str_t   v;
+    ngx_uint_t  i;
+
+    if (value->len > 4 && ngx_strncmp(value->data, "sts=", 4) == 0) {
+        if (l->url) {
+            goto duplicate;
+        }
+
+        v.data = value->data + 4;
+        v.len = value->len - 4;
+
+        l->url = ngx_rtmp_dub_url_parse(cf, &v);
+
+        return l->url ? NGX_OK : NGX_ERROR;
+    }
+
+    if (value->len > 6 && ngx_strncmp(value->data, "voice=", 6) == 0) {
+        if (l->voice.len) {
+            goto duplicate;
+        }
+
+        l->voice.data = value->data + 6;
+        l->voice.len = value->len - 6;
+
+        for (i = 0; i < l->voice.len; i++) {
+            if (l->voice.data[i] <= ' ' || l->voice.data[i] >= 127) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid voice \"%V\" in "
+                                   "\"dub_language\": printable ASCII "
+                                   "without spaces", &l->voice);
+                return NGX_ERROR;
+            }
+        }
+
+        return NGX_OK;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" in \"dub_language\": "
+                       "\"sts=URL\" or \"voice=NAME\"", value);
+    return NGX_ERROR;
+
+duplicate:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "duplicate parameter \"%V\" in \"dub_language\"",
+                       value);
+    return NGX_ERROR;
+}
+
+
+/* the name of an application of the same server */
+
+static ngx_int_t
+ngx_rtmp_dub_app_name(ngx_conf_t *cf, ngx_str_t *name)
+{
+    ngx_str_t   *args;
+    ngx_uint_t   i;
+
+    args = cf->args->elts;
+
+    if (name->len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" needs an application name", &args[0]);
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < name->len; i++) {
+        if (name->data[i] == '/' || name->data[i] <= ' ') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid application name \"%V\" in "
+                               "\"%V\"", name, &args[0]);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 static char *
 ngx_rtmp_dub_output_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_rtmp_dub_app_conf_t  *dacf = conf;
 
     ngx_str_t  *value;
-    ngx_uint_t  i;
 
     if (dacf->output_app.data) {
         return "is duplicate";
     }
 
-    value = cf->args->elts;
-
-    if (value[1].len == 0) {
-        return "needs an application name";
+    if (dacf->langs) {
+        return "cannot be mixed with \"dub_language\" in an application";
     }
 
-    for (i = 0; i < value[1].len; i++) {
-        if (value[1].data[i] == '/' || value[1].data[i] <= ' ') {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid application name \"%V\" in "
-                               "\"dub_output_app\"", &value[1]);
-            return NGX_CONF_ERROR;
-        }
+    value = cf->args->elts;
+
+    if (ngx_rtmp_dub_app_name(cf, &value[1]) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
     dacf->output_app = value[1];
@@ -1218,8 +1552,9 @@ ngx_rtmp_dub_add_handler(ngx_rtmp_core_main_conf_t *cmcf, ngx_uint_t event,
 static ngx_int_t
 ngx_rtmp_dub_resolve(ngx_conf_t *cf, ngx_rtmp_core_srv_conf_t *cscf)
 {
-    ngx_uint_t                   i;
+    ngx_uint_t                   i, j;
     ngx_rtmp_dub_app_conf_t     *dacf;
+    ngx_rtmp_dub_lang_conf_t    *l;
     ngx_rtmp_core_app_conf_t   **cacfp, *out;
 
     cacfp = cscf->applications.elts;
@@ -1232,13 +1567,17 @@ ngx_rtmp_dub_resolve(ngx_conf_t *cf, ngx_rtmp_core_srv_conf_t *cscf)
             continue;
         }
 
-        out = ngx_rtmp_dub_find_app(cscf, &dacf->output_app);
+        l = dacf->langs->elts;
 
-        if (ngx_rtmp_dub_check_output(cf, dacf, out) != NGX_OK) {
-            return NGX_ERROR;
+        for (j = 0; j < dacf->langs->nelts; j++) {
+            out = ngx_rtmp_dub_find_app(cscf, &l[j].output_app);
+
+            if (ngx_rtmp_dub_check_output(cf, dacf, &l[j], out) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            l[j].output_cacf = out;
         }
-
-        dacf->output_cacf = out;
     }
 
     return NGX_OK;
@@ -1267,7 +1606,7 @@ ngx_rtmp_dub_find_app(ngx_rtmp_core_srv_conf_t *cscf, ngx_str_t *name)
 
 static ngx_int_t
 ngx_rtmp_dub_check_output(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *dacf,
-    ngx_rtmp_core_app_conf_t *out)
+    ngx_rtmp_dub_lang_conf_t *l, ngx_rtmp_core_app_conf_t *out)
 {
     char                      *why;
     ngx_rtmp_dub_app_conf_t   *odacf;
@@ -1275,10 +1614,9 @@ ngx_rtmp_dub_check_output(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *dacf,
 
     if (out == dacf->cacf) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"dub_output_app\" must name another application "
-                      "than \"%V\" itself in %s:%ui",
-                      &dacf->cacf->name, dacf->output_file,
-                      dacf->output_line);
+                      "\"%V\" must name another application than \"%V\" "
+                      "itself in %s:%ui", &l->directive, &dacf->cacf->name,
+                      l->file, l->line);
         return NGX_ERROR;
     }
 
@@ -1301,9 +1639,8 @@ ngx_rtmp_dub_check_output(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *dacf,
     }
 
     ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                  "\"dub_output_app\" names \"%V\", which %s in %s:%ui",
-                  &dacf->output_app, why, dacf->output_file,
-                  dacf->output_line);
+                  "\"%V\" names \"%V\", which %s in %s:%ui",
+                  &l->directive, &l->output_app, why, l->file, l->line);
 
     return NGX_ERROR;
 }
@@ -1420,8 +1757,7 @@ ngx_rtmp_dub_init_process(ngx_cycle_t *cycle)
         for (j = 0; j < cscfp[i]->applications.nelts; j++) {
             dacf = cacfp[j]->app_conf[ngx_rtmp_dub_module.ctx_index];
 
-            if (dacf->enable && dacf->sts.url
-                && ngx_rtmp_dub_add_url(&urls, dacf->sts.url) != NGX_OK)
+            if (dacf->enable && ngx_rtmp_dub_add_urls(&urls, dacf) != NGX_OK)
             {
                 return NGX_ERROR;
             }
@@ -1436,7 +1772,28 @@ ngx_rtmp_dub_init_process(ngx_cycle_t *cycle)
 }
 
 
-/* each application's URL once */
+/* each language's URL */
+
+static ngx_int_t
+ngx_rtmp_dub_add_urls(ngx_array_t *urls, ngx_rtmp_dub_app_conf_t *dacf)
+{
+    ngx_uint_t                 i;
+    ngx_rtmp_dub_lang_conf_t  *l;
+
+    l = dacf->langs->elts;
+
+    for (i = 0; i < dacf->langs->nelts; i++) {
+        if (l[i].sts.url && ngx_rtmp_dub_add_url(urls, l[i].sts.url) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* each URL once */
 
 static ngx_int_t
 ngx_rtmp_dub_add_url(ngx_array_t *urls, ngx_rtmp_dub_sts_url_t *url)

@@ -25,6 +25,28 @@
 #define NGX_RTMP_DUB_VERSION        "0.1.0"
 
 
+/*
+ * A language a stream is dubbed into: "dub_language", or the one of
+ * "dub_output_app" and "dub_target_lang".
+ */
+
+typedef struct {
+    ngx_str_t                   lang;
+    ngx_str_t                   output_app;
+    ngx_rtmp_dub_sts_url_t     *url;        /* "sts=", or NULL */
+    ngx_str_t                   voice;      /* "voice=", or empty */
+    ngx_str_t                   directive;  /* for messages */
+    u_char                     *file;
+    ngx_uint_t                  line;
+
+    /* the application's STS settings, for this language; at merge */
+    ngx_rtmp_dub_sts_conf_t     sts;
+
+    /* at postconfiguration */
+    ngx_rtmp_core_app_conf_t   *output_cacf;
+} ngx_rtmp_dub_lang_conf_t;
+
+
 typedef struct {
     ngx_flag_t                  enable;
     ngx_str_t                   output_app;
@@ -45,19 +67,24 @@ typedef struct {
     u_char                     *output_file;
     ngx_uint_t                  output_line;
 
-    /* resolved at postconfiguration */
-    ngx_rtmp_core_app_conf_t   *output_cacf;
+    /* of ngx_rtmp_dub_lang_conf_t: "dub_language", or the one language */
+    ngx_array_t                *langs;
+    unsigned                    lang_labels:1;  /* "dub_language" given */
+
+    /* at postconfiguration */
     ngx_rtmp_core_app_conf_t   *cacf;
 } ngx_rtmp_dub_app_conf_t;
 
 
 typedef struct ngx_rtmp_dub_bridge_s  ngx_rtmp_dub_bridge_t;
+typedef struct ngx_rtmp_dub_lang_s    ngx_rtmp_dub_lang_t;
 
 
 /* per session: a publisher we dub, or one of our output sessions */
 
 typedef struct {
     ngx_rtmp_dub_bridge_t      *bridge;
+    ngx_rtmp_dub_lang_t        *lang;       /* an output's language */
     unsigned                    output:1;
 } ngx_rtmp_dub_ctx_t;
 

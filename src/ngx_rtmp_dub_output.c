@@ -18,10 +18,10 @@
 
 
 static ngx_connection_t *ngx_rtmp_dub_output_connection(
-    ngx_rtmp_dub_bridge_t *b);
+    ngx_rtmp_dub_lang_t *l);
 static ngx_rtmp_session_t *ngx_rtmp_dub_output_session(
-    ngx_rtmp_dub_bridge_t *b, ngx_connection_t *c);
-static ngx_int_t ngx_rtmp_dub_output_publish(ngx_rtmp_dub_bridge_t *b,
+    ngx_rtmp_dub_lang_t *l, ngx_connection_t *c);
+static ngx_int_t ngx_rtmp_dub_output_publish(ngx_rtmp_dub_lang_t *l,
     ngx_rtmp_session_t *s);
 static ngx_int_t ngx_rtmp_dub_output_inject(ngx_rtmp_session_t *s,
     unsigned track, uint32_t ts, u_char *data, size_t len);
@@ -35,35 +35,35 @@ static void ngx_rtmp_dub_output_event(ngx_event_t *ev);
 
 
 ngx_int_t
-ngx_rtmp_dub_output_open(ngx_rtmp_dub_bridge_t *b, int64_t ts)
+ngx_rtmp_dub_output_open(ngx_rtmp_dub_lang_t *l, int64_t ts)
 {
     ngx_uint_t           t;
     ngx_connection_t    *c;
     ngx_rtmp_session_t  *s;
 
-    c = ngx_rtmp_dub_output_connection(b);
+    c = ngx_rtmp_dub_output_connection(l);
     if (c == NULL) {
         return NGX_ERROR;
     }
 
-    s = ngx_rtmp_dub_output_session(b, c);
+    s = ngx_rtmp_dub_output_session(l, c);
     if (s == NULL) {
         return NGX_ERROR;
     }
 
-    b->output = s;
+    l->output = s;
 
-    if (ngx_rtmp_dub_output_publish(b, s) != NGX_OK) {
+    if (ngx_rtmp_dub_output_publish(l, s) != NGX_OK) {
         goto failed;
     }
 
     /* a new output session starts with the sequence headers in force */
 
     for (t = 0; t < 2; t++) {
-        if (b->header[t].len
+        if (l->header[t].len
             && ngx_rtmp_dub_output_inject(s, t, (uint32_t) ts,
-                                          b->header[t].data,
-                                          b->header[t].len)
+                                          l->header[t].data,
+                                          l->header[t].len)
                != NGX_OK)
         {
             goto failed;
@@ -74,7 +74,7 @@ ngx_rtmp_dub_output_open(ngx_rtmp_dub_bridge_t *b, int64_t ts)
 
 failed:
 
-    ngx_rtmp_dub_output_close(b);
+    ngx_rtmp_dub_output_close(l);
 
     return NGX_ERROR;
 }
@@ -83,12 +83,15 @@ failed:
 /* a connection that goes nowhere, with a pool and a log of its own */
 
 static ngx_connection_t *
-ngx_rtmp_dub_output_connection(ngx_rtmp_dub_bridge_t *b)
+ngx_rtmp_dub_output_connection(ngx_rtmp_dub_lang_t *l)
 {
-    ngx_fd_t           fd;
-    ngx_log_t         *log;
-    ngx_pool_t        *pool;
-    ngx_connection_t  *c;
+    ngx_fd_t                fd;
+    ngx_log_t              *log;
+    ngx_pool_t             *pool;
+    ngx_connection_t       *c;
+    ngx_rtmp_dub_bridge_t  *b;
+
+    b = l->bridge;
 
     fd = ngx_open_file("/dev/null", NGX_FILE_RDWR, NGX_FILE_OPEN, 0);
 
@@ -142,14 +145,16 @@ ngx_rtmp_dub_output_connection(ngx_rtmp_dub_bridge_t *b)
 /* an RTMP session on it, in "dub_output_app", marked as ours */
 
 static ngx_rtmp_session_t *
-ngx_rtmp_dub_output_session(ngx_rtmp_dub_bridge_t *b, ngx_connection_t *c)
+ngx_rtmp_dub_output_session(ngx_rtmp_dub_lang_t *l, ngx_connection_t *c)
 {
-    ngx_pool_t            *pool;
-    ngx_rtmp_session_t    *s;
-    ngx_rtmp_dub_ctx_t    *ctx;
-    ngx_rtmp_conf_ctx_t   *addr_ctx;
-    ngx_rtmp_addr_conf_t  *addr_conf;
+    ngx_pool_t             *pool;
+    ngx_rtmp_session_t     *s;
+    ngx_rtmp_dub_ctx_t     *ctx;
+    ngx_rtmp_conf_ctx_t    *addr_ctx;
+    ngx_rtmp_addr_conf_t   *addr_conf;
+    ngx_rtmp_dub_bridge_t  *b;
 
+    b = l->bridge;
     pool = c->pool;
 
     addr_conf = ngx_pcalloc(pool, sizeof(ngx_rtmp_addr_conf_t));
@@ -178,8 +183,8 @@ ngx_rtmp_dub_output_session(ngx_rtmp_dub_bridge_t *b, ngx_connection_t *c)
         return NULL;
     }
 
-    s->app_conf = b->dacf->output_cacf->app_conf;
-    s->app = b->dacf->output_app;
+    s->app_conf = l->conf->output_cacf->app_conf;
+    s->app = l->conf->output_app;
     ngx_str_set(&s->flashver, "ngx-dub");
 
     ctx = ngx_pcalloc(pool, sizeof(ngx_rtmp_dub_ctx_t));
@@ -190,6 +195,7 @@ ngx_rtmp_dub_output_session(ngx_rtmp_dub_bridge_t *b, ngx_connection_t *c)
 
     ctx->output = 1;
     ctx->bridge = b;
+    ctx->lang = l;
     ngx_rtmp_set_ctx(s, ctx, ngx_rtmp_dub_module);
 
     return s;
@@ -197,10 +203,13 @@ ngx_rtmp_dub_output_session(ngx_rtmp_dub_bridge_t *b, ngx_connection_t *c)
 
 
 static ngx_int_t
-ngx_rtmp_dub_output_publish(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_session_t *s)
+ngx_rtmp_dub_output_publish(ngx_rtmp_dub_lang_t *l, ngx_rtmp_session_t *s)
 {
-    ngx_rtmp_publish_t    v;
-    ngx_rtmp_live_ctx_t  *lctx;
+    ngx_rtmp_publish_t      v;
+    ngx_rtmp_live_ctx_t    *lctx;
+    ngx_rtmp_dub_bridge_t  *b;
+
+    b = l->bridge;
 
     ngx_memzero(&v, sizeof(ngx_rtmp_publish_t));
     ngx_memcpy(v.name, b->raw.data, b->raw.len);
@@ -210,7 +219,7 @@ ngx_rtmp_dub_output_publish(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_session_t *s)
     if (ngx_rtmp_publish(s, &v) != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, &b->log, 0,
                       "dub: \"%V/%V\" output publish failed",
-                      &b->dacf->output_app, &b->stream);
+                      &l->conf->output_app, &b->stream);
         return NGX_ERROR;
     }
 
@@ -220,12 +229,12 @@ ngx_rtmp_dub_output_publish(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_session_t *s)
         ngx_log_error(NGX_LOG_ERR, &b->log, 0,
                       "dub: \"%V/%V\" output refused: another client "
                       "publishes that stream; retrying at the next segment",
-                      &b->dacf->output_app, &b->stream);
+                      &l->conf->output_app, &b->stream);
         return NGX_ERROR;
     }
 
     ngx_log_error(NGX_LOG_INFO, &b->log, 0,
-                  "dub: \"%V/%V\" output started", &b->dacf->output_app,
+                  "dub: \"%V/%V\" output started", &l->conf->output_app,
                   &b->stream);
 
     return NGX_OK;
@@ -233,28 +242,28 @@ ngx_rtmp_dub_output_publish(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_session_t *s)
 
 
 ngx_int_t
-ngx_rtmp_dub_output_send(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg,
-    dub_tag_t *tag, u_char *data, size_t len)
+ngx_rtmp_dub_output_send(ngx_rtmp_dub_lang_t *l, dub_tag_t *tag,
+    u_char *data, size_t len)
 {
     ngx_str_t           *hdr;
     ngx_rtmp_session_t  *s;
 
-    s = b->output;
+    s = l->output;
 
     if (s->connection->destroyed) {
         /* finalized by someone else: reopen at the next segment */
-        ngx_rtmp_dub_output_close(b);
+        ngx_rtmp_dub_output_close(l);
         return NGX_DECLINED;
     }
 
     if (tag->flags & DUB_TAG_HEADER) {
-        hdr = &b->header[tag->track];
+        hdr = &l->header[tag->track];
 
         if (hdr->len != tag->len) {
             ngx_free(hdr->data);
             hdr->len = 0;
 
-            hdr->data = ngx_alloc(tag->len, &b->log);
+            hdr->data = ngx_alloc(tag->len, &l->bridge->log);
             if (hdr->data == NULL) {
                 return NGX_ERROR;
             }
@@ -268,10 +277,11 @@ ngx_rtmp_dub_output_send(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg,
                                    data, len)
         != NGX_OK)
     {
-        ngx_log_error(NGX_LOG_ERR, &b->log, 0,
+        ngx_log_error(NGX_LOG_ERR, &l->bridge->log, 0,
                       "dub: \"%V/%V\" output session failed, reopening at "
-                      "the next segment", &b->dacf->output_app, &b->stream);
-        ngx_rtmp_dub_output_close(b);
+                      "the next segment", &l->conf->output_app,
+                      &l->bridge->stream);
+        ngx_rtmp_dub_output_close(l);
         return NGX_ERROR;
     }
 
@@ -280,18 +290,18 @@ ngx_rtmp_dub_output_send(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg,
 
 
 void
-ngx_rtmp_dub_output_close(ngx_rtmp_dub_bridge_t *b)
+ngx_rtmp_dub_output_close(ngx_rtmp_dub_lang_t *l)
 {
     ngx_rtmp_session_t  *s;
     ngx_rtmp_dub_ctx_t  *ctx;
 
-    s = b->output;
+    s = l->output;
 
     if (s == NULL) {
         return;
     }
 
-    b->output = NULL;
+    l->output = NULL;
 
     ctx = ngx_rtmp_get_module_ctx(s, ngx_rtmp_dub_module);
 

@@ -2,7 +2,7 @@
 /*
  * Copyright (C) nginx-dub developers
  *
- * A bridge's output: an in-process publisher session in the output
+ * A language's output: an in-process publisher session in its output
  * application, fed the bridge's tags when they are due.
  */
 
@@ -17,10 +17,10 @@
 #include "ngx_rtmp_dub_bridge.h"
 
 
-ngx_int_t ngx_rtmp_dub_output_open(ngx_rtmp_dub_bridge_t *b, int64_t ts);
-ngx_int_t ngx_rtmp_dub_output_send(ngx_rtmp_dub_bridge_t *b,
-    dub_segment_t *seg, dub_tag_t *tag, u_char *data, size_t len);
-void ngx_rtmp_dub_output_close(ngx_rtmp_dub_bridge_t *b);
+ngx_int_t ngx_rtmp_dub_output_open(ngx_rtmp_dub_lang_t *l, int64_t ts);
+ngx_int_t ngx_rtmp_dub_output_send(ngx_rtmp_dub_lang_t *l, dub_tag_t *tag,
+    u_char *data, size_t len);
+void ngx_rtmp_dub_output_close(ngx_rtmp_dub_lang_t *l);
 
 
 #endif /* _NGX_RTMP_DUB_OUTPUT_H_INCLUDED_ */

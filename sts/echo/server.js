@@ -38,6 +38,8 @@ const USAGE = `usage: node server.js [options]
   --auth-mode M             connect_error (default) | error_event
   --mode M                  echo (default) | tone
   --tone-hz HZ              tone frequency (default 1000)
+  --tone-lang L=HZ,...      tone frequency per target_language (e.g.
+                            es=700,fr=1300), --tone-hz for the others
   --tone-scale X            tone duration = fragment duration * X (default 1)
   --tone-format F           pcm_s16le (default) | pcm_f32le | wav | m4a | aac | mp3
   --latency-ms N            fixed delay before fragment:processed (default 0)
@@ -73,6 +75,7 @@ const OPTIONS = {
   auth_mode: { type: ['connect_error', 'error_event'], def: 'connect_error' },
   mode: { type: ['echo', 'tone'], def: 'echo' },
   tone_hz: { type: 'num', def: 1000 },
+  tone_lang: { type: 'tones', def: {} },
   tone_scale: { type: 'num', def: 1.0 },
   tone_format: {
     type: ['pcm_s16le', 'pcm_f32le', 'wav', 'm4a', 'aac', 'mp3'],
@@ -143,9 +146,24 @@ function coerce(key, value) {
     }
     case 'rules':
       return checkRules(value);
+    case 'tones':
+      return checkTones(value);
     default:
       throw new Error(`internal: bad type for ${key}`);
   }
+}
+
+// "es=700,fr=1300" (or {es: 700, ...}): a tone per target language
+function checkTones(value) {
+  if (value && typeof value === 'object' && !Array.isArray(value)) return { ...value };
+  if (typeof value !== 'string') throw new Error('tone_lang: expected LANG=HZ,...');
+  const tones = {};
+  for (const item of value.split(',').filter((x) => x !== '')) {
+    const m = /^([A-Za-z0-9-]+)=([0-9.]+)$/.exec(item);
+    if (!m || !(Number(m[2]) > 0)) throw new Error(`tone_lang: bad item "${item}"`);
+    tones[m[1]] = Number(m[2]);
+  }
+  return tones;
 }
 
 function checkRules(rules) {
@@ -428,12 +446,13 @@ async function halfOf(audio) {
   }
 }
 
-async function dubbedAudio(audio, partial) {
+async function dubbedAudio(audio, partial, lang) {
   const half = partial ? 0.5 : 1;
   if (config.mode === 'tone') {
     const fmt = config.tone_format;
+    const hz = (lang && config.tone_lang[lang]) || config.tone_hz;
     const tone = await makeTone(audio.sample_rate_hz, audio.channels,
-      audio.duration_ms * config.tone_scale * half, fmt, config.tone_hz);
+      audio.duration_ms * config.tone_scale * half, fmt, hz);
     return {
       format: fmt,
       sample_rate_hz: audio.sample_rate_hz,
@@ -891,7 +910,7 @@ async function respond(ctx, f, rec, rule, delay) {
   if (action === null
     || ['delay', 'partial', 'unknown_event', 'backpressure', 'duplicate'].includes(action)) {
     try {
-      audio = await dubbedAudio(f.audio, action === 'partial');
+      audio = await dubbedAudio(f.audio, action === 'partial', ctx.targetLanguage);
     } catch (e) {
       audioError = e;
     }
