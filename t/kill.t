@@ -48,7 +48,7 @@ $t->wait_exit($pub, 5);
 
 ok($t->wait_log(qr/"live\/k" publisher left/, 10), 'publisher left');
 
-my ($last) = $t->log_lines(qr/"live\/k" segment 3 cut/);
+my ($last) = $t->log_lines(qr/"live\/k" segment 3 cut:/);
 like($last // '', qr/cut: 1[0-9]{3}ms at 6000ms.*, last/,
      'partial segment over 1 s closed as the last');
 
