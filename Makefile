@@ -3,6 +3,7 @@
 #   make          build build/ngx_rtmp_dub_module.so against Debian's nginx
 #   make test     every test: unit, style, end to end, sanitizer
 #   make run      nginx with conf/nginx.conf: push, play, dubbed
+#   make deb      the Debian package build/libnginx-mod-rtmp-dub_*.deb
 #
 # Each target installs what it needs (scripts/setup.sh) and is quick
 # when there is nothing to do.
@@ -17,6 +18,10 @@ PURE    := $(wildcard src/dub_*.c)
 UNITS   := $(patsubst t/unit/%.c,$(B)/unit/%,$(wildcard t/unit/test_*.c))
 FUZZ    := $(patsubst t/fuzz/%.c,$(B)/fuzz/%,$(wildcard t/fuzz/fuzz_*.c))
 TOOLS   := $(B)/tools/audio-probe
+# the package's version is the module's (the one /metrics reports)
+VERSION := $(shell sed -n 's/^\#define NGX_RTMP_DUB_VERSION *"\(.*\)"$$/\1/p' \
+                   src/ngx_rtmp_dub_module.h)
+DEB     := $(B)/libnginx-mod-rtmp-dub_$(VERSION)_$(shell dpkg --print-architecture).deb
 JOBS    ?= 6
 
 # tests that need a core to themselves run after the others, one at a time
@@ -30,8 +35,8 @@ UNIT_CFLAGS := -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
                -Wall -Wextra -Werror -Isrc -It/unit
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Isrc
 
-.PHONY: all setup setup-run setup-test unit fuzz tools fixtures asan sts \
-        test check run bench soak clean
+.PHONY: all setup setup-run setup-test setup-deb unit fuzz tools fixtures \
+        asan sts deb test check run bench soak clean
 
 all: $(SO)
 
@@ -44,6 +49,9 @@ setup-run:
 
 setup-test:
 	@scripts/setup.sh test
+
+setup-deb:
+	@scripts/setup.sh deb
 
 $(SO): $(SRCS) scripts/build.sh | setup
 	@scripts/build.sh
@@ -74,11 +82,17 @@ $(ASAN): $(SRCS) scripts/build-asan.sh | setup-test
 
 asan: $(ASAN)
 
+$(DEB): $(SRCS) $(wildcard debian/* debian/*/*) conf/nginx.conf \
+        $(wildcard docs/*) README.md scripts/deb.sh | setup-deb
+	@scripts/deb.sh
+
+deb: $(DEB)
+
 check:
 	@scripts/check-style.pl
 	@scripts/check-docs.pl
 
-test: setup-test all unit fuzz tools fixtures asan sts
+test: setup-test all unit fuzz tools fixtures asan deb sts
 	@export TEST_DUB_ALL=1; \
 	prove -j$(JOBS) $(PARALLEL); a=$$?; \
 	prove $(SERIAL); b=$$?; \
@@ -97,4 +111,5 @@ sts: | setup
 	@scripts/setup-sts.sh
 
 clean:
-	rm -rf $(B)/unit $(B)/fuzz $(B)/tools $(B)/nginx-dev $(B)/asan $(SO)
+	rm -rf $(B)/unit $(B)/fuzz $(B)/tools $(B)/nginx-dev $(B)/asan $(SO) \
+	       $(B)/deb $(B)/libnginx-mod-rtmp-dub_*.deb

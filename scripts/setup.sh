@@ -7,7 +7,11 @@
 #   setup.sh run            and running it with its demo ("make run"):
 #                           ffmpeg, the speech stack of the local STS
 #   setup.sh test           and testing it ("make test"): Prometheus'
-#                           promtool, clang for the fuzzers
+#                           promtool, clang for the fuzzers, and what
+#                           building the Debian package needs
+#   setup.sh deb            building the Debian package ("make deb"):
+#                           debhelper (nginx-dev has its nginx addon),
+#                           lintian
 #   setup.sh ... --nginx-source    and nginx's own sources (make asan)
 set -euo pipefail
 
@@ -22,13 +26,14 @@ BUILD="nginx libnginx-mod-rtmp nginx-dev
 RUN="ffmpeg espeak-ng pocketsphinx pocketsphinx-en-us apertium
      apertium-eng-spa procps"
 TEST="prometheus perl openssl clang libclang-rt-14-dev"
+DEB="debhelper lintian"
 
 role=build
 source=
 
 for a in "$@"; do
     case "$a" in
-    build|run|test) role=$a ;;
+    build|run|test|deb) role=$a ;;
     --nginx-source) source=1 ;;
     *) echo "setup: unknown argument $a" >&2; exit 1 ;;
     esac
@@ -37,7 +42,8 @@ done
 case "$role" in
 build) PKGS="$BUILD" ;;
 run)   PKGS="$BUILD $RUN" ;;
-test)  PKGS="$BUILD $RUN $TEST" ;;
+test)  PKGS="$BUILD $RUN $TEST $DEB" ;;
+deb)   PKGS="$BUILD $DEB" ;;
 esac
 
 as_root() {

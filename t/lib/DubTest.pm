@@ -19,6 +19,8 @@ package DubTest;
 #   TEST_NGINX_BINARY   nginx to run (default /usr/sbin/nginx)
 #   TEST_NGINX_STATIC   1: the binary has nginx-rtmp and this module built
 #                       in (the sanitizer build), load no modules
+#   TEST_NGINX_MODULES  the lines that load the modules, in place of those
+#                       of the build (t/deb.t: the installed package's)
 #   TEST_NGINX_LEAVE    1: keep the temporary directory
 #   TEST_NGINX_VERBOSE  1: print nginx's error log on failure
 #   TEST_DUB_ALL        1 (set by "make test"): a test whose build output
@@ -138,6 +140,7 @@ sub read_proc {
 
 sub modules {
     return '' if $ENV{TEST_NGINX_STATIC};
+    return "$ENV{TEST_NGINX_MODULES}\n" if $ENV{TEST_NGINX_MODULES};
     my $so = "$TOP/build/ngx_rtmp_dub_module.so";
     die "$so is missing: run make\n" unless -f $so;
     return "load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;\n"
