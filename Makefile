@@ -92,7 +92,7 @@ check:
 	@scripts/check-style.pl
 	@scripts/check-docs.pl
 
-test: setup-test all unit fuzz tools fixtures asan deb sts
+test: setup-test all unit fuzz tools fixtures asan sts
 	@export TEST_DUB_ALL=1; \
 	prove -j$(JOBS) $(PARALLEL); a=$$?; \
 	prove $(SERIAL); b=$$?; \

@@ -37,6 +37,14 @@ close $fh;
 chomp(my $arch = `dpkg --print-architecture`);
 
 my $deb = "$top/build/${pkg}_${version}_$arch.deb";
+
+# under "make test" the package is built here, beside the other tests,
+# rather than before them all (make does nothing if it is up to date)
+if ($ENV{TEST_DUB_ALL}) {
+    my $out = `make -s -C '$top' deb 2>&1`;
+    diag("make deb failed:\n$out") if $?;
+}
+
 DubTest::missing("no package $deb (make deb)") unless -f $deb;
 
 my $so = '/usr/lib/nginx/modules/ngx_rtmp_dub_module.so';

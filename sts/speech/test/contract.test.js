@@ -26,11 +26,12 @@ test('answers in sequence order, whichever is ready first', async () => {
   // others' (2 s) none
   const { api, sts } = await setup([{ api: 'asr', min_ms: 2500,
                                       latency_ms: 4000 }], ['--jobs', '3']);
-  const s = await h.stream(sts.port);
+  // a timeout no busy machine reaches: the order is what is tested
+  const s = await h.stream(sts.port, { timeout_ms: 120000 });
   await s.next('stream:ready');
   const frags = [0, 1, 2].map((n) => h.fragment(n ? 2000 : 3000, n));
   for (const f of frags) s.socket.emit('fragment:data', f);
-  for (let i = 0; i < 3; i++) await s.next('fragment:processed');
+  for (let i = 0; i < 3; i++) await s.next('fragment:processed', 120000);
   const got = s.events.filter((e) => e.name === 'fragment:processed')
     .map((e) => [e.payload.sequence_number, e.payload.status]);
   assert.deepStrictEqual(got, [[0, 'success'], [1, 'success'], [2, 'success']]);
