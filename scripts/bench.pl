@@ -12,6 +12,10 @@
 #                                     (its CPU counted too, and the word
 #                                     error rate of its recognizer), no
 #                                     ffmpeg pile
+#   scripts/bench.pl --langs L [N ...]  each stream dubbed into L languages
+#                                     (dub_language, a player on each);
+#                                     "--langs 1,2" runs both, to show
+#                                     what a second language costs
 #
 # Each stream is the 60 s 720p30 fixture, pushed in real time, with a
 # player on each output.  The echo STS answers every fragment with its own
@@ -33,7 +37,33 @@ use POSIX ();
 use Time::HiRes qw(time sleep);
 
 my $local = @ARGV && $ARGV[0] eq '--local' ? shift : 0;
+my @langs = (1);
+if (@ARGV >= 2 && $ARGV[0] eq '--langs') {
+    shift;
+    @langs = split /,/, shift;
+}
 my @counts = @ARGV ? @ARGV : (1, 4, 8);
+my @codes = qw(es fr de it pt nl sv pl);
+
+# the output applications of "l" languages
+sub outputs {
+    my ($l) = @_;
+    return $l == 1 ? ('dubbed') : map { "dubbed_$codes[$_]" } 0 .. $l - 1;
+}
+
+# the rtmp block: one language (dub_output_app) or "l" (dub_language)
+sub rtmp_conf {
+    my ($l) = @_;
+    my $dub = $l == 1 ? 'dub_output_app dubbed;'
+        : join "\n            ",
+              map { "dub_language $codes[$_] dubbed_$codes[$_];" } 0 .. $l - 1;
+    my $conf = "        application live {\n            live on;\n"
+        . "            dub on;\n            $dub\n"
+        . "            dub_sts_url %%STS%%;\n        }\n";
+    $conf .= "        application $_ {\n            live on;\n"
+        . "            play_restart on;\n        }\n" for outputs($l);
+    return $conf;
+}
 
 # runs until every pid in "@$wait" ended; follows the pids of "@$watch":
 # { pid => [cpu at start, last cpu, max rss] }
@@ -66,25 +96,14 @@ my $fixture = DubTest::fixture('main');
 my @rows;
 
 for my $n (@counts) {
+  for my $l (@langs) {
 
-    # nginx dubbing n streams
+    # nginx dubbing n streams into l languages
 
     my $t = DubTest->new(main => 'thread_pool default threads=2;',
         rtmp_main => 'dub_metrics_zone dub 1m;',
         http => 'location /metrics { dub_metrics; }',
-        rtmp => <<'EOF');
-        application live {
-            live on;
-            dub on;
-            dub_output_app dubbed;
-            dub_sts_url %%STS%%;
-        }
-
-        application dubbed {
-            live on;
-            play_restart on;
-        }
-EOF
+        rtmp => rtmp_conf($l));
 
     my $sts = $local ? $t->speech_sts : $t->sts('--port', 0, '--mode', 'echo');
     $t->set(STS => $sts->url);
@@ -94,7 +113,10 @@ EOF
     my (undef, $idle) = DubTest::proc_usage($worker);
     my ($sts_cpu0) = DubTest::proc_usage($sts->pid);
 
-    my @play = map { $t->play("dubbed/s$_", '/dev/null') } 1 .. $n;
+    my @play;
+    for my $s (1 .. $n) {
+        push @play, map { $t->play("$_/s$s", '/dev/null') } outputs($l);
+    }
     sleep 1;
 
     my $t0 = time;
@@ -145,7 +167,8 @@ EOF
 
     my @problems = $t->stop;
 
-    push @rows, [ $local ? "nginx-dub + speech STS (local)" : "nginx-dub", $n,
+    push @rows, [ ($local ? "nginx-dub + speech STS (local)" : "nginx-dub")
+                  . ($l > 1 ? ", $l languages" : ''), $n,
                   $c1 - $c0, $wall, $rss, $idle,
                   "$dubbed dubbed, $fb fallbacks, lag p99 <= ${p99}s"
                   . ($local ? sprintf(", speech STS %.1f s CPU", $sts_cpu)
@@ -153,7 +176,9 @@ EOF
                             : '')
                   . (@problems ? ", PROBLEMS: @problems" : '') ];
 
-    next if $local;
+  }
+
+    next if $local || @langs > 1;
 
     # the pile of ffmpeg: nginx-rtmp relays, ffmpeg re-encodes the sound
 
@@ -170,10 +195,10 @@ EOF
 EOF
     $p->run;
 
-    ($worker) = $p->workers;
-    (undef, $idle) = DubTest::proc_usage($worker);
+    my ($worker) = $p->workers;
+    my (undef, $idle) = DubTest::proc_usage($worker);
 
-    @play = map { $p->play("dubbed/s$_", '/dev/null') } 1 .. $n;
+    my @play = map { $p->play("dubbed/s$_", '/dev/null') } 1 .. $n;
     my @relay = map {
         $p->spawn('relay.log', 'ffmpeg', '-nostdin', '-hide_banner',
                   '-loglevel', 'error', '-i', $p->url("live/s$_"),
@@ -182,11 +207,12 @@ EOF
     } 1 .. $n;
     sleep 1;
 
-    $t0 = time;
-    @pub = map { $p->publish($fixture, "live/s$_") } 1 .. $n;
-    $w = watch(\@play, [$worker, @relay]);
-    $wall = time - $t0;
+    my $t0 = time;
+    my @pub = map { $p->publish($fixture, "live/s$_") } 1 .. $n;
+    my $w = watch(\@play, [$worker, @relay]);
+    my $wall = time - $t0;
 
+    my ($c0, $c1, $rss);
     my ($cpu, $mem) = (0, 0);
     for my $pid (@relay) {
         ($c0, $c1, $rss) = @{ $w->{$pid} // [0, 0, 0] };
@@ -194,7 +220,7 @@ EOF
         $mem += $rss;
     }
     ($c0, $c1, $rss) = @{ $w->{$worker} };
-    @problems = $p->stop;
+    my @problems = $p->stop;
 
     push @rows, [ "ffmpeg pile", $n, $cpu + $c1 - $c0, $wall,
                   $mem + $rss, $idle,

@@ -31,7 +31,7 @@ test('answers in sequence order, whichever is ready first', async () => {
   await s.next('stream:ready');
   const frags = [0, 1, 2].map((n) => h.fragment(n ? 2000 : 3000, n));
   for (const f of frags) s.socket.emit('fragment:data', f);
-  for (let i = 0; i < 3; i++) await s.next('fragment:processed', 120000);
+  for (let i = 0; i < 3; i++) await s.next('fragment:processed', null, 120000);
   const got = s.events.filter((e) => e.name === 'fragment:processed')
     .map((e) => [e.payload.sequence_number, e.payload.status]);
   assert.deepStrictEqual(got, [[0, 'success'], [1, 'success'], [2, 'success']]);
