@@ -97,6 +97,10 @@ typedef struct {
  * 1024 samples (23 ms at 44.1 kHz) come out as a transient instead of
  * the original.  With "prev" it is decoded first and thrown away, and
  * the segment decodes as a player decoding the whole stream would.
+ * In the stream it makes little difference: the player overlaps those
+ * samples with the frame before the segment anyway, where the two
+ * encoders' frames meet (0.5 dB at most, t/unit/test_mix.c), so the
+ * module gives none.
  */
 
 typedef struct {

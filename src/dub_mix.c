@@ -83,7 +83,7 @@ dub_mix_check(dub_audio_ctx_t *ctx, const dub_audio_original_t *orig)
     }
 
     for (i = 0, off = 0; i < f->nframes; i++) {
-        if (f->sizes[i] == 0 || f->sizes[i] > f->len - off) {
+        if (f->sizes[i] > f->len - off) {
             return dub_audio_error(ctx->err, ctx->errlen, DUB_AUDIO_EINVAL,
                                    0, "original frame %zu overruns the data",
                                    i);
@@ -275,13 +275,21 @@ dub_mix_frames(dub_mix_decoder_t *d, const dub_audio_original_t *orig,
 }
 
 
-/* one frame to the decoder; what it gives is appended if "keep" */
+/*
+ * One frame to the decoder; what it gives is appended if "keep".  An
+ * empty one is not sent (an empty packet would end the stream): it is
+ * lost.
+ */
 
 static int
 dub_mix_packet(dub_mix_decoder_t *d, const uint8_t *data, size_t len,
     int keep)
 {
     int  ret;
+
+    if (len == 0) {
+        return DUB_AUDIO_OK;
+    }
 
     if (av_new_packet(d->pkt, (int) len) < 0) {
         return DUB_AUDIO_ENOMEM;

@@ -31,12 +31,14 @@
 #define SEC(s)          ((int64_t) ((s) * RATE))
 
 
-/* a stream's audio: the segment's frames and their ASC */
+/* a stream's audio: the segment's frames, their ASC, the frame before */
 
 typedef struct {
     dub_audio_format_t  fmt;
     dub_aac_frames_t    frames;
     uint8_t             asc[64];
+    const uint8_t      *prev;
+    size_t              prev_len;
 } stream_t;
 
 
@@ -68,6 +70,8 @@ static void test_off(const stream_t *orig);
 static void test_duck(const stream_t *orig);
 static void test_alignment(void);
 static void test_boundary(void);
+static void test_splice(void);
+static float *splice(const stream_t *live, int prev, int64_t *n);
 static void test_damaged(const stream_t *orig);
 static void test_refused(const stream_t *orig);
 static void test_gain_parse(void);
@@ -340,8 +344,8 @@ mix(const stream_t *orig, const signal_t *dub, double gain_db, int duck,
     in.len = dub->n * CHANNELS * sizeof(float);
 
     o.frames = &orig->frames;
-    o.prev = NULL;
-    o.prev_len = 0;
+    o.prev = orig->prev;
+    o.prev_len = orig->prev_len;
 
     rc = dub_audio_dub_mix(&orig->fmt, &conf, &o, &in, out, fit, err,
                            sizeof(err));
@@ -718,6 +722,136 @@ test_boundary(void)
 }
 
 
+/*
+ * In a stream: the middle one of three segments replaced by its mix, and
+ * the whole decoded as a player does.  Away from the boundaries the
+ * original is at its level, or at the gain under the dub; the change
+ * takes the first frame after each boundary, where frames of two
+ * encoders overlap.  Decoding the frame before the segment first
+ * changes little there, once the player has overlapped it.
+ */
+
+static void
+test_splice(void)
+{
+    int       in;
+    float    *s[2];
+    double    l[2], want, worst, diff, dip;
+    int64_t   n, k, b;
+    signal_t  x;
+    stream_t  live;
+
+    signal_new(&x, 3 * TARGET);
+    signal_tone(&x, ORIG_HZ, -12.0, 0, x.n);
+
+    if (encode(&live, &x, 3 * NFRAMES) != 0) {
+        ok(0, "three segments encoded");
+        return;
+    }
+
+    s[0] = splice(&live, 0, &n);
+    s[1] = splice(&live, 1, &n);
+
+    worst = 0.0;
+    diff = 0.0;
+    dip = 0.0;
+
+    /*
+     * 512-sample windows from the stream's second frame (its first has
+     * no frame before); a boundary's change is in [b, b + 1024)
+     */
+    for (k = 1024; k + 512 <= 3 * TARGET; k += 256) {
+        l[0] = level(s[0], k, k + 512, ORIG_HZ);
+        l[1] = level(s[1], k, k + 512, ORIG_HZ);
+        diff = fmax(diff, fabs(l[0] - l[1]));
+
+        for (b = TARGET, in = 0; b <= 2 * TARGET; b += TARGET) {
+            in |= (k < b + 1024 && k + 512 > b);
+        }
+
+        if (in) {
+            dip = fmin(dip, l[0]);
+            continue;
+        }
+
+        want = (k >= TARGET && k < 2 * TARGET) ? -30.0 : -12.0;
+        worst = fmax(worst, fabs(l[0] - want));
+    }
+
+    ok(worst <= 1.0, "in a stream, a frame away from the boundaries: the "
+       "original within %.2f dB of -12, or -30 under the dub", worst);
+    ok(dip > -40.0, "the first frame after a boundary: the original down "
+       "to %.1f dBFS at most", dip);
+    ok(diff <= 1.0, "the frame before decoded first: %.2f dB apart at "
+       "most, in a player", diff);
+    ok(peak(s[0], n) <= 0.0, "in a stream: peak %.2f dBFS", peak(s[0], n));
+
+    free(s[0]);
+    free(s[1]);
+    free(x.s);
+    dub_aac_frames_free(&live.frames);
+}
+
+
+/* the stream with its middle segment mixed under a 1 kHz dub, decoded */
+
+static float *
+splice(const stream_t *live, int prev, int64_t *n)
+{
+    float             *s;
+    size_t             i, off, len;
+    signal_t           dub;
+    stream_t           seg;
+    dub_aac_frames_t   out, all;
+    dub_audio_fit_t    fit;
+
+    for (i = 0, off = 0; i < NFRAMES; i++) {
+        off += live->frames.sizes[i];
+    }
+
+    for (i = NFRAMES, len = 0; i < 2 * NFRAMES; i++) {
+        len += live->frames.sizes[i];
+    }
+
+    seg = *live;
+    seg.fmt.asc = seg.asc;
+    seg.frames.data = live->frames.data + off;
+    seg.frames.len = len;
+    seg.frames.sizes = live->frames.sizes + NFRAMES;
+    seg.frames.nframes = NFRAMES;
+    seg.prev = prev ? seg.frames.data - seg.frames.sizes[-1] : NULL;
+    seg.prev_len = prev ? seg.frames.sizes[-1] : 0;
+
+    signal_new(&dub, TARGET);
+    signal_tone(&dub, DUB_HZ, -12.0, 0, TARGET);
+
+    if (mix(&seg, &dub, -18.0, 0, &out, &fit) != DUB_AUDIO_OK) {
+        memset(&out, 0, sizeof(dub_aac_frames_t));
+    }
+
+    all.nframes = live->frames.nframes;
+    all.len = live->frames.len - len + out.len;
+    all.data = malloc(all.len);
+    all.sizes = malloc(all.nframes * sizeof(uint32_t));
+
+    memcpy(all.sizes, live->frames.sizes, all.nframes * sizeof(uint32_t));
+    memcpy(all.sizes + NFRAMES, out.sizes, out.nframes * sizeof(uint32_t));
+    memcpy(all.data, live->frames.data, off);
+    memcpy(all.data + off, out.data, out.len);
+    memcpy(all.data + off + out.len, live->frames.data + off + len,
+           live->frames.len - off - len);
+
+    s = decode(&live->fmt, &all, 0, n);
+
+    free(all.data);
+    free(all.sizes);
+    free(dub.s);
+    dub_aac_frames_free(&out);
+
+    return s;
+}
+
+
 /* a damaged original frame: silence under the dub there, nothing worse */
 
 static void
@@ -758,6 +892,29 @@ test_damaged(const stream_t *orig)
        fit.original_lost);
 
     free(s);
+    dub_aac_frames_free(&out);
+
+    /* frame 100 empty: its data gone, its size 0 */
+    memcpy(bad.frames.data, orig->frames.data, orig->frames.len);
+    bad.frames.sizes = malloc(NFRAMES * sizeof(uint32_t));
+    memcpy(bad.frames.sizes, orig->frames.sizes, NFRAMES * sizeof(uint32_t));
+    memmove(bad.frames.data + off,
+            bad.frames.data + off + orig->frames.sizes[100],
+            orig->frames.len - off - orig->frames.sizes[100]);
+    bad.frames.len -= orig->frames.sizes[100];
+    bad.frames.sizes[100] = 0;
+
+    rc = mix(&bad, &dub, -18.0, 0, &out, &fit);
+    s = decode(&bad.fmt, &out, 0, &n);
+
+    ok(rc == DUB_AUDIO_OK && out.nframes == NFRAMES && fit.original_lost >= 1
+       && fit.original_lost <= 2
+       && fabs(level(s, SEC(3), SEC(5), ORIG_HZ) - -30.0) <= 2.0,
+       "an empty original frame: lost (%zu), the rest mixed",
+       fit.original_lost);
+
+    free(s);
+    free(bad.frames.sizes);
     free(dub.s);
     free(bad.frames.data);
     dub_aac_frames_free(&out);
@@ -927,6 +1084,7 @@ main(void)
     test_duck(&orig);
     test_alignment();
     test_boundary();
+    test_splice();
     test_damaged(&orig);
     test_refused(&orig);
     test_gain_parse();
