@@ -42,6 +42,8 @@ typedef struct {
     ngx_uint_t                  breaker_threshold;
     ngx_msec_t                  breaker_cooldown;
     ngx_uint_t                  audio_bitrate;
+    double                      original_gain;  /* linear, 0: off */
+    ngx_flag_t                  duck;
     ngx_thread_pool_t          *thread_pool;
 } ngx_rtmp_dub_sts_conf_t;
 

@@ -90,6 +90,7 @@ struct ngx_rtmp_dub_frag_s {
 
     ngx_rtmp_dub_audio_t        audio;
     ngx_rtmp_dub_packed_t      *packed;         /* until sent */
+    ngx_rtmp_dub_original_t    *original;       /* to mix, until resolved */
 
     dub_frag_state_e            state;
     dub_fallback_e              reason;         /* FALLBACK, EXPIRED */
