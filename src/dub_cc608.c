@@ -10,7 +10,7 @@
 #include "dub_cc608.h"
 
 
-/* accents a combining mark adds, for composing "e" U+0301 into "é" */
+/* accents a combining mark adds: "e" U+0301 composed into U+00E9 */
 #define DUB_MARK_NONE           0
 #define DUB_MARK_GRAVE          1
 #define DUB_MARK_ACUTE          2
@@ -758,7 +758,7 @@ dub_cc_flush(dub_cc_writer_t *w)
 
 /*
  * A two-byte code, twice.  Decoders ignore a code that repeats the one
- * just before it, so the same code twice over ("àà") has a resume
+ * just before it, so the same code twice over (a grave twice) has a resume
  * caption loading between, which changes nothing while loading.
  */
 

@@ -113,11 +113,13 @@ typedef struct {
 
 /*
  * Maps UTF-8 text to caption cells: 608's basic set (with its own
- * á é í ó ú ç ÷ Ñ ñ █ where ASCII has * \ ^ _ ` { | } ~), the special
+ * letters a, e, i, o, u acute, c cedilla, n tilde, N tilde, a division
+ * sign and a block where ASCII has * \ ^ _ ` { | } ~), the special
  * characters, and the extended Spanish/French/miscellaneous and
  * Portuguese/German/Danish sets.  What 608 cannot show becomes its base
- * letter (ā to a, ł to l, a combining accent composed or dropped),
- * a spelling (æ to ae, œ to oe, € to EUR, … to ...), or '?' (other
+ * letter (U+0101 a macron to a, U+0142 l stroke to l, a combining
+ * accent composed or dropped), a spelling (U+00E6 to ae, U+0153 to oe,
+ * the euro sign to EUR, an ellipsis to ...), or '?' (other
  * scripts, emoji: one '?' each; invalid UTF-8: one '?' a byte).
  * White space of any kind is one space between words; none leads or
  * trails.  Zero-width characters, variation selectors and emoji
