@@ -9,7 +9,8 @@
 # on CC3; the failed one shows its transcript; the one without an answer
 # shows nothing.  The picture's NAL units are the input's, byte for byte;
 # only SEIs are added.  With dub_captions off (the same stream beside it)
-# the output has no caption at all and its video is the input's.
+# the output has no caption at all and its video is the input's.  With
+# two languages (dub_language), each output shows its own translation.
 
 use strict;
 use warnings;
@@ -47,9 +48,30 @@ my $t = DubTest->new(main => 'thread_pool default threads=2;', rtmp => <<'EOF');
             live on;
             play_restart on;
         }
+
+        application multi {
+            live on;
+            dub on;
+            dub_segment 2s;
+            dub_delay 8s;
+            dub_sts_url %%STS%%;
+            dub_language es multi_es;
+            dub_language fr multi_fr;
+            dub_captions on;
+        }
+
+        application multi_es {
+            live on;
+            play_restart on;
+        }
+
+        application multi_fr {
+            live on;
+            play_restart on;
+        }
 EOF
 
-my $said = 'Señor {seq}: ¿qué tal? Ça va très bien, Größe!';
+my $said = 'Señor {seq} ({lang}): ¿qué tal? Ça va très bien, Größe!';
 my $heard = 'Heard {seq}: how are you, sir?';
 
 my $sts = $t->sts('--port', 0, '--mode', 'echo', '--text', $said,
@@ -62,13 +84,15 @@ $t->set(STS => $sts->url);
 $t->run;
 
 my $in = DubTest::fixture('short');
-my %out = (c => $t->dir . '/captions.flv', p => $t->dir . '/plain.flv');
+my %out = map { $_ => $t->dir . "/$_.flv" } qw(c p es fr);
 
-my @players = ($t->play('dubbed/c', $out{c}), $t->play('plain_dubbed/p',
-                                                         $out{p}));
-ok($t->wait_player('c', 30) && $t->wait_player('p', 30), 'players wait');
+my @players = ($t->play('dubbed/c', $out{c}),
+               $t->play('plain_dubbed/p', $out{p}),
+               map { $t->play("multi_$_/m", $out{$_}) } qw(es fr));
+ok($t->wait_player('c', 30) && $t->wait_player('p', 30)
+   && $t->wait_player('m', 30, 2), 'players wait');
 
-my @pubs = ($t->publish('short', 'live/c'), $t->publish('short', 'plain/p'));
+my @pubs = map { $t->publish('short', $_) } qw(live/c plain/p multi/m);
 is($t->wait_exit($_, 60), 0, 'published') for @pubs;
 is($t->wait_exit($_, 60), 0, 'output ended') for @players;
 
@@ -120,8 +144,9 @@ sub shown {
 }
 
 sub text_of {
-    my ($template, $seq) = @_;
-    return $template =~ s/\{seq\}/$seq/gr;
+    my ($template, $seq, $lang) = @_;
+    $lang //= 'es';
+    return $template =~ s/\{seq\}/$seq/gr =~ s/\{lang\}/$lang/gr;
 }
 
 for my $n (0 .. 5) {
@@ -167,6 +192,20 @@ sub same_picture {
 }
 ok($nsei > 0 && same_picture($tin, $tags),
    "captions on: picture NAL units identical, $nsei SEIs added");
+
+# two languages: each output shows its own translation, and only that
+
+for my $lang (qw(es fr)) {
+    my @dubbed = $t->log_lines(
+        qr/"multi\/m:$lang" segment \d+ fragment \S+ out with dubbed/);
+    my $cues = DubTest::captions($out{$lang});
+    my %want = map { text_of($said, $_, $lang) => 1 } 0 .. 5;
+    my @mine = grep { $want{$_->[2]} } @$cues;
+    my @other = grep { !$want{$_->[2]} && $_->[2] !~ /^Heard \d+:/ } @$cues;
+    ok(@dubbed >= 4 && @mine == @dubbed && !@other,
+       "$lang: its own translation in each of its " . @dubbed
+       . " dubbed segments") or diag(explain $cues);
+}
 
 # captions off: nothing added
 
