@@ -63,6 +63,8 @@ static void ngx_rtmp_dub_answer_unknown(ngx_rtmp_dub_sts_t *sts,
     ngx_rtmp_dub_parse_task_t *pt);
 static void ngx_rtmp_dub_answer_accept(ngx_rtmp_dub_frag_t *f,
     ngx_rtmp_dub_parse_task_t *pt);
+static void ngx_rtmp_dub_answer_texts(ngx_rtmp_dub_frag_t *f,
+    ngx_rtmp_dub_parse_task_t *pt);
 static void ngx_rtmp_dub_parse_free(ngx_rtmp_dub_task_t *t);
 static ngx_int_t ngx_rtmp_dub_dub(ngx_rtmp_dub_frag_t *f,
     ngx_rtmp_dub_parse_task_t *pt);
@@ -218,6 +220,7 @@ ngx_rtmp_dub_parse_done(ngx_rtmp_dub_task_t *t)
         return;
     }
 
+    ngx_rtmp_dub_answer_texts(f, pt);
     ngx_rtmp_dub_answer_accept(f, pt);
 
     ngx_rtmp_dub_frag_send(sts);
@@ -359,6 +362,41 @@ ngx_rtmp_dub_answer_accept(ngx_rtmp_dub_frag_t *f,
         (void) ngx_rtmp_dub_sts_emit(sts, "stream:resume", NULL);
         sts->paused = 0;
     }
+}
+
+
+/* its texts on the fragment, for captions (a failed one may have some) */
+
+static void
+ngx_rtmp_dub_answer_texts(ngx_rtmp_dub_frag_t *f,
+    ngx_rtmp_dub_parse_task_t *pt)
+{
+    u_char  *p;
+    size_t   heard, said;
+
+    if (!f->sts->conf->captions) {
+        return;
+    }
+
+    heard = ngx_strlen(pt->p.transcript);
+    said = ngx_strlen(pt->p.translated_text);
+
+    if (heard + said == 0) {
+        return;
+    }
+
+    p = ngx_alloc(heard + said, f->sts->log);
+    if (p == NULL) {
+        return;
+    }
+
+    f->transcript.data = p;
+    f->transcript.len = heard;
+    f->translated.data = p + heard;
+    f->translated.len = said;
+
+    ngx_memcpy(p, pt->p.transcript, heard);
+    ngx_memcpy(p + heard, pt->p.translated_text, said);
 }
 
 

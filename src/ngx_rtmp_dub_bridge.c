@@ -966,8 +966,20 @@ static void
 ngx_rtmp_dub_bridge_out(ngx_rtmp_dub_lang_t *l, dub_segment_t *seg,
     dub_tag_t *tag, uint32_t pos, int64_t now)
 {
+    ngx_rtmp_dub_seg_t  *ds;
+
     if (pos == 0) {
         ngx_rtmp_dub_lang_slot(l, seg);
+
+        /* captions */
+        if (l->conf->sts.captions) {
+            ds = seg->user;
+            l->captions = ngx_rtmp_dub_captions_segment(seg,
+                              ds ? ds->lang[l->index].frag : NULL,
+                              l->out_frames != NULL,
+                              &l->header[DUB_TRACK_VIDEO], &l->label,
+                              &l->bridge->log);
+        }
 
         if (l->output == NULL) {
             (void) ngx_rtmp_dub_output_open(l, tag->out_ts);
@@ -1028,6 +1040,10 @@ ngx_rtmp_dub_bridge_pop(ngx_rtmp_dub_bridge_t *b)
 
     for (i = 0; i < b->nlangs; i++) {
         b->langs[i].out_frames = NULL;
+
+        /* captions */
+        ngx_rtmp_dub_captions_free(b->langs[i].captions);
+        b->langs[i].captions = NULL;
     }
 
     ds = seg->user;

@@ -678,6 +678,15 @@ ngx_rtmp_dub_frag_forget(ngx_rtmp_dub_frag_t *f)
 
 
 void
+ngx_rtmp_dub_frag_texts(ngx_rtmp_dub_frag_t *f, ngx_str_t *transcript,
+    ngx_str_t *translated)
+{
+    *transcript = f->transcript;
+    *translated = f->translated;
+}
+
+
+void
 ngx_rtmp_dub_frag_free_all(ngx_rtmp_dub_sts_t *sts)
 {
     ngx_queue_t          *q;
@@ -702,6 +711,7 @@ ngx_rtmp_dub_frag_free(ngx_rtmp_dub_frag_t *f)
 
     dub_aac_frames_free(&f->dubbed);
     ngx_rtmp_dub_original_release(f->original);
+    ngx_free(f->transcript.data);
 
     ngx_queue_remove(&f->all);
     ngx_free(f);

@@ -319,6 +319,13 @@ static ngx_command_t  ngx_rtmp_dub_commands[] = {
       offsetof(ngx_rtmp_dub_app_conf_t, sts.duck),
       NULL },
 
+    { ngx_string("dub_captions"),
+      NGX_RTMP_APP_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_rtmp_dub_app_conf_t, sts.captions),
+      NULL },
+
     { ngx_string("dub_thread_pool"),
       NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -404,6 +411,7 @@ ngx_rtmp_dub_create_app_conf(ngx_conf_t *cf)
     dacf->sts.audio_bitrate = NGX_CONF_UNSET_UINT;
     dacf->sts.original_gain = NGX_RTMP_DUB_GAIN_UNSET;
     dacf->sts.duck = NGX_CONF_UNSET;
+    dacf->sts.captions = NGX_CONF_UNSET;
 
     return dacf;
 }
@@ -518,6 +526,7 @@ ngx_rtmp_dub_merge_sts(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *prev,
     ngx_conf_merge_uint_value(conf->sts.audio_bitrate,
                               prev->sts.audio_bitrate, 0);
     ngx_rtmp_dub_merge_original(cf, prev, conf);
+    ngx_conf_merge_value(conf->sts.captions, prev->sts.captions, 0);
     ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name,
                              "default");
 

@@ -102,6 +102,10 @@ struct ngx_rtmp_dub_frag_s {
 
     dub_aac_frames_t            dubbed;         /* DUBBED */
 
+    /* the answer's texts, for captions: one allocation, or NULL */
+    ngx_str_t                   transcript;
+    ngx_str_t                   translated;
+
     unsigned                    probe:1;        /* the half-open probe */
     unsigned                    answered:1;     /* an answer came */
     unsigned                    gone:1;         /* its segment went out */
