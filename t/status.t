@@ -57,7 +57,9 @@ EOF
 my $sts = $t->sts('--mode', 'tone', '--tone-lang', 'es=700,fr=1300');
 $t->set(STS => $sts->url);
 
-my ($rc, $out) = $t->test_conf(http => 'location = /s { dub_status other; }');
+# (nginx -t in a directory of its own: its log is not this test's)
+my ($rc, $out) = DubTest->new(http => 'location = /s { dub_status other; }')
+    ->test_conf;
 ok($rc != 0 && $out =~ /"dub_status" serves the zone "other", which no "dub_metrics_zone" defines: add "dub_metrics_zone other 4m;"/,
    'nginx -t: a zone no dub_metrics_zone defines, by the directive that '
    . 'serves it') or diag($out);
