@@ -258,6 +258,6 @@ for my $x (@{ $s->{languages} }) {
        "$x->{lang}: segments, dubbed and fallbacks as /metrics has them");
 }
 
-diag("a sample: $body");
+note("a sample: $body");
 
 done_testing;
