@@ -137,6 +137,8 @@ ngx_rtmp_dub_bridge_attach(ngx_rtmp_session_t *s,
                       &b->stream, dacf->delay,
                       b->publishes > 1 ? " (continued)" : "");
 
+        ngx_rtmp_dub_metrics_publish(l->ms, dacf->delay, dacf->segment);
+
         if (l->sts) {
             ngx_rtmp_dub_sts_start(l->sts);
         }
@@ -314,6 +316,8 @@ ngx_rtmp_dub_bridge_detach(ngx_rtmp_session_t *s)
                   &b->label, b->bytes);
 
     for (i = 0; i < b->nlangs; i++) {
+        ngx_rtmp_dub_metrics_unpublish(b->langs[i].ms);
+
         if (b->langs[i].sts) {
             ngx_rtmp_dub_sts_stop(b->langs[i].sts);
         }
