@@ -4,6 +4,9 @@
 # wav, aac, mp3) comes out as the stream's AAC, in place, with the tone the
 # STS sent; audio longer or shorter than the segment is fitted (tempo
 # without pitch change, then silence), and a "partial" answer is padded.
+# Eight streams and eight echo STS at once, the compressed formats cut by
+# an ffmpeg per fragment: a timeout (16 s) a busy machine does not reach,
+# inside the delay (20 s).
 
 use strict;
 use warnings;
@@ -37,6 +40,7 @@ for my $c (sort keys %case) {
             dub_output_app dubbed;
             dub_segment 2s;
             dub_delay 20s;
+            dub_sts_timeout 16s;
             dub_sts_url $url;
         }
 
