@@ -2,8 +2,9 @@
 
 # Several STS endpoints ("dub_sts_url" more than once): the streams'
 # sessions spread over them by load, and when one endpoint dies, each of
-# its sessions tries it once more, then moves to the other on the next
-# attempt of "dub_sts_reconnect" and dubs again there.  What falls back
+# its sessions tries it once more (unless another one's attempt there
+# failed already), then moves to the other on the next attempt of
+# "dub_sts_reconnect" and dubs again there.  What falls back
 # is what was in flight on the dead endpoint, nothing else.  Each echo STS
 # answers its own tone, so the output tells which one dubbed a segment.
 # Later streams pick by load again, the endpoint back included; nginx -t
@@ -96,8 +97,10 @@ ok($t->wait_for(sub {
         !grep { (() = $t->log_lines(
                     qr/"live\/$_" STS session \S+ ready/)) < 2 } @on_a },
         30), "A's streams ready again");
+# the schedule (1 s + 2 s), and the time a busy machine may take to
+# connect: no more than "dub_sts_init_timeout" (10 s)
 my $took = time - $killed;
-ok($took < 10, sprintf('within %.1f s of the kill (schedule 1 s + 2 s)',
+ok($took < 13, sprintf('within %.1f s of the kill (schedule 1 s + 2 s)',
                        $took));
 
 # each tries A once more, or goes to B at once if another session's
