@@ -17,7 +17,7 @@ SRCS    := $(wildcard src/*.c src/*.h) config
 PURE    := $(wildcard src/dub_*.c)
 UNITS   := $(patsubst t/unit/%.c,$(B)/unit/%,$(wildcard t/unit/test_*.c))
 FUZZ    := $(patsubst t/fuzz/%.c,$(B)/fuzz/%,$(wildcard t/fuzz/fuzz_*.c))
-TOOLS   := $(B)/tools/audio-probe
+TOOLS   := $(B)/tools/audio-probe $(B)/tools/cc-insert
 # the package's version is the module's (the one /metrics reports)
 VERSION := $(shell sed -n 's/^\#define NGX_RTMP_DUB_VERSION *"\(.*\)"$$/\1/p' \
                    src/ngx_rtmp_dub_module.h)
@@ -71,6 +71,13 @@ fuzz: $(FUZZ)
 $(B)/tools/%: t/tools/%.c
 	@mkdir -p $(B)/tools
 	gcc -O2 -Wall -Wextra -Werror -o $@ $< -lm
+
+# captions into an FLV file with the module's own caption layer
+$(B)/tools/cc-insert: t/tools/cc-insert.c src/dub_cc608.c src/dub_sei.c \
+                      src/dub_cc608.h src/dub_sei.h
+	@mkdir -p $(B)/tools
+	gcc -O2 -Wall -Wextra -Werror -Isrc -o $@ $< src/dub_cc608.c \
+	    src/dub_sei.c
 
 tools: $(TOOLS)
 

@@ -127,7 +127,11 @@ for my $n (@counts) {
     my $m = $t->metrics;
     my ($dubbed, $fb) = (0, 0);
     $dubbed += $m->{$_} for grep { /^nginx_dub_segments_dubbed_total/ } keys %$m;
-    $fb += $m->{$_} for grep { /^nginx_dub_fallbacks_total/ } keys %$m;
+    my %why;
+    for (grep { /^nginx_dub_fallbacks_total/ && $m->{$_} } keys %$m) {
+        $fb += $m->{$_};
+        $why{$1} += $m->{$_} if /reason="(\w+)"/;
+    }
 
     my ($p99) = DubTest::lag_quantile($m, {}, 0.99);
 
@@ -170,7 +174,10 @@ for my $n (@counts) {
     push @rows, [ ($local ? "nginx-dub + speech STS (local)" : "nginx-dub")
                   . ($l > 1 ? ", $l languages" : ''), $n,
                   $c1 - $c0, $wall, $rss, $idle,
-                  "$dubbed dubbed, $fb fallbacks, lag p99 <= ${p99}s"
+                  "$dubbed dubbed, $fb fallbacks"
+                  . (%why ? ' (' . join(', ', map { "$_ $why{$_}" }
+                                         sort keys %why) . ')' : '')
+                  . ", lag p99 <= ${p99}s"
                   . ($local ? sprintf(", speech STS %.1f s CPU", $sts_cpu)
                               . $per_fragment
                             : '')

@@ -6,11 +6,14 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 run=$top/build/run
 
-mkdir -p "$run/logs" "$run/hls" "$run/modules" \
+mkdir -p "$run/logs" "$run/hls/live" "$run/hls/dubbed" "$run/modules" \
          "$run/client_body_temp" "$run/proxy_temp" "$run/fastcgi_temp" \
          "$run/uwsgi_temp" "$run/scgi_temp"
-chmod 0777 "$run/hls"
+chmod 0777 "$run/hls" "$run/hls/live" "$run/hls/dubbed"
 ln -sf "$top/build/ngx_rtmp_dub_module.so" "$run/modules/"
+
+# the watch page, and its player (hls.js, installed by "make sts")
+ln -sfn "$top/www" "$run/www"
 
 for port in 1935 8080 8000; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
@@ -19,7 +22,8 @@ for port in 1935 8080 8000; do
     fi
 done
 
-nginx -t -q -p "$run/" -c "$top/conf/nginx.conf"
+# from the directory nginx runs in: hls_path is relative to it
+(cd "$run" && nginx -t -q -p "$run/" -c "$top/conf/nginx.conf")
 
 # the STS: the speech STS (English speech to Spanish speech), on its local
 # offline stages, or on the services STS_ARGS names; with STS=echo the
@@ -70,9 +74,12 @@ nginx with the dubbing module (config: conf/nginx.conf, logs: $run/logs)
   push   rtmp://127.0.0.1:1935/live/NAME
          e.g. ffmpeg -re -i $top/fixtures/out/main.flv -c copy \\
                      -f flv rtmp://127.0.0.1:1935/live/demo
+  watch  http://127.0.0.1:8080/                  (the page: streams,
+         dubbed or original, each language's state)
   play   rtmp://127.0.0.1:1935/dubbed/NAME       (14 s later)
-         http://127.0.0.1:8080/hls/NAME.m3u8
-  status http://127.0.0.1:8080/metrics          (Prometheus)
+         http://127.0.0.1:8080/hls/dubbed/NAME.m3u8
+  status http://127.0.0.1:8080/status           (JSON, docs/status.md)
+         http://127.0.0.1:8080/metrics          (Prometheus)
          http://127.0.0.1:8080/stub_status
   STS    $sts_what
 

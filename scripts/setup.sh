@@ -7,7 +7,9 @@
 #   setup.sh run            and running it with its demo ("make run"):
 #                           ffmpeg, the speech stack of the local STS
 #   setup.sh test           and testing it ("make test"): Prometheus'
-#                           promtool, clang for the fuzzers, and what
+#                           promtool, clang for the fuzzers, chromium and
+#                           the Node dependencies (puppeteer-core) that
+#                           drive it for the watch page's test, and what
 #                           building the Debian package needs
 #   setup.sh deb            building the Debian package ("make deb"):
 #                           debhelper (nginx-dev has its nginx addon),
@@ -25,7 +27,7 @@ BUILD="nginx libnginx-mod-rtmp nginx-dev
        ca-certificates"
 RUN="ffmpeg espeak-ng pocketsphinx pocketsphinx-en-us apertium
      apertium-eng-spa procps"
-TEST="prometheus perl openssl clang libclang-rt-14-dev"
+TEST="prometheus perl openssl clang libclang-rt-14-dev chromium"
 DEB="debhelper lintian"
 
 role=build
@@ -106,4 +108,9 @@ fetch_source libnginx-mod-rtmp 'nginx-rtmp-module-*/ngx_rtmp.h'
 
 if [ -n "$source" ]; then
     fetch_source nginx 'nginx-1.*/configure'
+fi
+
+# the Node dependencies, those of the tests' browser driver with them
+if [ "$role" = test ]; then
+    "$top/scripts/setup-sts.sh" test
 fi

@@ -25,11 +25,19 @@
 
 static void dub_audio_log(void *avcl, int level, const char *fmt,
     va_list vl);
+static int dub_audio_start(const dub_audio_format_t *fmt,
+    const dub_audio_conf_t *conf, size_t nframes,
+    const dub_audio_original_t *orig, const dub_audio_input_t *in,
+    dub_aac_frames_t *out, dub_audio_fit_t *fit, char *err, size_t errlen);
 static int dub_audio_check(dub_audio_ctx_t *ctx, const dub_audio_conf_t *conf,
-    size_t nframes, const dub_audio_input_t *in);
+    size_t nframes, const dub_audio_original_t *orig,
+    const dub_audio_input_t *in);
 static int dub_audio_check_format(dub_audio_ctx_t *ctx);
+static int dub_audio_check_mix(dub_audio_ctx_t *ctx,
+    const dub_audio_conf_t *conf, const dub_audio_original_t *orig);
 static int dub_audio_run(dub_audio_ctx_t *ctx, const dub_audio_conf_t *conf,
-    size_t nframes, const dub_audio_input_t *in, dub_aac_frames_t *out,
+    size_t nframes, const dub_audio_original_t *orig,
+    const dub_audio_input_t *in, dub_aac_frames_t *out,
     dub_audio_fit_t *fit);
 static int dub_audio_layout(dub_audio_ctx_t *ctx);
 
@@ -51,45 +59,23 @@ dub_audio_dub(const dub_audio_format_t *fmt, const dub_audio_conf_t *conf,
     size_t nframes, const dub_audio_input_t *in, dub_aac_frames_t *out,
     dub_audio_fit_t *fit, char *err, size_t errlen)
 {
-    int              rc;
-    dub_audio_fit_t  dummy;
-    dub_audio_ctx_t  ctx;
+    return dub_audio_start(fmt, conf, nframes, NULL, in, out, fit, err,
+                           errlen);
+}
 
-    dub_audio_begin(err, errlen);
 
-    if (fit == NULL) {
-        fit = &dummy;
-    }
+int
+dub_audio_dub_mix(const dub_audio_format_t *fmt,
+    const dub_audio_conf_t *conf, const dub_audio_original_t *orig,
+    const dub_audio_input_t *in, dub_aac_frames_t *out, dub_audio_fit_t *fit,
+    char *err, size_t errlen)
+{
+    size_t  nframes;
 
-    memset(fit, 0, sizeof(dub_audio_fit_t));
-    fit->tempo = 1.0;
+    nframes = (orig && orig->frames) ? orig->frames->nframes : 0;
 
-    if (out == NULL) {
-        return dub_audio_error(err, errlen, DUB_AUDIO_EINVAL, 0,
-                               "no output");
-    }
-
-    memset(out, 0, sizeof(dub_aac_frames_t));
-
-    memset(&ctx, 0, sizeof(dub_audio_ctx_t));
-
-    ctx.fmt = fmt;
-    ctx.err = err;
-    ctx.errlen = errlen;
-
-    rc = dub_audio_check(&ctx, conf, nframes, in);
-
-    if (rc == DUB_AUDIO_OK) {
-        rc = dub_audio_run(&ctx, conf, nframes, in, out, fit);
-    }
-
-    if (rc != DUB_AUDIO_OK) {
-        dub_aac_frames_free(out);
-    }
-
-    av_channel_layout_uninit(&ctx.layout);
-
-    return rc;
+    return dub_audio_start(fmt, conf, nframes, orig, in, out, fit, err,
+                           errlen);
 }
 
 
@@ -242,11 +228,60 @@ dub_audio_log(void *avcl, int level, const char *fmt, va_list vl)
 }
 
 
+static int
+dub_audio_start(const dub_audio_format_t *fmt, const dub_audio_conf_t *conf,
+    size_t nframes, const dub_audio_original_t *orig,
+    const dub_audio_input_t *in, dub_aac_frames_t *out, dub_audio_fit_t *fit,
+    char *err, size_t errlen)
+{
+    int              rc;
+    dub_audio_fit_t  dummy;
+    dub_audio_ctx_t  ctx;
+
+    dub_audio_begin(err, errlen);
+
+    if (fit == NULL) {
+        fit = &dummy;
+    }
+
+    memset(fit, 0, sizeof(dub_audio_fit_t));
+    fit->tempo = 1.0;
+
+    if (out == NULL) {
+        return dub_audio_error(err, errlen, DUB_AUDIO_EINVAL, 0,
+                               "no output");
+    }
+
+    memset(out, 0, sizeof(dub_aac_frames_t));
+
+    memset(&ctx, 0, sizeof(dub_audio_ctx_t));
+
+    ctx.fmt = fmt;
+    ctx.err = err;
+    ctx.errlen = errlen;
+
+    rc = dub_audio_check(&ctx, conf, nframes, orig, in);
+
+    if (rc == DUB_AUDIO_OK) {
+        rc = dub_audio_run(&ctx, conf, nframes, orig, in, out, fit);
+    }
+
+    if (rc != DUB_AUDIO_OK) {
+        dub_aac_frames_free(out);
+    }
+
+    av_channel_layout_uninit(&ctx.layout);
+
+    return rc;
+}
+
+
 /* what the caller gives, before any work */
 
 static int
 dub_audio_check(dub_audio_ctx_t *ctx, const dub_audio_conf_t *conf,
-    size_t nframes, const dub_audio_input_t *in)
+    size_t nframes, const dub_audio_original_t *orig,
+    const dub_audio_input_t *in)
 {
     int  rc;
 
@@ -262,11 +297,16 @@ dub_audio_check(dub_audio_ctx_t *ctx, const dub_audio_conf_t *conf,
     }
 
     rc = dub_audio_check_format(ctx);
-    if (rc != DUB_AUDIO_OK) {
-        return rc;
+
+    if (rc == DUB_AUDIO_OK) {
+        rc = dub_audio_check_mix(ctx, conf, orig);
     }
 
-    return dub_decode_check(ctx, in);
+    if (rc == DUB_AUDIO_OK) {
+        rc = dub_decode_check(ctx, in);
+    }
+
+    return rc;
 }
 
 
@@ -324,6 +364,26 @@ dub_audio_check_format(dub_audio_ctx_t *ctx)
 }
 
 
+/* a gain of the original within [0, 1], and its frames if it is mixed */
+
+static int
+dub_audio_check_mix(dub_audio_ctx_t *ctx, const dub_audio_conf_t *conf,
+    const dub_audio_original_t *orig)
+{
+    if (!(conf->original_gain >= 0.0 && conf->original_gain <= 1.0)) {
+        return dub_audio_error(ctx->err, ctx->errlen, DUB_AUDIO_EINVAL, 0,
+                               "bad gain of the original: %g",
+                               conf->original_gain);
+    }
+
+    if (conf->original_gain == 0.0) {
+        return DUB_AUDIO_OK;
+    }
+
+    return dub_mix_check(ctx, orig);
+}
+
+
 /*
  * The pipeline.  The original audio, when it is to be mixed under the
  * speech, comes in after the fit, before the limit.
@@ -331,7 +391,8 @@ dub_audio_check_format(dub_audio_ctx_t *ctx)
 
 static int
 dub_audio_run(dub_audio_ctx_t *ctx, const dub_audio_conf_t *conf,
-    size_t nframes, const dub_audio_input_t *in, dub_aac_frames_t *out,
+    size_t nframes, const dub_audio_original_t *orig,
+    const dub_audio_input_t *in, dub_aac_frames_t *out,
     dub_audio_fit_t *fit)
 {
     int                rc;
@@ -358,6 +419,10 @@ dub_audio_run(dub_audio_ctx_t *ctx, const dub_audio_conf_t *conf,
 
     if (rc == DUB_AUDIO_OK) {
         rc = dub_fit(ctx, conf, &pcm, target, fit);
+    }
+
+    if (rc == DUB_AUDIO_OK && conf->original_gain > 0.0) {
+        rc = dub_mix(ctx, conf, orig, &pcm, fit);
     }
 
     if (rc == DUB_AUDIO_OK) {

@@ -5,8 +5,9 @@
  * Audio work on buffers with FFmpeg's libraries, no nginx: a segment's
  * AAC frames packed as M4A (codec copy) for the STS, and the STS's dubbed
  * audio (any format of the contract) turned into exactly as many AAC-LC
- * frames as the segment had, for the output.  Every function is
- * reentrant: the module calls them from nginx's thread pool.
+ * frames as the segment had, for the output, maybe with the segment's
+ * original audio mixed under it.  Every function is reentrant: the
+ * module calls them from nginx's thread pool.
  */
 
 
@@ -26,6 +27,17 @@
 #define DUB_AUDIO_EENCODE      -5       /* encoder or muxer failure */
 
 #define DUB_AUDIO_ERRLEN        256
+
+/*
+ * The original under the dub: its gain's lowest, how much further it is
+ * ducked under speech, and the ceiling of the mix's peaks.  The ceiling
+ * leaves room for AAC's own overshoot: loud tones limited to -2 dBFS
+ * come out of the stream's decoder at -1.2 to -1.8 dBFS at 96 or 128
+ * kbit/s stereo, and about 0 dBFS at 64 kbit/s stereo.
+ */
+#define DUB_AUDIO_GAIN_MIN_DB   -60.0
+#define DUB_AUDIO_DUCK_DB       -12.0
+#define DUB_AUDIO_CEILING_DB    -2.0
 
 
 /* the stream's audio: what the output's AAC sequence header says */
@@ -60,11 +72,42 @@ typedef struct {
 } dub_audio_input_t;
 
 
+/*
+ * original_gain: the original's linear gain under the dub (-18 dB is
+ * 0.126, dub_audio_gain_parse() reads "off" or "-18dB"); 0 mixes
+ * nothing, the dub replaces the original, and dub_audio_dub_mix() then
+ * gives what dub_audio_dub() gives, bit for bit.  duck: the original
+ * goes a further DUB_AUDIO_DUCK_DB lower while the dubbed speech sounds.
+ */
+
 typedef struct {
     unsigned            bitrate;            /* AAC bit/s */
     double              max_tempo;          /* e.g. 1.25: tempo bound */
+    double              original_gain;      /* linear; 0: off */
     unsigned            no_stretch:1;       /* partial: pad, no tempo */
+    unsigned            duck:1;             /* original lower under speech */
 } dub_audio_conf_t;
+
+
+/*
+ * The segment's original audio, to go under the dub: its frames, as
+ * packed for the STS, and the frame before them if the caller still has
+ * it.  A decoder that starts on the segment's first frame lacks the
+ * half of it that overlaps the frame before (AAC's MDCT): the first
+ * 1024 samples (23 ms at 44.1 kHz) come out as a transient instead of
+ * the original.  With "prev" it is decoded first and thrown away, and
+ * the segment decodes as a player decoding the whole stream would.
+ * In the stream it makes little difference: the player overlaps those
+ * samples with the frame before the segment anyway, where the two
+ * encoders' frames meet (0.5 dB at most, t/unit/test_mix.c), so the
+ * module gives none.
+ */
+
+typedef struct {
+    const dub_aac_frames_t  *frames;
+    const uint8_t           *prev;          /* NULL: none */
+    size_t                   prev_len;
+} dub_audio_original_t;
 
 
 typedef struct {
@@ -73,6 +116,9 @@ typedef struct {
     double              tempo;              /* 1.0 when none applied */
     int64_t             padded;             /* silence added, samples */
     int64_t             trimmed;            /* samples cut */
+    int64_t             ducked;             /* samples ducked */
+    double              limited_db;         /* limiter's most, <= 0 dB */
+    size_t              original_lost;      /* frames not decoded */
 } dub_audio_fit_t;
 
 
@@ -96,11 +142,33 @@ int dub_audio_pack_m4a(const dub_audio_format_t *fmt,
  * pitch change within conf->max_tempo either way, then silence padding
  * or a trim, with short fades at both ends), and encodes it to exactly
  * "nframes" AAC-LC frames matching fmt, encoder priming removed: frame i
- * of the result takes the place of the segment's frame i.
+ * of the result takes the place of the segment's frame i.  Nothing is
+ * mixed: conf->original_gain must be 0.
  */
 int dub_audio_dub(const dub_audio_format_t *fmt, const dub_audio_conf_t *conf,
     size_t nframes, const dub_audio_input_t *in, dub_aac_frames_t *out,
     dub_audio_fit_t *fit, char *err, size_t errlen);
+
+/*
+ * The same with the segment's original audio under the dub, as many
+ * frames as "orig" has: out = dub + gain * original (gain as
+ * conf->original_gain, a further DUB_AUDIO_DUCK_DB lower where the dub
+ * sounds with conf->duck), then a peak limiter to DUB_AUDIO_CEILING_DB
+ * (look-ahead, so no clipping and no pumping: it does nothing where the
+ * sum stays below).  An original frame that does not decode is silence
+ * under the dub (fit->original_lost).  With original_gain 0, "orig"
+ * gives the frame count only.
+ */
+int dub_audio_dub_mix(const dub_audio_format_t *fmt,
+    const dub_audio_conf_t *conf, const dub_audio_original_t *orig,
+    const dub_audio_input_t *in, dub_aac_frames_t *out, dub_audio_fit_t *fit,
+    char *err, size_t errlen);
+
+/*
+ * "off", or a gain in dB ("-18dB", "-18", "-6.5dB") within
+ * [DUB_AUDIO_GAIN_MIN_DB, 0]: 0 and the linear gain in "*gain", or -1.
+ */
+int dub_audio_gain_parse(const char *s, size_t len, double *gain);
 
 void dub_aac_frames_free(dub_aac_frames_t *f);
 

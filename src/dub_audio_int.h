@@ -8,6 +8,8 @@
  *     dub_decode.c    the STS's audio to samples at the stream's rate
  *                     and layout (dub_audio_pcm_t)
  *     dub_fit.c       those samples to the segment's length
+ *     dub_mix.c       the segment's original audio under them, if asked,
+ *                     and their peaks limited
  *     dub_encode.c    the samples to the segment's AAC-LC frames
  *
  * driven by dub_audio.c, which also has the errors and the sample
@@ -129,6 +131,23 @@ int dub_decode(dub_audio_ctx_t *ctx, const dub_audio_input_t *in,
 int dub_fit(dub_audio_ctx_t *ctx, const dub_audio_conf_t *conf,
     dub_audio_pcm_t *pcm, int64_t target, dub_audio_fit_t *fit);
 void dub_fit_limit(dub_audio_pcm_t *pcm);
+
+/*
+ * dub_mix.c: dub_mix_check() refuses original frames that overrun their
+ * data; dub_mix() decodes them and mixes them under "pcm" (the fitted
+ * dub, exactly their length) at conf's gain, ducked with conf->duck,
+ * then limits the sum's peaks to DUB_AUDIO_CEILING_DB.
+ * dub_mix_decode() is its first step: the frames decoded into "pcm"
+ * (channels and max set by the caller: max samples come out, frame i
+ * at i * 1024, silence for one that does not decode, counted in
+ * "lost").
+ */
+int dub_mix_check(dub_audio_ctx_t *ctx, const dub_audio_original_t *orig);
+int dub_mix(dub_audio_ctx_t *ctx, const dub_audio_conf_t *conf,
+    const dub_audio_original_t *orig, dub_audio_pcm_t *pcm,
+    dub_audio_fit_t *fit);
+int dub_mix_decode(dub_audio_ctx_t *ctx, const dub_audio_original_t *orig,
+    dub_audio_pcm_t *pcm, size_t *lost);
 
 /*
  * dub_encode.c: dub_encode() encodes nframes * 1024 samples of "pcm" to

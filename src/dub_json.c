@@ -36,6 +36,9 @@ static int dub_json_str(yajl_val obj, const char *key, char *out,
     size_t size, int required, int truncate, char *err, size_t errlen);
 static int dub_json_num(yajl_val obj, const char *key, int64_t *out,
     int required, char *err, size_t errlen);
+static void dub_json_text(yajl_val obj, const char *key, char *out,
+    size_t size);
+static size_t dub_json_utf8_cut(const char *s, size_t len, size_t max);
 static int dub_json_bool(yajl_val obj, const char *key, int *out,
     char *err, size_t errlen);
 static yajl_val dub_json_tree(const char *text, size_t len, char *err,
@@ -488,6 +491,12 @@ dub_json_processed(yajl_val obj, dub_json_processed_t *p, char *err,
         return -1;
     }
 
+    /* a failed fragment may still have been heard */
+
+    dub_json_text(obj, "transcript", p->transcript, sizeof(p->transcript));
+    dub_json_text(obj, "translated_text", p->translated_text,
+                  sizeof(p->translated_text));
+
     if (p->status == DUB_STATUS_FAILED) {
         return 0;
     }
@@ -887,13 +896,61 @@ dub_json_str(yajl_val obj, const char *key, char *out, size_t size,
             return -1;
         }
 
-        len = size - 1;
+        len = dub_json_utf8_cut(v->u.string, len, size - 1);
     }
 
     memcpy(out, v->u.string, len);
     out[len] = '\0';
 
     return 0;
+}
+
+
+/*
+ * An optional text that only captions use: a string is kept (cut at a
+ * character if longer than "size" - 1 bytes), anything else is no text,
+ * so that it never costs the fragment its audio.
+ */
+
+static void
+dub_json_text(yajl_val obj, const char *key, char *out, size_t size)
+{
+    size_t    len;
+    yajl_val  v;
+
+    out[0] = '\0';
+
+    v = dub_json_get(obj, key);
+
+    if (!YAJL_IS_STRING(v)) {
+        return;
+    }
+
+    len = dub_json_utf8_cut(v->u.string, strlen(v->u.string), size - 1);
+
+    memcpy(out, v->u.string, len);
+    out[len] = '\0';
+}
+
+
+/* at most "max" bytes of "s" that end where a UTF-8 character ends */
+
+static size_t
+dub_json_utf8_cut(const char *s, size_t len, size_t max)
+{
+    size_t  n;
+
+    if (len <= max) {
+        return len;
+    }
+
+    /* back over continuation bytes to the start of the cut character */
+
+    for (n = max; n > 0 && ((unsigned char) s[n] & 0xc0) == 0x80; n--) {
+        /* void */
+    }
+
+    return n;
 }
 
 

@@ -27,6 +27,10 @@
 #define DUB_JSON_ID_LEN         64
 #define DUB_JSON_TEXT_LEN       256
 
+/* a fragment's transcript or translation, bytes with the NUL: a longer
+   one is cut at a character */
+#define DUB_JSON_CAPTION_LEN    2048
+
 /* the longest pingInterval or pingTimeout of an open packet, ms */
 #define DUB_JSON_PING_MAX       600000
 
@@ -119,6 +123,11 @@ typedef struct {
     char            error_code[DUB_JSON_ID_LEN];
     char            error_message[DUB_JSON_TEXT_LEN];
     char            error_stage[32];
+
+    /* what the STS heard and its translation, for captions: "" when
+       absent or not a string */
+    char            transcript[DUB_JSON_CAPTION_LEN];
+    char            translated_text[DUB_JSON_CAPTION_LEN];
 } dub_json_processed_t;
 
 

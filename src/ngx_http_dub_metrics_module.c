@@ -3,8 +3,10 @@
  * Copyright (C) nginx-dub developers
  *
  * "dub_metrics": the Prometheus text of the "dub_metrics_zone" shared by
- * every worker, so that whichever worker answers reports every stream.
- * Also, per worker, the event-loop lag: how late a periodic timer fires.
+ * every worker, so that whichever worker answers reports every stream;
+ * "dub_status": the same zone as JSON, a stream and its languages at a
+ * time (docs/status.md).  Also, per worker, the event-loop lag: how late
+ * a periodic timer fires.
  */
 
 
@@ -17,6 +19,7 @@
 #include "ngx_rtmp_dub_module.h"
 #include "ngx_rtmp_dub_uv.h"
 #include "dub_prom.h"
+#include "dub_status.h"
 
 
 #define NGX_HTTP_DUB_LAG_PERIOD     100     /* ms */
@@ -25,6 +28,19 @@
 typedef struct {
     ngx_shm_zone_t             *zone;
 } ngx_http_dub_metrics_loc_conf_t;
+
+
+/* a zone served, and by which directive, for the check's message */
+
+typedef struct {
+    ngx_shm_zone_t             *zone;
+    ngx_str_t                   directive;
+} ngx_http_dub_zone_use_t;
+
+
+typedef struct {
+    ngx_array_t                 uses;       /* ngx_http_dub_zone_use_t */
+} ngx_http_dub_metrics_main_conf_t;
 
 
 /* a histogram of the zone: "name" without _bucket, _sum or _count */
@@ -49,14 +65,26 @@ typedef struct ngx_http_dub_series_s  ngx_http_dub_series_t;
         if (ngx_rtmp_dub_metrics_shown(slot, shm->retain, now))
 
 
+static void *ngx_http_dub_metrics_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_dub_metrics_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_dub_metrics_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static char *ngx_http_dub_metrics(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_dub_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_dub_zone_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_http_dub_metrics_loc_conf_t *mlcf, ngx_http_handler_pt handler);
 static ngx_int_t ngx_http_dub_metrics_handler(ngx_http_request_t *r);
-static ngx_buf_t *ngx_http_dub_metrics_body(ngx_http_request_t *r,
-    ngx_shm_zone_t *zone, ngx_rtmp_dub_mshm_t *shm);
+static ngx_int_t ngx_http_dub_status_handler(ngx_http_request_t *r);
+static ngx_rtmp_dub_mshm_t *ngx_http_dub_zone(ngx_http_request_t *r,
+    ngx_int_t *rc);
+static ngx_int_t ngx_http_dub_send(ngx_http_request_t *r, dub_buf_t *b,
+    char *type, ngx_uint_t no_store);
+static ngx_int_t ngx_http_dub_status_body(ngx_http_request_t *r,
+    ngx_rtmp_dub_mshm_t *shm, dub_buf_t *b);
+static void ngx_http_dub_status_copy(ngx_http_request_t *r,
+    ngx_rtmp_dub_mslot_t *s, dub_status_slot_t *d);
 static ngx_int_t ngx_http_dub_metrics_render(ngx_shm_zone_t *zone,
     ngx_rtmp_dub_mshm_t *shm, dub_buf_t *b);
 static void ngx_http_dub_metrics_build_info(dub_buf_t *b);
@@ -83,6 +111,13 @@ static ngx_command_t  ngx_http_dub_metrics_commands[] = {
       0,
       NULL },
 
+    { ngx_string("dub_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_dub_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -91,7 +126,7 @@ static ngx_http_module_t  ngx_http_dub_metrics_module_ctx = {
     NULL,                                   /* preconfiguration */
     NULL,                                   /* postconfiguration */
 
-    NULL,                                   /* create main configuration */
+    ngx_http_dub_metrics_create_main_conf,  /* create main configuration */
     NULL,                                   /* init main configuration */
 
     NULL,                                   /* create server configuration */
@@ -121,7 +156,8 @@ ngx_module_t  ngx_http_dub_metrics_module = {
 /*
  * A core module with nothing but a check once the whole configuration is
  * read, whatever the order of its http and rtmp blocks: each zone that
- * "dub_metrics" serves is defined by a "dub_metrics_zone".
+ * "dub_metrics" or "dub_status" serves is defined by a
+ * "dub_metrics_zone".
  */
 
 static ngx_core_module_t  ngx_http_dub_metrics_check_module_ctx = {
@@ -155,6 +191,27 @@ static uint64_t         ngx_http_dub_lag_due;
 
 
 static void *
+ngx_http_dub_metrics_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_dub_metrics_main_conf_t  *mmcf;
+
+    mmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_dub_metrics_main_conf_t));
+    if (mmcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&mmcf->uses, cf->pool, 2,
+                       sizeof(ngx_http_dub_zone_use_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return mmcf;
+}
+
+
+static void *
 ngx_http_dub_metrics_create_loc_conf(ngx_conf_t *cf)
 {
     ngx_http_dub_metrics_loc_conf_t  *mlcf;
@@ -183,18 +240,39 @@ ngx_http_dub_metrics_merge_loc_conf(ngx_conf_t *cf, void *parent,
 }
 
 
-/*
- * dub_metrics [zone];  the zone is "dub_metrics_zone" of the rtmp block,
- * "dub" unless named; nginx refuses to start if no such zone is defined.
- */
+/* dub_metrics [zone]; */
 
 static char *
 ngx_http_dub_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_dub_metrics_loc_conf_t  *mlcf = conf;
+    return ngx_http_dub_zone_conf(cf, cmd, conf,
+                                  ngx_http_dub_metrics_handler);
+}
 
-    ngx_str_t                 *value, name;
-    ngx_http_core_loc_conf_t  *clcf;
+
+/* dub_status [zone]; */
+
+static char *
+ngx_http_dub_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    return ngx_http_dub_zone_conf(cf, cmd, conf, ngx_http_dub_status_handler);
+}
+
+
+/*
+ * The location's zone, "dub_metrics_zone" of the rtmp block, "dub" unless
+ * named (nginx refuses to start if no such zone is defined), and its
+ * handler: a location has one of the two directives.
+ */
+
+static char *
+ngx_http_dub_zone_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_http_dub_metrics_loc_conf_t *mlcf, ngx_http_handler_pt handler)
+{
+    ngx_str_t                         *value, name;
+    ngx_http_dub_zone_use_t           *use;
+    ngx_http_core_loc_conf_t          *clcf;
+    ngx_http_dub_metrics_main_conf_t  *mmcf;
 
     if (mlcf->zone != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
@@ -214,25 +292,39 @@ ngx_http_dub_metrics(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_dub_metrics_module);
+
+    use = ngx_array_push(&mmcf->uses);
+    if (use == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    use->zone = mlcf->zone;
+    use->directive = cmd->name;
+
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_dub_metrics_handler;
+    clcf->handler = handler;
 
     return NGX_CONF_OK;
 }
 
 
 /*
- * "dub_metrics" adds its zone with no size; "dub_metrics_zone" gives it
- * one.  A zone still without a size was never defined: say so, rather
- * than nginx's "zero size shared memory zone".
+ * "dub_metrics" and "dub_status" add their zone with no size;
+ * "dub_metrics_zone" gives it one.  A zone still without a size was never
+ * defined: say so, rather than nginx's "zero size shared memory zone".
  */
 
 static char *
 ngx_http_dub_metrics_check(ngx_cycle_t *cycle, void *conf)
 {
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_shm_zone_t   *zone;
+    ngx_str_t                         *directive;
+    ngx_uint_t                         i, k;
+    ngx_list_part_t                   *part;
+    ngx_shm_zone_t                    *zone;
+    ngx_http_dub_zone_use_t           *use;
+    ngx_http_dub_metrics_main_conf_t  *mmcf;
+    static ngx_str_t                   metrics = ngx_string("dub_metrics");
 
     part = &cycle->shared_memory.part;
     zone = part->elts;
@@ -253,11 +345,28 @@ ngx_http_dub_metrics_check(ngx_cycle_t *cycle, void *conf)
             continue;
         }
 
+        /* the first directive that serves it */
+
+        directive = &metrics;
+        mmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                                   ngx_http_dub_metrics_module);
+
+        if (mmcf) {
+            use = mmcf->uses.elts;
+
+            for (k = 0; k < mmcf->uses.nelts; k++) {
+                if (use[k].zone == &zone[i]) {
+                    directive = &use[k].directive;
+                    break;
+                }
+            }
+        }
+
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                      "\"dub_metrics\" serves the zone \"%V\", which no "
+                      "\"%V\" serves the zone \"%V\", which no "
                       "\"dub_metrics_zone\" defines: add "
                       "\"dub_metrics_zone %V 4m;\" to the rtmp block",
-                      &zone[i].shm.name, &zone[i].shm.name);
+                      directive, &zone[i].shm.name, &zone[i].shm.name);
 
         return NGX_CONF_ERROR;
     }
@@ -270,18 +379,82 @@ static ngx_int_t
 ngx_http_dub_metrics_handler(ngx_http_request_t *r)
 {
     ngx_int_t                         rc;
-    ngx_buf_t                        *buf;
-    ngx_chain_t                       out;
+    dub_buf_t                         b;
+    ngx_rtmp_dub_mshm_t              *shm;
+    ngx_http_dub_metrics_loc_conf_t  *mlcf;
+
+    shm = ngx_http_dub_zone(r, &rc);
+    if (shm == NULL) {
+        return rc;
+    }
+
+    if (dub_buf_init(&b, 0, 65536, 0) != 0) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    mlcf = ngx_http_get_module_loc_conf(r, ngx_http_dub_metrics_module);
+
+    if (ngx_http_dub_metrics_render(mlcf->zone, shm, &b) != NGX_OK) {
+        dub_buf_free(&b);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_dub_send(r, &b, DUB_PROM_CONTENT_TYPE, 0);
+
+    dub_buf_free(&b);
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_dub_status_handler(ngx_http_request_t *r)
+{
+    ngx_int_t             rc;
+    dub_buf_t             b;
+    ngx_rtmp_dub_mshm_t  *shm;
+
+    shm = ngx_http_dub_zone(r, &rc);
+    if (shm == NULL) {
+        return rc;
+    }
+
+    if (dub_buf_init(&b, 0, 16384, 0) != 0) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_dub_status_body(r, shm, &b) != NGX_OK) {
+        dub_buf_free(&b);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_dub_send(r, &b, "application/json", 1);
+
+    dub_buf_free(&b);
+
+    return rc;
+}
+
+
+/*
+ * What both handlers check first: GET or HEAD, and the location's zone;
+ * NULL with the status to answer otherwise.
+ */
+
+static ngx_rtmp_dub_mshm_t *
+ngx_http_dub_zone(ngx_http_request_t *r, ngx_int_t *rc)
+{
     ngx_rtmp_dub_mshm_t              *shm;
     ngx_http_dub_metrics_loc_conf_t  *mlcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return NGX_HTTP_NOT_ALLOWED;
+        *rc = NGX_HTTP_NOT_ALLOWED;
+        return NULL;
     }
 
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
+    *rc = ngx_http_discard_request_body(r);
+    if (*rc != NGX_OK) {
+        return NULL;
     }
 
     mlcf = ngx_http_get_module_loc_conf(r, ngx_http_dub_metrics_module);
@@ -292,17 +465,48 @@ ngx_http_dub_metrics_handler(ngx_http_request_t *r)
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "dub: zone \"%V\" is not a \"dub_metrics_zone\"",
                       &mlcf->zone->shm.name);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        *rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    buf = ngx_http_dub_metrics_body(r, mlcf->zone, shm);
+    return shm;
+}
+
+
+/* the body, copied into the request's pool, its type, and never cached */
+
+static ngx_int_t
+ngx_http_dub_send(ngx_http_request_t *r, dub_buf_t *b, char *type,
+    ngx_uint_t no_store)
+{
+    ngx_int_t         rc;
+    ngx_buf_t        *buf;
+    ngx_chain_t       out;
+    ngx_table_elt_t  *h;
+
+    buf = ngx_create_temp_buf(r->pool, b->len ? b->len : 1);
     if (buf == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    buf->last = ngx_cpymem(buf->pos, b->data, b->len);
+    buf->last_buf = (r == r->main) ? 1 : 0;
+    buf->last_in_chain = 1;
+
+    if (no_store) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Cache-Control");
+        ngx_str_set(&h->value, "no-store");
+    }
+
     r->headers_out.status = NGX_HTTP_OK;
     r->headers_out.content_length_n = buf->last - buf->pos;
-    ngx_str_set(&r->headers_out.content_type, DUB_PROM_CONTENT_TYPE);
+    r->headers_out.content_type.data = (u_char *) type;
+    r->headers_out.content_type.len = ngx_strlen(type);
     r->headers_out.content_type_len = r->headers_out.content_type.len;
 
     rc = ngx_http_send_header(r);
@@ -318,35 +522,112 @@ ngx_http_dub_metrics_handler(ngx_http_request_t *r)
 }
 
 
-/* the text, in a buffer of the request's pool */
+/*
+ * The zone's shown slots copied, each at once, then written as JSON: a
+ * slot may be taken for another stream while this runs, without a lock,
+ * and what is sorted and grouped must not change meanwhile.
+ */
 
-static ngx_buf_t *
-ngx_http_dub_metrics_body(ngx_http_request_t *r, ngx_shm_zone_t *zone,
-    ngx_rtmp_dub_mshm_t *shm)
+static ngx_int_t
+ngx_http_dub_status_body(ngx_http_request_t *r, ngx_rtmp_dub_mshm_t *shm,
+    dub_buf_t *b)
 {
-    dub_buf_t   b;
-    ngx_buf_t  *buf;
+    time_t                 now;
+    ngx_uint_t             n, max;
+    dub_status_slot_t     *slots;
+    ngx_rtmp_dub_mslot_t  *s;
 
-    if (dub_buf_init(&b, 0, 65536, 0) != 0) {
-        return NULL;
+    now = ngx_time();
+    max = 0;
+
+    ngx_http_dub_each(shm, now, s) {
+        max++;
     }
 
-    if (ngx_http_dub_metrics_render(zone, shm, &b) != NGX_OK) {
-        dub_buf_free(&b);
-        return NULL;
+    slots = NULL;
+
+    if (max) {
+        slots = ngx_palloc(r->pool, max * sizeof(dub_status_slot_t));
+        if (slots == NULL) {
+            return NGX_ERROR;
+        }
     }
 
-    buf = ngx_create_temp_buf(r->pool, b.len ? b.len : 1);
+    n = 0;
 
-    if (buf) {
-        buf->last = ngx_cpymem(buf->pos, b.data, b.len);
-        buf->last_buf = (r == r->main) ? 1 : 0;
-        buf->last_in_chain = 1;
+    ngx_http_dub_each(shm, now, s) {
+        if (n == max) {
+            break;
+        }
+
+        ngx_http_dub_status_copy(r, s, &slots[n]);
+
+        if (slots[n].stream == NULL) {
+            return NGX_ERROR;
+        }
+
+        n++;
     }
 
-    dub_buf_free(&b);
+    if (dub_status_json(b, NGX_RTMP_DUB_VERSION, slots, n) != 0) {
+        return NGX_ERROR;
+    }
 
-    return buf;
+    return NGX_OK;
+}
+
+
+/* a slot's strings, bounded and terminated, and its numbers */
+
+static void
+ngx_http_dub_status_copy(ngx_http_request_t *r, ngx_rtmp_dub_mslot_t *s,
+    dub_status_slot_t *d)
+{
+    size_t       len[3];
+    u_char      *p;
+    ngx_uint_t   i;
+
+    len[0] = ngx_strnlen(s->stream, sizeof(s->stream) - 1);
+    len[1] = ngx_strnlen(s->lang, sizeof(s->lang) - 1);
+    len[2] = ngx_strnlen(s->output, sizeof(s->output) - 1);
+
+    p = ngx_pnalloc(r->pool, len[0] + len[1] + len[2] + 3);
+    if (p == NULL) {
+        d->stream = NULL;
+        return;
+    }
+
+    d->stream = (char *) p;
+    p = ngx_cpymem(p, s->stream, len[0]);
+    *p++ = '\0';
+
+    d->lang = (char *) p;
+    p = ngx_cpymem(p, s->lang, len[1]);
+    *p++ = '\0';
+
+    d->output = (char *) p;
+    p = ngx_cpymem(p, s->output, len[2]);
+    *p = '\0';
+
+    d->app_len = ngx_min((size_t) s->app_len, len[0]);
+
+    d->publishing = (s->state == NGX_RTMP_DUB_SLOT_ACTIVE && s->publishing);
+    d->since = (int64_t) s->since;
+    d->delay_ms = s->delay_ms;
+    d->segment_ms = s->segment_ms;
+
+    d->last = s->last;
+    d->connected = (s->connected != 0);
+    d->breaker = s->breaker;
+    d->in_flight = s->inflight;
+
+    d->segments = s->segments[1];
+    d->dubbed = s->dubbed;
+    d->fallbacks = 0;
+
+    for (i = 0; i < DUB_FB_LAST; i++) {
+        d->fallbacks += s->fallbacks[i];
+    }
 }
 
 

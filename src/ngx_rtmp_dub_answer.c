@@ -4,8 +4,9 @@
  *
  * A session's answers, fragment:processed: parsed in the thread pool
  * (JSON, base64), checked against the fragment on the event loop, then
- * its dubbed audio decoded, fitted to the segment and encoded as the
- * segment's AAC frames, again in the pool.
+ * its dubbed audio decoded, fitted to the segment, mixed over the
+ * segment's original audio if the session keeps it under the dub, and
+ * encoded as the segment's AAC frames, again in the pool.
  */
 
 
@@ -44,6 +45,8 @@ typedef struct {
     char                        format[16];
     dub_audio_input_t           in;
     uint8_t                    *audio;
+    ngx_rtmp_dub_original_t    *original;       /* mixed under it, or NULL */
+    dub_audio_original_t        orig;
     dub_aac_frames_t            out;
     dub_audio_fit_t             fit;
     int                         rc;
@@ -60,9 +63,13 @@ static void ngx_rtmp_dub_answer_unknown(ngx_rtmp_dub_sts_t *sts,
     ngx_rtmp_dub_parse_task_t *pt);
 static void ngx_rtmp_dub_answer_accept(ngx_rtmp_dub_frag_t *f,
     ngx_rtmp_dub_parse_task_t *pt);
+static void ngx_rtmp_dub_answer_texts(ngx_rtmp_dub_frag_t *f,
+    ngx_rtmp_dub_parse_task_t *pt);
 static void ngx_rtmp_dub_parse_free(ngx_rtmp_dub_task_t *t);
 static ngx_int_t ngx_rtmp_dub_dub(ngx_rtmp_dub_frag_t *f,
     ngx_rtmp_dub_parse_task_t *pt);
+static void ngx_rtmp_dub_dub_original(ngx_rtmp_dub_dub_task_t *dt,
+    ngx_rtmp_dub_frag_t *f);
 static void ngx_rtmp_dub_dub_work(void *data, ngx_log_t *log);
 static void ngx_rtmp_dub_dub_done(ngx_rtmp_dub_task_t *t);
 static void ngx_rtmp_dub_dub_free(ngx_rtmp_dub_task_t *t);
@@ -213,6 +220,7 @@ ngx_rtmp_dub_parse_done(ngx_rtmp_dub_task_t *t)
         return;
     }
 
+    ngx_rtmp_dub_answer_texts(f, pt);
     ngx_rtmp_dub_answer_accept(f, pt);
 
     ngx_rtmp_dub_frag_send(sts);
@@ -357,6 +365,41 @@ ngx_rtmp_dub_answer_accept(ngx_rtmp_dub_frag_t *f,
 }
 
 
+/* its texts on the fragment, for captions (a failed one may have some) */
+
+static void
+ngx_rtmp_dub_answer_texts(ngx_rtmp_dub_frag_t *f,
+    ngx_rtmp_dub_parse_task_t *pt)
+{
+    u_char  *p;
+    size_t   heard, said;
+
+    if (!f->sts->conf->captions) {
+        return;
+    }
+
+    heard = ngx_strlen(pt->p.transcript);
+    said = ngx_strlen(pt->p.translated_text);
+
+    if (heard + said == 0) {
+        return;
+    }
+
+    p = ngx_alloc(heard + said, f->sts->log);
+    if (p == NULL) {
+        return;
+    }
+
+    f->transcript.data = p;
+    f->transcript.len = heard;
+    f->translated.data = p + heard;
+    f->translated.len = said;
+
+    ngx_memcpy(p, pt->p.transcript, heard);
+    ngx_memcpy(p + heard, pt->p.translated_text, said);
+}
+
+
 static void
 ngx_rtmp_dub_parse_free(ngx_rtmp_dub_task_t *t)
 {
@@ -396,6 +439,8 @@ ngx_rtmp_dub_dub(ngx_rtmp_dub_frag_t *f, ngx_rtmp_dub_parse_task_t *pt)
 
     dt->nframes = f->audio.naudio;
 
+    ngx_rtmp_dub_dub_original(dt, f);
+
     ngx_cpystrn((u_char *) dt->format, (u_char *) pt->p.format,
                 sizeof(dt->format));
 
@@ -426,6 +471,36 @@ ngx_rtmp_dub_dub(ngx_rtmp_dub_frag_t *f, ngx_rtmp_dub_parse_task_t *pt)
 }
 
 
+/*
+ * The segment's original under the dub, if its session mixes it and has
+ * its frames, one for each of the segment's audio tags; otherwise the
+ * gain stays 0: the dub alone, as without "dub_original_volume".  The
+ * task holds a reference: the frames outlive the fragment and the
+ * segment while it works.
+ */
+
+static void
+ngx_rtmp_dub_dub_original(ngx_rtmp_dub_dub_task_t *dt,
+    ngx_rtmp_dub_frag_t *f)
+{
+    ngx_rtmp_dub_sts_conf_t  *conf;
+
+    conf = f->sts->conf;
+
+    if (f->original == NULL
+        || f->original->frames.nframes != f->audio.naudio)
+    {
+        return;
+    }
+
+    dt->original = ngx_rtmp_dub_original_ref(f->original);
+    dt->orig.frames = &dt->original->frames;
+
+    dt->conf.original_gain = conf->original_gain;
+    dt->conf.duck = conf->duck ? 1 : 0;
+}
+
+
 /* in a thread: the dubbed audio into as many AAC frames as the segment's */
 
 static void
@@ -449,8 +524,16 @@ ngx_rtmp_dub_dub_work(void *data, ngx_log_t *log)
     }
 #endif
 
-    dt->rc = dub_audio_dub(&dt->fmt, &dt->conf, dt->nframes, &dt->in,
-                           &dt->out, &dt->fit, dt->err, sizeof(dt->err));
+    if (dt->original) {
+        dt->rc = dub_audio_dub_mix(&dt->fmt, &dt->conf, &dt->orig, &dt->in,
+                                   &dt->out, &dt->fit, dt->err,
+                                   sizeof(dt->err));
+
+    } else {
+        dt->rc = dub_audio_dub(&dt->fmt, &dt->conf, dt->nframes, &dt->in,
+                               &dt->out, &dt->fit, dt->err,
+                               sizeof(dt->err));
+    }
 
     free(dt->audio);
     dt->audio = NULL;
@@ -492,6 +575,15 @@ ngx_rtmp_dub_dub_done(ngx_rtmp_dub_task_t *t)
                        dt->fit.out_samples, dt->fit.tempo, dt->fit.padded,
                        dt->fit.trimmed, dt->out.nframes);
 
+    if (dt->original) {
+        ngx_rtmp_dub_debug(sts->log,
+                           "dub: \"%V\" fragment %s seq %uL: the original "
+                           "under it, %L samples ducked, peaks limited by "
+                           "%.1fdB, %uz frames lost", sts->name, f->id,
+                           f->seq, dt->fit.ducked, -dt->fit.limited_db,
+                           dt->fit.original_lost);
+    }
+
     ngx_rtmp_dub_sts_ack(sts, f, "applied");
 
     ngx_rtmp_dub_frag_dubbed(f, &dt->out);
@@ -505,5 +597,6 @@ ngx_rtmp_dub_dub_free(ngx_rtmp_dub_task_t *t)
 
     free(dt->audio);
     dub_aac_frames_free(&dt->out);
+    ngx_rtmp_dub_original_release(dt->original);
     ngx_free(dt);
 }

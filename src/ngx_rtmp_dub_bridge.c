@@ -137,6 +137,8 @@ ngx_rtmp_dub_bridge_attach(ngx_rtmp_session_t *s,
                       &b->stream, dacf->delay,
                       b->publishes > 1 ? " (continued)" : "");
 
+        ngx_rtmp_dub_metrics_publish(l->ms, dacf->delay, dacf->segment);
+
         if (l->sts) {
             ngx_rtmp_dub_sts_start(l->sts);
         }
@@ -314,6 +316,8 @@ ngx_rtmp_dub_bridge_detach(ngx_rtmp_session_t *s)
                   &b->label, b->bytes);
 
     for (i = 0; i < b->nlangs; i++) {
+        ngx_rtmp_dub_metrics_unpublish(b->langs[i].ms);
+
         if (b->langs[i].sts) {
             ngx_rtmp_dub_sts_stop(b->langs[i].sts);
         }
@@ -966,8 +970,20 @@ static void
 ngx_rtmp_dub_bridge_out(ngx_rtmp_dub_lang_t *l, dub_segment_t *seg,
     dub_tag_t *tag, uint32_t pos, int64_t now)
 {
+    ngx_rtmp_dub_seg_t  *ds;
+
     if (pos == 0) {
         ngx_rtmp_dub_lang_slot(l, seg);
+
+        /* captions */
+        if (l->conf->sts.captions) {
+            ds = seg->user;
+            l->captions = ngx_rtmp_dub_captions_segment(seg,
+                              ds ? ds->lang[l->index].frag : NULL,
+                              l->out_frames != NULL,
+                              &l->header[DUB_TRACK_VIDEO], &l->label,
+                              &l->bridge->log);
+        }
 
         if (l->output == NULL) {
             (void) ngx_rtmp_dub_output_open(l, tag->out_ts);
@@ -1028,6 +1044,10 @@ ngx_rtmp_dub_bridge_pop(ngx_rtmp_dub_bridge_t *b)
 
     for (i = 0; i < b->nlangs; i++) {
         b->langs[i].out_frames = NULL;
+
+        /* captions */
+        ngx_rtmp_dub_captions_free(b->langs[i].captions);
+        b->langs[i].captions = NULL;
     }
 
     ds = seg->user;

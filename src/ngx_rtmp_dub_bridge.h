@@ -25,6 +25,7 @@
 #include "ngx_rtmp_dub_module.h"
 #include "ngx_rtmp_dub_sts.h"
 #include "ngx_rtmp_dub_metrics.h"
+#include "ngx_rtmp_dub_captions.h"
 
 
 /* the shortest partial last segment worth sending to the STS */
@@ -83,6 +84,8 @@ struct ngx_rtmp_dub_lang_s {
     dub_aac_frames_t           *out_frames;
     uint32_t                    out_next;
     u_char                      out_flv_byte;
+
+    ngx_rtmp_dub_captions_t    *captions;       /* captions: the head's */
 
     unsigned                    output_done:1;
 };

@@ -95,6 +95,12 @@ ngx_rtmp_dub_frag_packed(ngx_rtmp_dub_frag_t *f, ngx_rtmp_dub_packed_t *p)
 
     f->packed = ngx_rtmp_dub_packed_ref(p);
     f->state = DUB_FRAG_QUEUED;
+
+    /* its original frames go under the dub: kept past the sending */
+    if (f->sts->conf->original_gain > 0.0 && p->original) {
+        f->original = ngx_rtmp_dub_original_ref(p->original);
+    }
+
     ngx_queue_insert_tail(&f->sts->send_queue, &f->queue);
 
     ngx_rtmp_dub_frag_send(f->sts);
@@ -376,6 +382,9 @@ ngx_rtmp_dub_frag_expire(ngx_rtmp_dub_frag_t *f)
     f->state = DUB_FRAG_EXPIRED;
     f->reason = DUB_FB_TIMEOUT;
 
+    ngx_rtmp_dub_original_release(f->original);
+    f->original = NULL;
+
     ngx_rtmp_dub_frag_breaker(f, 1);
     ngx_rtmp_dub_frag_resolve(f);
 }
@@ -404,6 +413,9 @@ ngx_rtmp_dub_frag_fail(ngx_rtmp_dub_frag_t *f, dub_fallback_e reason,
 
     f->state = DUB_FRAG_FALLBACK;
     f->reason = reason;
+
+    ngx_rtmp_dub_original_release(f->original);
+    f->original = NULL;
 
     ngx_rtmp_dub_frag_breaker(f, retryable);
 
@@ -480,6 +492,9 @@ ngx_rtmp_dub_frag_dubbed(ngx_rtmp_dub_frag_t *f, dub_aac_frames_t *frames)
     ngx_memzero(frames, sizeof(dub_aac_frames_t));
 
     f->state = DUB_FRAG_DUBBED;
+
+    ngx_rtmp_dub_original_release(f->original);
+    f->original = NULL;
 
     ngx_rtmp_dub_frag_resolve(f);
 }
@@ -663,6 +678,15 @@ ngx_rtmp_dub_frag_forget(ngx_rtmp_dub_frag_t *f)
 
 
 void
+ngx_rtmp_dub_frag_texts(ngx_rtmp_dub_frag_t *f, ngx_str_t *transcript,
+    ngx_str_t *translated)
+{
+    *transcript = f->transcript;
+    *translated = f->translated;
+}
+
+
+void
 ngx_rtmp_dub_frag_free_all(ngx_rtmp_dub_sts_t *sts)
 {
     ngx_queue_t          *q;
@@ -686,6 +710,8 @@ ngx_rtmp_dub_frag_free(ngx_rtmp_dub_frag_t *f)
     ngx_rtmp_dub_task_abandon_data(&f->sts->tasks, f);
 
     dub_aac_frames_free(&f->dubbed);
+    ngx_rtmp_dub_original_release(f->original);
+    ngx_free(f->transcript.data);
 
     ngx_queue_remove(&f->all);
     ngx_free(f);

@@ -57,7 +57,8 @@ ngx_rtmp_dub_lang_init(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_dub_lang_t *l,
     dmcf = b->main_conf[ngx_rtmp_dub_module.ctx_index];
 
     l->ms = ngx_rtmp_dub_metrics_open(dmcf->zone, &b->dacf->cacf->name,
-                                      &b->stream, &conf->lang, &b->log);
+                                      &b->stream, &conf->lang,
+                                      &conf->output_app, &b->log);
 
     if (conf->sts.url == NULL) {
         return NGX_OK;
@@ -152,6 +153,7 @@ ngx_rtmp_dub_lang_slot(ngx_rtmp_dub_lang_t *l, dub_segment_t *seg)
         l->out_flv_byte = ds->flv_byte;
         l->dubbed++;
         ngx_rtmp_dub_stat_add(l->ms, dubbed, 1);
+        ngx_rtmp_dub_stat_set(l->ms, last, DUB_STATUS_DUBBED);
 
         ngx_log_debug3(NGX_LOG_DEBUG_RTMP, &l->bridge->log, 0,
                        "dub: \"%V\" segment %uL fragment %s out with "
@@ -164,6 +166,7 @@ ngx_rtmp_dub_lang_slot(ngx_rtmp_dub_lang_t *l, dub_segment_t *seg)
 
     l->fallbacks[reason]++;
     ngx_rtmp_dub_stat_add(l->ms, fallbacks[reason], 1);
+    ngx_rtmp_dub_stat_set(l->ms, last, dub_status_original(reason));
 
     ngx_log_debug3(NGX_LOG_DEBUG_RTMP, &l->bridge->log, 0,
                    "dub: \"%V\" segment %uL out with original audio: %s",

@@ -249,7 +249,7 @@ ngx_rtmp_dub_metrics_shm(ngx_shm_zone_t *zone)
 
 ngx_rtmp_dub_mslot_t *
 ngx_rtmp_dub_metrics_open(ngx_shm_zone_t *zone, ngx_str_t *app,
-    ngx_str_t *name, ngx_str_t *lang, ngx_log_t *log)
+    ngx_str_t *name, ngx_str_t *lang, ngx_str_t *output, ngx_log_t *log)
 {
     u_char                *p, key[NGX_RTMP_DUB_KEY_LEN];
     ngx_slab_pool_t       *shpool;
@@ -273,6 +273,9 @@ ngx_rtmp_dub_metrics_open(ngx_shm_zone_t *zone, ngx_str_t *app,
     if (slot) {
         slot->pid = ngx_pid;
         slot->ended_at = 0;
+        slot->app_len = ngx_min(app->len, sizeof(key) - 1);
+        ngx_cpystrn(slot->output, output->data,
+                    ngx_min(output->len + 1, sizeof(slot->output)));
         slot->state = NGX_RTMP_DUB_SLOT_ACTIVE;
     }
 
@@ -351,8 +354,35 @@ ngx_rtmp_dub_metrics_close(ngx_rtmp_dub_mslot_t *slot)
 
     slot->inflight = 0;
     slot->connected = 0;
+    slot->publishing = 0;
     slot->ended_at = ngx_time();
     slot->state = NGX_RTMP_DUB_SLOT_ENDED;
+}
+
+
+void
+ngx_rtmp_dub_metrics_publish(ngx_rtmp_dub_mslot_t *slot, ngx_msec_t delay,
+    ngx_msec_t segment)
+{
+    if (slot == NULL) {
+        return;
+    }
+
+    slot->delay_ms = delay;
+    slot->segment_ms = segment;
+    slot->since = ngx_time();
+    slot->publishing = 1;
+}
+
+
+void
+ngx_rtmp_dub_metrics_unpublish(ngx_rtmp_dub_mslot_t *slot)
+{
+    if (slot == NULL) {
+        return;
+    }
+
+    slot->publishing = 0;
 }
 
 

@@ -18,6 +18,7 @@
 
 #include "dub_json.h"
 #include "dub_reason.h"
+#include "dub_status.h"
 
 
 /* the histograms' bucket bounds, in microseconds */
@@ -37,6 +38,7 @@
  */
 #define NGX_RTMP_DUB_KEY_LEN        1032
 #define NGX_RTMP_DUB_LANG_LEN       32
+#define NGX_RTMP_DUB_APP_LEN        256     /* nginx-rtmp's limit */
 
 
 typedef struct {
@@ -46,6 +48,15 @@ typedef struct {
 
     u_char                      stream[NGX_RTMP_DUB_KEY_LEN];
     u_char                      lang[NGX_RTMP_DUB_LANG_LEN];
+    u_char                      output[NGX_RTMP_DUB_APP_LEN];
+    ngx_atomic_t                app_len;        /* "app" of "app/name" */
+
+    /* for dub_status: the stream, and its last segment out */
+    ngx_atomic_t                publishing;     /* a publisher is there */
+    ngx_atomic_t                since;          /* it started, Unix s */
+    ngx_atomic_t                delay_ms;
+    ngx_atomic_t                segment_ms;
+    ngx_atomic_t                last;           /* DUB_STATUS_* */
 
     ngx_atomic_t                segments[2];    /* video, audio */
     ngx_atomic_t                sent;
@@ -103,8 +114,14 @@ char *ngx_rtmp_dub_metrics_zone(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_rtmp_dub_mshm_t *ngx_rtmp_dub_metrics_shm(ngx_shm_zone_t *zone);
 
 ngx_rtmp_dub_mslot_t *ngx_rtmp_dub_metrics_open(ngx_shm_zone_t *zone,
-    ngx_str_t *app, ngx_str_t *name, ngx_str_t *lang, ngx_log_t *log);
+    ngx_str_t *app, ngx_str_t *name, ngx_str_t *lang, ngx_str_t *output,
+    ngx_log_t *log);
 void ngx_rtmp_dub_metrics_close(ngx_rtmp_dub_mslot_t *slot);
+
+/* a publisher came, with the application's delay and segment; or went */
+void ngx_rtmp_dub_metrics_publish(ngx_rtmp_dub_mslot_t *slot,
+    ngx_msec_t delay, ngx_msec_t segment);
+void ngx_rtmp_dub_metrics_unpublish(ngx_rtmp_dub_mslot_t *slot);
 
 /* is the slot shown: active, or ended less than "retain" ago */
 ngx_uint_t ngx_rtmp_dub_metrics_shown(ngx_rtmp_dub_mslot_t *slot,

@@ -24,6 +24,7 @@
 #define NGX_RTMP_DUB_BUFFER_MIN     (1024 * 1024)
 #define NGX_RTMP_DUB_LANG_MAX       (NGX_RTMP_DUB_LANG_LEN - 1)
 #define NGX_RTMP_DUB_MESSAGE_MIN    (64 * 1024)
+#define NGX_RTMP_DUB_GAIN_UNSET     -1.0
 
 /*
  * "dub_sts_header": the handshake goes out in one buffer of 4 KB (that of
@@ -100,6 +101,10 @@ static ngx_int_t ngx_rtmp_dub_keyval_value(ngx_conf_t *cf,
 static char *ngx_rtmp_dub_reconnect(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_rtmp_dub_bitrate(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static void ngx_rtmp_dub_merge_original(ngx_conf_t *cf,
+    ngx_rtmp_dub_app_conf_t *prev, ngx_rtmp_dub_app_conf_t *conf);
+static char *ngx_rtmp_dub_original_volume(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 static ngx_int_t ngx_rtmp_dub_add_handler(ngx_rtmp_core_main_conf_t *cmcf,
@@ -309,6 +314,27 @@ static ngx_command_t  ngx_rtmp_dub_commands[] = {
       offsetof(ngx_rtmp_dub_app_conf_t, sts.audio_bitrate),
       NULL },
 
+    { ngx_string("dub_original_volume"),
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
+      ngx_rtmp_dub_original_volume,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_rtmp_dub_app_conf_t, sts.original_gain),
+      NULL },
+
+    { ngx_string("dub_duck"),
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_rtmp_dub_app_conf_t, sts.duck),
+      NULL },
+
+    { ngx_string("dub_captions"),
+      NGX_RTMP_APP_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_rtmp_dub_app_conf_t, sts.captions),
+      NULL },
+
     { ngx_string("dub_thread_pool"),
       NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -392,6 +418,9 @@ ngx_rtmp_dub_create_app_conf(ngx_conf_t *cf)
     dacf->sts.breaker_threshold = NGX_CONF_UNSET_UINT;
     dacf->sts.breaker_cooldown = NGX_CONF_UNSET_MSEC;
     dacf->sts.audio_bitrate = NGX_CONF_UNSET_UINT;
+    dacf->sts.original_gain = NGX_RTMP_DUB_GAIN_UNSET;
+    dacf->sts.duck = NGX_CONF_UNSET;
+    dacf->sts.captions = NGX_CONF_UNSET;
 
     return dacf;
 }
@@ -505,6 +534,8 @@ ngx_rtmp_dub_merge_sts(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *prev,
     ngx_conf_merge_str_value(conf->sts.voice, prev->sts.voice, "default");
     ngx_conf_merge_uint_value(conf->sts.audio_bitrate,
                               prev->sts.audio_bitrate, 0);
+    ngx_rtmp_dub_merge_original(cf, prev, conf);
+    ngx_conf_merge_value(conf->sts.captions, prev->sts.captions, 0);
     ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name,
                              "default");
 
@@ -1405,6 +1436,59 @@ ngx_rtmp_dub_language(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     dacf->lang_labels = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+/* the original under the dub: off, and not ducked, unless set */
+
+static void
+ngx_rtmp_dub_merge_original(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *prev,
+    ngx_rtmp_dub_app_conf_t *conf)
+{
+    if (conf->sts.original_gain < 0.0) {
+        conf->sts.original_gain = (prev->sts.original_gain < 0.0)
+                                  ? 0.0 : prev->sts.original_gain;
+    }
+
+    ngx_conf_merge_value(conf->sts.duck, prev->sts.duck, 0);
+
+    if (conf->enable && conf->sts.duck && conf->sts.original_gain == 0.0) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"dub_duck\" does nothing while "
+                           "\"dub_original_volume\" is off");
+    }
+}
+
+
+/* "off", or the original's gain in dB: "-18dB", "-18" */
+
+static char *
+ngx_rtmp_dub_original_volume(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    double     *gain;
+    ngx_str_t  *value;
+
+    gain = (double *) (p + cmd->offset);
+
+    if (*gain != NGX_RTMP_DUB_GAIN_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (dub_audio_gain_parse((char *) value[1].data, value[1].len, gain)
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"dub_original_volume\" must be \"off\" or a "
+                           "gain from -60dB to 0dB such as \"-18dB\", "
+                           "not \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }

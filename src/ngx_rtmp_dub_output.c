@@ -273,6 +273,9 @@ ngx_rtmp_dub_output_send(ngx_rtmp_dub_lang_t *l, dub_tag_t *tag,
         hdr->len = tag->len;
     }
 
+    /* captions */
+    (void) ngx_rtmp_dub_captions_tag(l->captions, tag, &data, &len);
+
     if (ngx_rtmp_dub_output_inject(s, tag->track, (uint32_t) tag->out_ts,
                                    data, len)
         != NGX_OK)

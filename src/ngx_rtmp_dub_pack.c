@@ -26,7 +26,10 @@ typedef struct {
 
 static ngx_int_t ngx_rtmp_dub_pack_copy(ngx_rtmp_dub_pack_task_t *pt,
     dub_segment_t *seg, ngx_log_t *log);
+static ngx_uint_t ngx_rtmp_dub_pack_is_frame(dub_tag_t *tag);
 static void ngx_rtmp_dub_pack_work(void *data, ngx_log_t *log);
+static ngx_rtmp_dub_packed_t *ngx_rtmp_dub_packed_create(
+    ngx_rtmp_dub_pack_task_t *pt, size_t len, ngx_log_t *log);
 static void ngx_rtmp_dub_pack_done(ngx_rtmp_dub_task_t *t);
 static void ngx_rtmp_dub_pack_free(ngx_rtmp_dub_task_t *t);
 
@@ -73,17 +76,28 @@ ngx_rtmp_dub_pack(ngx_thread_pool_t *tp, dub_segment_t *seg,
 }
 
 
-/* the raw AAC frames, copied: the task must not need the segment */
+/*
+ * The raw AAC frames, copied: the task must not need the segment.  They
+ * may outlive it (the original under the dub): no more room than theirs.
+ */
 
 static ngx_int_t
 ngx_rtmp_dub_pack_copy(ngx_rtmp_dub_pack_task_t *pt, dub_segment_t *seg,
     ngx_log_t *log)
 {
     u_char     *p;
+    size_t      len;
     uint32_t    i;
     dub_tag_t  *tag;
 
-    pt->in.data = ngx_alloc(seg->len, log);
+    for (i = 0, len = 0; i < seg->ntags; i++) {
+        if (ngx_rtmp_dub_pack_is_frame(&seg->tags[i])) {
+            len += seg->tags[i].len - 2;
+        }
+    }
+
+    /* never a zero-sized allocation */
+    pt->in.data = ngx_alloc(len + 1, log);
     pt->in.sizes = ngx_alloc(seg->naudio * sizeof(uint32_t), log);
 
     if (pt->in.data == NULL || pt->in.sizes == NULL) {
@@ -95,9 +109,7 @@ ngx_rtmp_dub_pack_copy(ngx_rtmp_dub_pack_task_t *pt, dub_segment_t *seg,
     for (i = 0; i < seg->ntags; i++) {
         tag = &seg->tags[i];
 
-        if (tag->track != DUB_TRACK_AUDIO || (tag->flags & DUB_TAG_HEADER)
-            || tag->len < 2)
-        {
+        if (!ngx_rtmp_dub_pack_is_frame(tag)) {
             continue;
         }
 
@@ -108,6 +120,16 @@ ngx_rtmp_dub_pack_copy(ngx_rtmp_dub_pack_task_t *pt, dub_segment_t *seg,
     pt->in.len = p - pt->in.data;
 
     return NGX_OK;
+}
+
+
+/* an AAC frame: an audio tag, not a sequence header, with its 2 bytes */
+
+static ngx_uint_t
+ngx_rtmp_dub_pack_is_frame(dub_tag_t *tag)
+{
+    return tag->track == DUB_TRACK_AUDIO && !(tag->flags & DUB_TAG_HEADER)
+           && tag->len >= 2;
 }
 
 
@@ -129,12 +151,9 @@ ngx_rtmp_dub_pack_work(void *data, ngx_log_t *log)
         return;
     }
 
-    p = ngx_calloc(sizeof(ngx_rtmp_dub_packed_t), log);
+    p = ngx_rtmp_dub_packed_create(pt, len, log);
 
-    if (p == NULL
-        || dub_buf_init(&p->b64, 0, dub_b64_encoded_len(len) + 1, 0) != 0)
-    {
-        ngx_free(p);
+    if (p == NULL) {
         free(m4a);
         pt->rc = DUB_AUDIO_ENOMEM;
         ngx_cpystrn((u_char *) pt->err, (u_char *) "no memory",
@@ -145,11 +164,45 @@ ngx_rtmp_dub_pack_work(void *data, ngx_log_t *log)
     dub_b64_encode(m4a, len, (char *) p->b64.data);
     p->b64.len = dub_b64_encoded_len(len);
     p->b64.data[p->b64.len] = '\0';
-    p->refs = 1;
 
     pt->packed = p;
 
     free(m4a);
+}
+
+
+/*
+ * The packed audio with room for the base64 of "len" bytes, and the
+ * frames the task copied moved into it: the original under the dub costs
+ * no second copy, only their memory until every session is done with it.
+ */
+
+static ngx_rtmp_dub_packed_t *
+ngx_rtmp_dub_packed_create(ngx_rtmp_dub_pack_task_t *pt, size_t len,
+    ngx_log_t *log)
+{
+    ngx_rtmp_dub_packed_t    *p;
+    ngx_rtmp_dub_original_t  *o;
+
+    p = ngx_calloc(sizeof(ngx_rtmp_dub_packed_t), log);
+    o = ngx_calloc(sizeof(ngx_rtmp_dub_original_t), log);
+
+    if (p == NULL || o == NULL
+        || dub_buf_init(&p->b64, 0, dub_b64_encoded_len(len) + 1, 0) != 0)
+    {
+        ngx_free(p);
+        ngx_free(o);
+        return NULL;
+    }
+
+    o->frames = pt->in;
+    o->refs = 1;
+    ngx_memzero(&pt->in, sizeof(dub_aac_frames_t));
+
+    p->original = o;
+    p->refs = 1;
+
+    return p;
 }
 
 
@@ -199,6 +252,28 @@ ngx_rtmp_dub_packed_release(ngx_rtmp_dub_packed_t *p)
         return;
     }
 
+    ngx_rtmp_dub_original_release(p->original);
     dub_buf_free(&p->b64);
     ngx_free(p);
+}
+
+
+ngx_rtmp_dub_original_t *
+ngx_rtmp_dub_original_ref(ngx_rtmp_dub_original_t *o)
+{
+    o->refs++;
+    return o;
+}
+
+
+void
+ngx_rtmp_dub_original_release(ngx_rtmp_dub_original_t *o)
+{
+    if (o == NULL || --o->refs) {
+        return;
+    }
+
+    ngx_free(o->frames.data);
+    ngx_free(o->frames.sizes);
+    ngx_free(o);
 }

@@ -42,7 +42,10 @@ typedef struct {
     ngx_uint_t                  breaker_threshold;
     ngx_msec_t                  breaker_cooldown;
     ngx_uint_t                  audio_bitrate;
+    double                      original_gain;  /* linear, 0: off */
+    ngx_flag_t                  duck;
     ngx_thread_pool_t          *thread_pool;
+    ngx_flag_t                  captions;       /* keep the answers' texts */
 } ngx_rtmp_dub_sts_conf_t;
 
 
@@ -101,6 +104,14 @@ void ngx_rtmp_dub_frag_packed(ngx_rtmp_dub_frag_t *f,
  */
 dub_aac_frames_t *ngx_rtmp_dub_frag_slot(ngx_rtmp_dub_frag_t *f,
     dub_fallback_e *reason);
+
+/*
+ * What its answer said was heard ("transcript") and its translation
+ * ("translated_text"), kept with "captions" on; empty when it said
+ * nothing or no answer came.  Valid until ngx_rtmp_dub_frag_forget().
+ */
+void ngx_rtmp_dub_frag_texts(ngx_rtmp_dub_frag_t *f, ngx_str_t *transcript,
+    ngx_str_t *translated);
 
 /* the segment went out: the fragment is the session's alone */
 void ngx_rtmp_dub_frag_forget(ngx_rtmp_dub_frag_t *f);

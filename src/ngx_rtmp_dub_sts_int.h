@@ -92,6 +92,7 @@ struct ngx_rtmp_dub_frag_s {
 
     ngx_rtmp_dub_audio_t        audio;
     ngx_rtmp_dub_packed_t      *packed;         /* until sent */
+    ngx_rtmp_dub_original_t    *original;       /* to mix, until resolved */
 
     dub_frag_state_e            state;
     dub_fallback_e              reason;         /* FALLBACK, EXPIRED */
@@ -102,6 +103,10 @@ struct ngx_rtmp_dub_frag_s {
     ngx_event_t                 timeout;
 
     dub_aac_frames_t            dubbed;         /* DUBBED */
+
+    /* the answer's texts, for captions: one allocation, or NULL */
+    ngx_str_t                   transcript;
+    ngx_str_t                   translated;
 
     unsigned                    probe:1;        /* the half-open probe */
     unsigned                    answered:1;     /* an answer came */

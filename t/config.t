@@ -39,6 +39,7 @@ is($rc, 0, 'minimal configuration passes') or diag($out);
             dub_segment 2;
             dub_delay 5500ms;
             dub_max_buffer 16m;
+            dub_captions on;
 EOF
 is($rc, 0, 'all directives with good values pass') or diag($out);
 
@@ -54,6 +55,9 @@ my @bad = (
       'dub on without dub_output_app' ],
     [ "dub maybe; dub_output_app dubbed;",
       qr/invalid value "maybe" in "dub" directive/, 'dub takes on|off' ],
+    [ "dub on; dub_output_app dubbed; dub_captions yes;",
+      qr/invalid value "yes" in "dub_captions" directive, it must be "on" or "off"/,
+      'dub_captions takes on|off' ],
     [ "dub on; dub_output_app nowhere;",
       qr/"dub_output_app" names "nowhere", which is not an application.*nginx\.conf:\d+/,
       'output application must exist' ],

@@ -28,6 +28,12 @@ plan skip_all => 'installs a package into the system: runs under '
     unless $ENV{TEST_DUB_ALL} || $ENV{TEST_DUB_DEB};
 plan skip_all => 'installs a package into the system: needs root' if $>;
 
+# one at a time on this machine: another run of this file (another
+# checkout's "make test") would install and purge the same package
+use Fcntl qw(:flock);
+open my $lock, '>', '/tmp/nginx-dub-deb.lock' or die "lock: $!";
+flock($lock, LOCK_EX) or die "lock: $!";
+
 my $pkg = 'libnginx-mod-rtmp-dub';
 my $top = $DubTest::TOP;
 

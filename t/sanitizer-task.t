@@ -5,7 +5,9 @@
 # original audio), then the stream ends and its bridge is freed, and only
 # after that do the tasks finish.  Their results must be dropped without
 # touching the freed fragment or stream: no sanitizer report, no alert,
-# and the worker goes on serving a new stream.
+# and the worker goes on serving a new stream.  That one keeps the
+# original under the dub: its tasks read the segments' original frames
+# after their fragments, segments and stream are gone.
 
 use strict;
 use warnings;
@@ -37,6 +39,16 @@ my $t = DubTest->new(
             dub_segment 2s;
             dub_delay 6s;
             dub_sts_url %%STS%%;
+        }
+
+        application mix {
+            live on;
+            dub on;
+            dub_output_app dubbed;
+            dub_segment 2s;
+            dub_delay 6s;
+            dub_sts_url %%STS%%;
+            dub_original_volume -18dB;
         }
 
         application dubbed {
@@ -83,8 +95,8 @@ is($m->{"nginx_dub_fallbacks_total$l,reason=\"late\"}"}, 6,
 
 # the worker goes on serving
 
-my $pub2 = $t->publish('short', 'live/after');
-ok($t->wait_log(qr/"live\/after" .*segment/, 20), 'a new stream is cut');
+my $pub2 = $t->publish('short', 'mix/after');
+ok($t->wait_log(qr/"mix\/after" .*segment/, 20), 'a new stream is cut');
 is($t->wait_exit($pub2, 40), 0, 'published again');
 ok($t->wait_log(qr/"dubbed\/after" output done/, 30), 'its output done');
 

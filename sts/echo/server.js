@@ -43,6 +43,11 @@ const USAGE = `usage: node server.js [options]
   --tone-scale X            tone duration = fragment duration * X (default 1)
   --tone-format F           pcm_s16le (default) | pcm_f32le | wav | m4a | aac | mp3
   --latency-ms N            fixed delay before fragment:processed (default 0)
+  --text T                  each answer's translated_text: {seq} becomes its
+                            sequence_number, {lang} the target language
+                            (default "[{lang}] echo of fragment {seq}"; "": none)
+  --transcript T            each answer's transcript, {seq} and {lang} as in
+                            --text (default "echo of fragment {seq}"; "": none)
   --latency-min-ms A --latency-max-ms B   uniform random delay instead
   --max-inflight N          cap of stream:ready max_inflight (default 3)
   --ready-delay-ms N        delay before stream:ready (default 0)
@@ -82,6 +87,8 @@ const OPTIONS = {
     def: 'pcm_s16le',
   },
   latency_ms: { type: 'int', def: 0 },
+  text: { type: 'str', def: '[{lang}] echo of fragment {seq}' },
+  transcript: { type: 'str', def: 'echo of fragment {seq}' },
   latency_min_ms: { type: 'int?', def: null },
   latency_max_ms: { type: 'int?', def: null },
   max_inflight: { type: 'int', def: 3 },
@@ -871,6 +878,13 @@ function answered(ctx, rec, answer) {
   }
 }
 
+// --text and --transcript for one fragment; "" leaves the field out
+function answerText(template, ctx, f) {
+  if (template === '') return undefined;
+  return template.replace(/\{seq\}/g, String(f.sequence_number))
+    .replace(/\{lang\}/g, ctx.targetLanguage || 'xx');
+}
+
 function baseProcessed(ctx, f, rec) {
   const t = Date.now() - rec.received_at;
   return {
@@ -879,8 +893,8 @@ function baseProcessed(ctx, f, rec) {
     sequence_number: f.sequence_number,
     status: 'success',
     processing_time_ms: t,
-    transcript: `echo of fragment ${f.sequence_number}`,
-    translated_text: `[${ctx.targetLanguage || 'xx'}] echo of fragment ${f.sequence_number}`,
+    transcript: answerText(config.transcript, ctx, f),
+    translated_text: answerText(config.text, ctx, f),
     stage_timings: {
       asr_ms: Math.round(t * 0.4),
       translation_ms: Math.round(t * 0.2),

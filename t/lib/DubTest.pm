@@ -921,6 +921,89 @@ sub stream_times {
              @{ stream_packets(packets($file), $s->{$codec}) } ];
 }
 
+# The captions ffmpeg's own decoder reads out of a file's H.264 stream
+# (lavfi movie, subcc): [start ms, end ms, text] per caption, times as
+# the file has them; field 1 (CC1), or field 2 (CC3) with field => 2.
+# The text is UTF-8 bytes, its rows joined by a space.
+sub captions {
+    my ($file, %o) = @_;
+    my @field = ($o{field} // 1) == 2 ? ('-data_field', 'second') : ();
+    my $out = "$file.cc" . ($o{field} // 1) . '.srt';
+    system('ffmpeg', '-nostdin', '-v', 'error', '-y', @field, '-copyts',
+           '-f', 'lavfi', '-i', "movie=$file\[out0+subcc]", '-map', '0:s',
+           '-c:s', 'srt', '-f', 'srt', $out) == 0
+        or die "ffmpeg cannot read the captions of $file\n";
+    open my $fh, '<', $out or die "$out: $!";
+    my $srt = do { local $/; <$fh> };
+    close $fh;
+
+    my @cues;
+    for my $cue (split /\r?\n\r?\n/, $srt) {
+        my ($h1, $m1, $s1, $ms1, $h2, $m2, $s2, $ms2, $text) = $cue =~
+            /(\d+):(\d+):(\d+),(\d+) --> (\d+):(\d+):(\d+),(\d+)\r?\n(.*)/s
+            or next;
+        $text =~ s/<[^>]*>|\{\\[^}]*\}//g;
+        $text =~ s/\\h/ /g;
+        $text = join ' ', grep { length } map { s/^\s+|\s+$//gr }
+                split /\r?\n|\\N/, $text;
+        push @cues, [ (($h1 * 60 + $m1) * 60 + $s1) * 1000 + $ms1,
+                      (($h2 * 60 + $m2) * 60 + $s2) * 1000 + $ms2, $text ];
+    }
+    return \@cues;
+}
+
+# The AVC video tags of an FLV file: [dts ms, pts ms, [NAL unit, ...]]
+# each, NAL units as bytes; with sei => 0, without the caption SEIs
+# (nal_unit_type 6, payload type 4, "GA94").  Returns the tags and how
+# many caption SEIs there were.
+sub flv_avc_nalus {
+    my ($file, %o) = @_;
+    open my $fh, '<:raw', $file or die "$file: $!";
+    my $flv = do { local $/; <$fh> };
+    close $fh;
+    die "$file: not FLV\n" unless substr($flv, 0, 3) eq 'FLV';
+
+    my ($off, $size, @tags) = (unpack('N', substr($flv, 5, 4)) + 4, 4);
+    my $nsei = 0;
+
+    while ($off + 11 <= length $flv) {
+        my ($type, $s24, $ts, $ext) = unpack('C a3 a3 C', substr($flv, $off));
+        my $len = unpack('N', "\0$s24");
+        my $body = substr($flv, $off + 11, $len);
+        $off += 11 + $len + 4;
+        next unless ($type & 0x1f) == 9 && $len >= 5
+                    && (ord($body) & 0x0f) == 7;
+
+        my $pkt = ord substr($body, 1, 1);
+        if ($pkt == 0) {
+            $size = (ord(substr($body, 9, 1)) & 3) + 1;
+            next;
+        }
+        next unless $pkt == 1;
+
+        my $dts = unpack('N', "\0$ts") | ($ext << 24);
+        my $cts = unpack('N', "\0" . substr($body, 2, 3));
+        $cts -= 1 << 24 if $cts & 0x800000;
+
+        my ($p, @nalus) = (5);
+        while ($p + $size <= $len) {
+            my $n = unpack($size == 4 ? 'N' : $size == 2 ? 'n' : 'C',
+                           substr($body, $p, $size));
+            my $nal = substr($body, $p + $size, $n);
+            $p += $size + $n;
+            if ((ord($nal) & 0x1f) == 6 && substr($nal, 1, 1) eq "\x04"
+                && index($nal, 'GA94') > 0)
+            {
+                $nsei++;
+                next unless $o{sei} // 1;
+            }
+            push @nalus, $nal;
+        }
+        push @tags, [ $dts, $dts + $cts, \@nalus ];
+    }
+    return wantarray ? (\@tags, $nsei) : \@tags;
+}
+
 sub cleanup {
     for my $pid (@PIDS) {
         kill 'KILL', -$pid;

@@ -10,6 +10,10 @@
  *   audio-probe tone RATE FREQ WIN_MS [START_MS]
  *       start_ms ratio rms_dbfs: ratio is the share of the window's
  *       energy at FREQ (Goertzel), about 1 for a pure tone, 0 for silence
+ *   audio-probe level RATE FREQ WIN_MS [START_MS]
+ *       start_ms level_dbfs: the amplitude of the sine at FREQ (Goertzel,
+ *       Hann window), in dBFS of a sine: 0 for a full-scale one, -120
+ *       for none; one tone's level among others a few bins away
  *   audio-probe dominant RATE WIN_MS
  *       start_ms dominant_hz rms_dbfs: the strongest frequency in
  *       50..8000 Hz (0 for silence)
@@ -54,9 +58,12 @@ static double mean_square(const float *s, size_t n);
 static double dbfs(double ms);
 static double goertzel_ratio(const float *s, size_t n, double freq,
     double rate);
+static double goertzel_level(const float *s, size_t n, double freq,
+    double rate);
 static size_t pow2_at_least(size_t n);
 static void fft(double *re, double *im, size_t n, int inverse);
-static int cmd_tone(probe_audio_t *a, double rate, int argc, char **argv);
+static int cmd_tone(probe_audio_t *a, double rate, int level, int argc,
+    char **argv);
 static int cmd_dominant(probe_audio_t *a, double rate, int argc,
     char **argv);
 static int cmd_lag(probe_audio_t *a, double rate, int argc, char **argv);
@@ -75,8 +82,9 @@ main(int argc, char **argv)
         return 2;
     }
 
-    if (strcmp(argv[1], "tone") != 0 && strcmp(argv[1], "dominant") != 0
-        && strcmp(argv[1], "lag") != 0 && strcmp(argv[1], "stats") != 0)
+    if (strcmp(argv[1], "tone") != 0 && strcmp(argv[1], "level") != 0
+        && strcmp(argv[1], "dominant") != 0 && strcmp(argv[1], "lag") != 0
+        && strcmp(argv[1], "stats") != 0)
     {
         usage();
         return 2;
@@ -87,8 +95,8 @@ main(int argc, char **argv)
         return 1;
     }
 
-    if (strcmp(argv[1], "tone") == 0) {
-        rc = cmd_tone(&a, rate, argc - 3, argv + 3);
+    if (strcmp(argv[1], "tone") == 0 || strcmp(argv[1], "level") == 0) {
+        rc = cmd_tone(&a, rate, argv[1][0] == 'l', argc - 3, argv + 3);
 
     } else if (strcmp(argv[1], "dominant") == 0) {
         rc = cmd_dominant(&a, rate, argc - 3, argv + 3);
@@ -115,6 +123,7 @@ usage(void)
 {
     fprintf(stderr,
             "usage: audio-probe tone RATE FREQ WIN_MS [START_MS]\n"
+            "       audio-probe level RATE FREQ WIN_MS [START_MS]\n"
             "       audio-probe dominant RATE WIN_MS\n"
             "       audio-probe lag RATE WIN_MS MAX_LAG_MS FILE_B\n"
             "       audio-probe stats RATE [SILENCE_DBFS]\n"
@@ -264,6 +273,33 @@ goertzel_ratio(const float *s, size_t n, double freq, double rate)
 }
 
 
+/* the amplitude of the sine at "freq", in dBFS: 2 |X(f)| / sum(w) */
+
+static double
+goertzel_level(const float *s, size_t n, double freq, double rate)
+{
+    size_t  i;
+    double  w, sum, coef, s0, s1, s2, power;
+
+    coef = 2.0 * cos(2.0 * M_PI * freq / rate);
+    s1 = 0.0;
+    s2 = 0.0;
+    sum = 0.0;
+
+    for (i = 0; i < n; i++) {
+        w = 0.5 - 0.5 * cos(2.0 * M_PI * i / n);
+        sum += w;
+        s0 = w * s[i] + coef * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+
+    power = s1 * s1 + s2 * s2 - coef * s1 * s2;
+
+    return dbfs(sum > 0.0 ? 4.0 * power / (sum * sum) : 0.0);
+}
+
+
 static size_t
 pow2_at_least(size_t n)
 {
@@ -348,7 +384,7 @@ fft(double *re, double *im, size_t n, int inverse)
 
 
 static int
-cmd_tone(probe_audio_t *a, double rate, int argc, char **argv)
+cmd_tone(probe_audio_t *a, double rate, int level, int argc, char **argv)
 {
     double  freq, win_ms, start_ms, ms;
     size_t  win, start;
@@ -374,6 +410,12 @@ cmd_tone(probe_audio_t *a, double rate, int argc, char **argv)
     }
 
     for ( /* void */ ; start + win <= a->n; start += win) {
+        if (level) {
+            printf("%.0f %.2f\n", start * 1000.0 / rate,
+                   goertzel_level(a->s + start, win, freq, rate));
+            continue;
+        }
+
         ms = mean_square(a->s + start, win);
 
         printf("%.0f %.4f %.1f\n", start * 1000.0 / rate,

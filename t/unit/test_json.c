@@ -408,11 +408,91 @@ test_uuid(void)
 }
 
 
+/* the texts captions use: kept, absent, of another type, cut */
+
+static void
+test_texts(void)
+{
+    int                    cut_ok;
+    char                  *json, *q;
+    size_t                 i, n;
+    dub_json_event_t       ev;
+    dub_json_processed_t   p;
+
+    ok(parse("[\"fragment:processed\",{\"fragment_id\":\"f\",\"status\":"
+             "\"success\",\"dubbed_audio\":{\"format\":\"m4a\","
+             "\"data_base64\":\"AAA=\"},\"transcript\":\"Hello sir\","
+             "\"translated_text\":"
+             "\"Hola se\\u00f1or, \\u00bfqu\\u00e9 tal?\"}]",
+             &ev) == 0
+       && dub_json_processed(ev.payload, &p, err, sizeof(err)) == 0
+       && strcmp(p.transcript, "Hello sir") == 0
+       && strcmp(p.translated_text,
+                 "Hola se\xc3\xb1or, \xc2\xbfqu\xc3\xa9 tal?") == 0,
+       "transcript and translated_text kept, UTF-8");
+    dub_json_event_free(&ev);
+
+    ok(parse("[\"fragment:processed\",{\"fragment_id\":\"f\",\"status\":"
+             "\"failed\",\"transcript\":\"heard\",\"translated_text\":"
+             "null}]", &ev) == 0
+       && dub_json_processed(ev.payload, &p, err, sizeof(err)) == 0
+       && strcmp(p.transcript, "heard") == 0 && p.translated_text[0] == '\0',
+       "a failed answer keeps its transcript; null is no text");
+    dub_json_event_free(&ev);
+
+    ok(parse("[\"fragment:processed\",{\"fragment_id\":\"f\",\"status\":"
+             "\"success\",\"dubbed_audio\":{\"format\":\"m4a\","
+             "\"data_base64\":\"AAA=\"},\"transcript\":42,"
+             "\"translated_text\":[\"x\"]}]", &ev) == 0
+       && dub_json_processed(ev.payload, &p, err, sizeof(err)) == 0
+       && p.has_audio && p.transcript[0] == '\0'
+       && p.translated_text[0] == '\0',
+       "texts of another type: no text, the audio still used");
+    dub_json_event_free(&ev);
+
+    /* two-byte characters: the last byte kept would be a first byte */
+
+    n = DUB_JSON_CAPTION_LEN + 100;
+    json = malloc(n + 200);
+    if (json == NULL) {
+        ok(0, "no memory");
+        return;
+    }
+
+    q = json + sprintf(json, "[\"fragment:processed\",{\"fragment_id\":"
+                       "\"f\",\"status\":\"failed\",\"translated_text\":"
+                       "\"");
+
+    for (i = 0; i < n / 2; i++) {
+        *q++ = '\xc3';
+        *q++ = '\xa9';
+    }
+
+    strcpy(q, "\"}]");
+
+    cut_ok = 0;
+
+    if (parse(json, &ev) == 0
+        && dub_json_processed(ev.payload, &p, err, sizeof(err)) == 0)
+    {
+        n = strlen(p.translated_text);
+        cut_ok = n == DUB_JSON_CAPTION_LEN - 2
+                 && (unsigned char) p.translated_text[n - 1] == 0xa9
+                 && (unsigned char) p.translated_text[n - 2] == 0xc3;
+    }
+
+    ok(cut_ok, "a long text cut at a character, not inside one");
+    dub_json_event_free(&ev);
+    free(json);
+}
+
+
 int
 main(void)
 {
     test_build();
     test_parse();
+    test_texts();
     test_uuid();
 
     return tap_done();
