@@ -80,6 +80,10 @@ static char *ngx_rtmp_dub_sts_url(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_rtmp_dub_sts_url_t *ngx_rtmp_dub_url_parse(ngx_conf_t *cf,
     ngx_str_t *value);
+static ngx_int_t ngx_rtmp_dub_url_append(ngx_conf_t *cf,
+    ngx_rtmp_dub_sts_url_t **list, ngx_rtmp_dub_sts_url_t *u);
+static ngx_uint_t ngx_rtmp_dub_url_same(ngx_rtmp_dub_sts_url_t *a,
+    ngx_rtmp_dub_sts_url_t *b);
 static ngx_rtmp_dub_scheme_t *ngx_rtmp_dub_url_scheme(ngx_str_t *value);
 static ngx_int_t ngx_rtmp_dub_url_resolve(ngx_conf_t *cf, ngx_str_t *value,
     ngx_rtmp_dub_scheme_t *scheme, ngx_url_t *url);
@@ -112,6 +116,7 @@ static ngx_rtmp_core_app_conf_t *ngx_rtmp_dub_find_app(
 static ngx_int_t ngx_rtmp_dub_check_output(ngx_conf_t *cf,
     ngx_rtmp_dub_app_conf_t *dacf, ngx_rtmp_dub_lang_conf_t *l,
     ngx_rtmp_core_app_conf_t *out);
+static ngx_int_t ngx_rtmp_dub_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_rtmp_dub_init_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_rtmp_dub_add_urls(ngx_array_t *urls,
     ngx_rtmp_dub_app_conf_t *dacf);
@@ -127,6 +132,10 @@ static ngx_int_t ngx_rtmp_dub_av(ngx_rtmp_session_t *s,
     ngx_rtmp_header_t *h, ngx_chain_t *in);
 static ngx_int_t ngx_rtmp_dub_disconnect(ngx_rtmp_session_t *s,
     ngx_rtmp_header_t *h, ngx_chain_t *in);
+
+
+/* nginx-rtmp's core module, the "rtmp" block (no header declares it) */
+extern ngx_module_t  ngx_rtmp_module;
 
 
 static ngx_rtmp_publish_pt          next_publish;
@@ -355,7 +364,7 @@ ngx_module_t  ngx_rtmp_dub_module = {
     ngx_rtmp_dub_commands,                  /* module directives */
     NGX_RTMP_MODULE,                        /* module type */
     NULL,                                   /* init master */
-    NULL,                                   /* init module */
+    ngx_rtmp_dub_init_module,               /* init module */
     ngx_rtmp_dub_init_process,              /* init process */
     NULL,                                   /* init thread */
     NULL,                                   /* exit thread */
@@ -711,36 +720,51 @@ ngx_rtmp_dub_merge_langs(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *conf)
 }
 
 
-/* this application's own copy of a URL: its headers, credentials, CA */
+/*
+ * This application's own copy of a list of URLs (one, or the endpoints
+ * of several "dub_sts_url"): its headers, credentials, CA.
+ */
 
 static ngx_rtmp_dub_sts_url_t *
 ngx_rtmp_dub_app_url(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *conf,
     ngx_rtmp_dub_sts_url_t *url)
 {
-    ngx_rtmp_dub_sts_url_t  *u;
+    ngx_rtmp_dub_sts_url_t  *u, *first, **last;
 
-    u = ngx_palloc(cf->pool, sizeof(ngx_rtmp_dub_sts_url_t));
-    if (u == NULL) {
-        return NULL;
+    first = NULL;
+    last = &first;
+
+    for ( /* void */ ; url; url = url->next) {
+        u = ngx_palloc(cf->pool, sizeof(ngx_rtmp_dub_sts_url_t));
+        if (u == NULL) {
+            return NULL;
+        }
+
+        *u = *url;
+
+        u->headers = conf->sts_headers;
+        u->auth = conf->sts_auth;
+        u->ca = conf->sts_ca;
+        u->max_message = conf->sts_max_message;
+        u->vhost = NULL;
+        u->next = NULL;
+        u->endpoint = u;
+
+        if (u->ca.len && ngx_rtmp_dub_ca_file(cf, u) != NGX_OK) {
+            return NULL;
+        }
+
+        if (u->headers
+            && ngx_rtmp_dub_check_headers(cf, u->headers) != NGX_OK)
+        {
+            return NULL;
+        }
+
+        *last = u;
+        last = &u->next;
     }
 
-    *u = *url;
-
-    u->headers = conf->sts_headers;
-    u->auth = conf->sts_auth;
-    u->ca = conf->sts_ca;
-    u->max_message = conf->sts_max_message;
-    u->vhost = NULL;
-
-    if (u->ca.len && ngx_rtmp_dub_ca_file(cf, u) != NGX_OK) {
-        return NULL;
-    }
-
-    if (u->headers && ngx_rtmp_dub_check_headers(cf, u->headers) != NGX_OK) {
-        return NULL;
-    }
-
-    return u;
+    return first;
 }
 
 
@@ -879,7 +903,8 @@ ngx_rtmp_dub_error_log(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
  * ws://, wss://, http:// or https://HOST[:PORT][/NAMESPACE]: the path
  * names the Socket.IO namespace, as socket.io clients read it; the
  * Engine.IO path is /socket.io/.  The host is resolved now, as nginx does
- * for upstreams, so that connecting never waits for DNS.
+ * for upstreams, so that connecting never waits for DNS.  Given several
+ * times in a block, each is an endpoint of the same STS service.
  */
 
 static char *
@@ -890,13 +915,18 @@ ngx_rtmp_dub_sts_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_t               *value;
     ngx_rtmp_dub_sts_url_t  *u;
 
-    if (dacf->sts.url != NGX_CONF_UNSET_PTR) {
-        return "is duplicate";
-    }
-
     value = cf->args->elts;
 
-    if (ngx_strcmp(value[1].data, "off") == 0) {
+    if (ngx_strcmp(value[1].data, "off") == 0
+        || dacf->sts.url == NULL)
+    {
+        if (dacf->sts.url != NGX_CONF_UNSET_PTR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"dub_sts_url off\" cannot be given with "
+                               "another \"dub_sts_url\" in the same block");
+            return NGX_CONF_ERROR;
+        }
+
         dacf->sts.url = NULL;
         return NGX_CONF_OK;
     }
@@ -906,9 +936,55 @@ ngx_rtmp_dub_sts_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    dacf->sts.url = u;
+    if (dacf->sts.url == NGX_CONF_UNSET_PTR) {
+        dacf->sts.url = NULL;
+    }
+
+    if (ngx_rtmp_dub_url_append(cf, &dacf->sts.url, u) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
+}
+
+
+/* one more endpoint at the end of a list; the same one twice is refused */
+
+static ngx_int_t
+ngx_rtmp_dub_url_append(ngx_conf_t *cf, ngx_rtmp_dub_sts_url_t **list,
+    ngx_rtmp_dub_sts_url_t *u)
+{
+    ngx_str_t  *args;
+
+    args = cf->args->elts;
+
+    for ( /* void */ ; *list; list = &(*list)->next) {
+        if (ngx_rtmp_dub_url_same(*list, u)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\" names the STS \"%V\" twice (as "
+                               "\"%V\"): give each endpoint once",
+                               &args[0], &(*list)->url, &u->url);
+            return NGX_ERROR;
+        }
+    }
+
+    *list = u;
+
+    return NGX_OK;
+}
+
+
+/* the same endpoint: host, port, TLS and namespace, whatever the scheme */
+
+static ngx_uint_t
+ngx_rtmp_dub_url_same(ngx_rtmp_dub_sts_url_t *a, ngx_rtmp_dub_sts_url_t *b)
+{
+    return a->ssl == b->ssl
+           && a->port == b->port
+           && a->host.len == b->host.len
+           && ngx_strncasecmp(a->host.data, b->host.data, a->host.len) == 0
+           && a->nsp.len == b->nsp.len
+           && ngx_strncmp(a->nsp.data, b->nsp.data, a->nsp.len) == 0;
 }
 
 
@@ -1464,20 +1540,23 @@ static ngx_int_t
 ngx_rtmp_dub_language_option(ngx_conf_t *cf, ngx_rtmp_dub_lang_conf_t *l,
     ngx_str_t *value)
 {
-    ngx_str_t   v;
-    ngx_uint_t  i;
+    ngx_str_t                v;
+    ngx_uint_t               i;
+    ngx_rtmp_dub_sts_url_t  *u;
 
     if (value->len > 4 && ngx_strncmp(value->data, "sts=", 4) == 0) {
-        if (l->url) {
-            goto duplicate;
-        }
+
+        /* several: the endpoints of this language's STS */
 
         v.data = value->data + 4;
         v.len = value->len - 4;
 
-        l->url = ngx_rtmp_dub_url_parse(cf, &v);
+        u = ngx_rtmp_dub_url_parse(cf, &v);
+        if (u == NULL) {
+            return NGX_ERROR;
+        }
 
-        return l->url ? NGX_OK : NGX_ERROR;
+        return ngx_rtmp_dub_url_append(cf, &l->url, u);
     }
 
     if (value->len > 6 && ngx_strncmp(value->data, "voice=", 6) == 0) {
@@ -1810,6 +1889,66 @@ ngx_rtmp_dub_av(ngx_rtmp_session_t *s, ngx_rtmp_header_t *h,
 
 
 /*
+ * A dubbed stream lives in the worker that took its publisher, as every
+ * nginx-rtmp live stream does: with several workers, an RTMP player that
+ * lands on another one gets nothing.  Said at "nginx -t", start and
+ * reload, once the whole configuration ("worker_processes" may follow the
+ * rtmp block) is known.
+ */
+
+static ngx_int_t
+ngx_rtmp_dub_init_module(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                   i, j, n;
+    ngx_core_conf_t             *ccf;
+    ngx_rtmp_conf_ctx_t         *ctx;
+    ngx_rtmp_dub_app_conf_t     *dacf;
+    ngx_rtmp_core_app_conf_t   **cacfp;
+    ngx_rtmp_core_srv_conf_t   **cscfp;
+    ngx_rtmp_core_main_conf_t   *cmcf;
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+    ctx = (ngx_rtmp_conf_ctx_t *) ngx_get_conf(cycle->conf_ctx,
+                                               ngx_rtmp_module);
+
+    if (ctx == NULL || !ccf->master || ccf->worker_processes <= 1) {
+        return NGX_OK;
+    }
+
+    cmcf = ctx->main_conf[ngx_rtmp_core_module.ctx_index];
+    cscfp = cmcf->servers.elts;
+    n = 0;
+
+    for (i = 0; i < cmcf->servers.nelts; i++) {
+        cacfp = cscfp[i]->applications.elts;
+
+        for (j = 0; j < cscfp[i]->applications.nelts; j++) {
+            dacf = cacfp[j]->app_conf[ngx_rtmp_dub_module.ctx_index];
+            n += dacf->enable ? 1 : 0;
+        }
+    }
+
+    if (n == 0) {
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                  "dub: \"worker_processes\" is %i (\"auto\" counts the "
+                  "cores): each dubbed stream is in the one worker that "
+                  "took its publisher, and an RTMP player that lands on "
+                  "another worker gets nothing (\"rtmp_auto_push\" does "
+                  "not work with nginx-rtmp as a dynamic module); use "
+                  "\"worker_processes 1;\" for the nginx that serves "
+                  "RTMP, or \"push\" the output application to an nginx "
+                  "with one worker that players use (HLS, record and push "
+                  "of the output work from any worker)",
+                  ccf->worker_processes);
+
+    return NGX_OK;
+}
+
+
+/*
  * Per worker: the libwebsockets context, on a libuv loop nested in
  * nginx's, if any application talks to an STS.
  */
@@ -1856,20 +1995,22 @@ ngx_rtmp_dub_init_process(ngx_cycle_t *cycle)
 }
 
 
-/* each language's URL */
+/* each language's URLs */
 
 static ngx_int_t
 ngx_rtmp_dub_add_urls(ngx_array_t *urls, ngx_rtmp_dub_app_conf_t *dacf)
 {
     ngx_uint_t                 i;
+    ngx_rtmp_dub_sts_url_t    *u;
     ngx_rtmp_dub_lang_conf_t  *l;
 
     l = dacf->langs->elts;
 
     for (i = 0; i < dacf->langs->nelts; i++) {
-        if (l[i].sts.url && ngx_rtmp_dub_add_url(urls, l[i].sts.url) != NGX_OK)
-        {
-            return NGX_ERROR;
+        for (u = l[i].sts.url; u; u = u->next) {
+            if (ngx_rtmp_dub_add_url(urls, u) != NGX_OK) {
+                return NGX_ERROR;
+            }
         }
     }
 
@@ -1877,7 +2018,10 @@ ngx_rtmp_dub_add_urls(ngx_array_t *urls, ngx_rtmp_dub_app_conf_t *dacf)
 }
 
 
-/* each URL once */
+/*
+ * Each URL once; the copies of an endpoint (one per application that
+ * names it) count its sessions and failures on the first one.
+ */
 
 static ngx_int_t
 ngx_rtmp_dub_add_url(ngx_array_t *urls, ngx_rtmp_dub_sts_url_t *url)
@@ -1890,6 +2034,15 @@ ngx_rtmp_dub_add_url(ngx_array_t *urls, ngx_rtmp_dub_sts_url_t *url)
     for (i = 0; i < urls->nelts; i++) {
         if (u[i] == url) {
             return NGX_OK;
+        }
+    }
+
+    url->endpoint = url;
+
+    for (i = 0; i < urls->nelts; i++) {
+        if (ngx_rtmp_dub_url_same(u[i], url)) {
+            url->endpoint = u[i]->endpoint;
+            break;
         }
     }
 

@@ -21,9 +21,16 @@
 #include "dub_sio.h"
 
 
-/* where and how to reach an STS: from "dub_sts_*" directives */
+/*
+ * Where and how to reach an STS: from "dub_sts_*" directives.  Several
+ * "dub_sts_url" (or "sts=") make a list of endpoints, by "next"; each
+ * endpoint's load and health in a worker are kept on one copy of it,
+ * "endpoint", shared by every application that names it.
+ */
 
-typedef struct {
+typedef struct ngx_rtmp_dub_sts_url_s  ngx_rtmp_dub_sts_url_t;
+
+struct ngx_rtmp_dub_sts_url_s {
     ngx_str_t                   url;        /* as configured */
     ngx_str_t                   host;       /* Host header, SNI, checks */
     char                       *address;    /* numeric, resolved */
@@ -36,7 +43,14 @@ typedef struct {
     ngx_str_t                   ca;         /* trusted CA file */
     size_t                      max_message;
     struct lws_vhost           *vhost;      /* per worker */
-} ngx_rtmp_dub_sts_url_t;
+    ngx_rtmp_dub_sts_url_t     *next;       /* another endpoint, or NULL */
+
+    /* per worker, on the "endpoint" copy: ngx_rtmp_dub_sts.c */
+    ngx_rtmp_dub_sts_url_t     *endpoint;
+    ngx_uint_t                  sessions;   /* the sessions it has */
+    ngx_msec_t                  failed_at;  /* an attempt failed then */
+    unsigned                    failed:1;   /* and none worked since */
+};
 
 
 /* one Socket.IO connection */

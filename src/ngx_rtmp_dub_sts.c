@@ -23,6 +23,14 @@
 
 
 static void ngx_rtmp_dub_sts_connect(ngx_rtmp_dub_sts_t *sts);
+static ngx_rtmp_dub_sts_url_t *ngx_rtmp_dub_sts_endpoint(
+    ngx_rtmp_dub_sts_t *sts);
+static ngx_uint_t ngx_rtmp_dub_sts_down(ngx_rtmp_dub_sts_t *sts,
+    ngx_rtmp_dub_sts_url_t *u);
+static void ngx_rtmp_dub_sts_use(ngx_rtmp_dub_sts_t *sts,
+    ngx_rtmp_dub_sts_url_t *u);
+static void ngx_rtmp_dub_sts_log_connect(ngx_rtmp_dub_sts_t *sts,
+    ngx_rtmp_dub_sts_url_t *prev);
 static void ngx_rtmp_dub_sts_timer(ngx_event_t *ev);
 static void ngx_rtmp_dub_sts_stream_init(ngx_rtmp_dub_sts_t *sts);
 static void ngx_rtmp_dub_sts_log_summary(ngx_rtmp_dub_sts_t *sts,
@@ -162,18 +170,20 @@ ngx_rtmp_dub_sts_start(ngx_rtmp_dub_sts_t *sts)
 static void
 ngx_rtmp_dub_sts_connect(ngx_rtmp_dub_sts_t *sts)
 {
+    ngx_rtmp_dub_sts_url_t  *prev;
+
     sts->state = NGX_RTMP_DUB_STS_CONNECTING;
     sts->gate.link = DUB_LINK_CONNECTING;
     sts->session_id[0] = '\0';
     sts->seq = 0;
     sts->init_pending = 0;
 
-    ngx_log_error(NGX_LOG_INFO, sts->log, 0,
-                  "dub: \"%V\" connecting to STS \"%V\"%s",
-                  sts->name, &sts->conf->url->url,
-                  sts->attempt ? " again" : "");
+    prev = sts->url;
+    ngx_rtmp_dub_sts_use(sts, ngx_rtmp_dub_sts_endpoint(sts));
 
-    sts->sio = ngx_rtmp_dub_sio_connect(sts->conf->url, sts->stream,
+    ngx_rtmp_dub_sts_log_connect(sts, prev);
+
+    sts->sio = ngx_rtmp_dub_sio_connect(sts->url, sts->stream,
                                         &ngx_rtmp_dub_sts_handler, sts,
                                         sts->log);
 
@@ -184,6 +194,144 @@ ngx_rtmp_dub_sts_connect(ngx_rtmp_dub_sts_t *sts)
 
     /* the whole way to stream:ready: connect, join, init */
     ngx_add_timer(&sts->timer, sts->conf->init_timeout);
+}
+
+
+/*
+ * The endpoint of the next attempt, of those "dub_sts_url" (or "sts=")
+ * lists.  A session stays with its endpoint until an attempt there fails
+ * (a lost connection gets one attempt at the same endpoint), or until
+ * another session's attempt there failed.  Otherwise it goes to the
+ * endpoint with the fewest sessions in this worker, of those where no
+ * attempt failed lately (within the last "dub_sts_reconnect" interval,
+ * unless one worked since); if every other one failed lately, to the
+ * next in the list, so that each is tried in turn.
+ */
+
+static ngx_rtmp_dub_sts_url_t *
+ngx_rtmp_dub_sts_endpoint(ngx_rtmp_dub_sts_t *sts)
+{
+    ngx_uint_t               all;
+    ngx_rtmp_dub_sts_url_t  *u, *cur, *best;
+
+    cur = sts->url;
+
+    if (cur && !sts->url_failed && !ngx_rtmp_dub_sts_down(sts, cur)) {
+        return cur;
+    }
+
+    /* the least loaded that works; on a first attempt, any if none does */
+
+    for (all = 0; all < 2; all++) {
+        best = NULL;
+
+        for (u = sts->conf->url; u; u = u->next) {
+            if (u == cur || (!all && ngx_rtmp_dub_sts_down(sts, u))) {
+                continue;
+            }
+
+            if (best == NULL
+                || u->endpoint->sessions < best->endpoint->sessions)
+            {
+                best = u;
+            }
+        }
+
+        if (best || cur) {
+            break;
+        }
+    }
+
+    if (best) {
+        return best;
+    }
+
+    return (cur && cur->next) ? cur->next : sts->conf->url;
+}
+
+
+static ngx_uint_t
+ngx_rtmp_dub_sts_down(ngx_rtmp_dub_sts_t *sts, ngx_rtmp_dub_sts_url_t *u)
+{
+    int64_t  *ms;
+
+    if (!u->endpoint->failed) {
+        return 0;
+    }
+
+    ms = sts->conf->reconnect->elts;
+
+    return (int64_t) (ngx_current_msec - u->endpoint->failed_at)
+           < ms[sts->conf->reconnect->nelts - 1];
+}
+
+
+/* the session's endpoint, counted there; NULL: none */
+
+static void
+ngx_rtmp_dub_sts_use(ngx_rtmp_dub_sts_t *sts, ngx_rtmp_dub_sts_url_t *u)
+{
+    if (sts->url == u) {
+        return;
+    }
+
+    if (sts->url) {
+        sts->url->endpoint->sessions--;
+    }
+
+    if (u) {
+        u->endpoint->sessions++;
+    }
+
+    sts->url = u;
+    sts->url_failed = 0;
+}
+
+
+/* which endpoint, of how many, and with how many sessions of this worker */
+
+static void
+ngx_rtmp_dub_sts_log_connect(ngx_rtmp_dub_sts_t *sts,
+    ngx_rtmp_dub_sts_url_t *prev)
+{
+    ngx_uint_t               n, i;
+    ngx_rtmp_dub_sts_url_t  *u;
+
+    if (sts->conf->url->next == NULL) {
+        ngx_log_error(NGX_LOG_INFO, sts->log, 0,
+                      "dub: \"%V\" connecting to STS \"%V\"%s",
+                      sts->name, &sts->url->url,
+                      sts->attempt ? " again" : "");
+        return;
+    }
+
+    n = 0;
+    i = 0;
+
+    for (u = sts->conf->url; u; u = u->next) {
+        n++;
+
+        if (u == sts->url) {
+            i = n;
+        }
+    }
+
+    if (prev && prev != sts->url) {
+        ngx_log_error(NGX_LOG_INFO, sts->log, 0,
+                      "dub: \"%V\" connecting to STS \"%V\" again "
+                      "(endpoint %ui of %ui, %ui sessions there from this "
+                      "worker), moving from \"%V\"",
+                      sts->name, &sts->url->url, i, n,
+                      sts->url->endpoint->sessions, &prev->url);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, sts->log, 0,
+                  "dub: \"%V\" connecting to STS \"%V\"%s (endpoint %ui "
+                  "of %ui, %ui sessions there from this worker)",
+                  sts->name, &sts->url->url,
+                  sts->attempt ? " again" : "", i, n,
+                  sts->url->endpoint->sessions);
 }
 
 
@@ -200,6 +348,14 @@ ngx_rtmp_dub_sts_lost(ngx_rtmp_dub_sts_t *sts)
 
     if (sts->timer.timer_set) {
         ngx_del_timer(&sts->timer);
+    }
+
+    if (sts->state == NGX_RTMP_DUB_STS_CONNECTING && sts->url) {
+        /* an attempt failed: the endpoint is left aside for a while */
+
+        sts->url_failed = 1;
+        sts->url->endpoint->failed = 1;
+        sts->url->endpoint->failed_at = ngx_current_msec;
     }
 
     sts->gate.link = DUB_LINK_DOWN;
@@ -254,7 +410,7 @@ ngx_rtmp_dub_sts_timer(ngx_event_t *ev)
         ngx_log_error(NGX_LOG_ERR, sts->log, 0,
                       "dub: \"%V\" no stream:ready from STS \"%V\" "
                       "within %Mms", sts->name,
-                      &sts->conf->url->url, sts->conf->init_timeout);
+                      &sts->url->url, sts->conf->init_timeout);
 
         ngx_rtmp_dub_sts_close(sts);
         ngx_rtmp_dub_sts_lost(sts);
@@ -383,6 +539,8 @@ ngx_rtmp_dub_sts_ready(ngx_rtmp_dub_sts_t *sts, const char *session_id,
     sts->gate.link = DUB_LINK_READY;
     sts->state = NGX_RTMP_DUB_STS_READY;
     sts->attempt = 0;
+    sts->url_failed = 0;
+    sts->url->endpoint->failed = 0;
 
     ngx_rtmp_dub_stat_set(sts->ms, connected, 1);
 
@@ -469,6 +627,9 @@ ngx_rtmp_dub_sts_ended(ngx_rtmp_dub_sts_t *sts)
     sts->state = NGX_RTMP_DUB_STS_DONE;
     sts->gate.link = DUB_LINK_DOWN;
 
+    /* a stream that comes back picks an endpoint by load again */
+    ngx_rtmp_dub_sts_use(sts, NULL);
+
     sts->done(sts->data);
 }
 
@@ -511,6 +672,7 @@ ngx_rtmp_dub_sts_free(ngx_rtmp_dub_sts_t *sts)
     }
 
     ngx_rtmp_dub_sts_close(sts);
+    ngx_rtmp_dub_sts_use(sts, NULL);
 
     ngx_rtmp_dub_task_abandon(&sts->tasks);
 

@@ -324,7 +324,7 @@ ngx_rtmp_dub_sts_closed(void *data, ngx_rtmp_dub_sio_end_e why,
     level = (why == NGX_RTMP_DUB_SIO_CLOSED) ? NGX_LOG_INFO : NGX_LOG_ERR;
 
     ngx_log_error(level, sts->log, 0, "dub: \"%V\" STS \"%V\" %s%s%s: %s",
-                  sts->name, &sts->conf->url->url,
+                  sts->name, &sts->url->url,
                   ngx_rtmp_dub_sts_end_names[why],
                   sts->session_id[0] ? ", session " : "", sts->session_id,
                   reason);

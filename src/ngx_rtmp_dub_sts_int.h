@@ -47,6 +47,7 @@ struct ngx_rtmp_dub_sts_s {
 
     ngx_rtmp_dub_sts_state_e    state;
     ngx_rtmp_dub_sio_t         *sio;
+    ngx_rtmp_dub_sts_url_t     *url;            /* its endpoint, or NULL */
     char                        session_id[64];
     ngx_event_t                 timer;          /* reconnect, init, end */
     ngx_uint_t                  attempt;        /* since the last ready */
@@ -80,6 +81,7 @@ struct ngx_rtmp_dub_sts_s {
     unsigned                    init_pending:1; /* stream:init waits */
     unsigned                    auth_failed:1;
     unsigned                    paused:1;       /* stream:pause sent */
+    unsigned                    url_failed:1;   /* the last attempt */
 };
 
 
