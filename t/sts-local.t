@@ -18,9 +18,11 @@
 #
 # The local STS needs about 1.5 s of a core per 6 s fragment; on a busy
 # machine it has been seen to take 31 s (other builds running beside the
-# serial stage).  The stream here gets a 45 s timeout and a 55 s delay,
-# so that every fragment is dubbed however busy the machine is; its time per fragment is printed, and measured in "make
-# bench" (scripts/bench.pl --local, docs/benchmarks.md).
+# serial stage), 41 s with the machine loaded by other test runs (load
+# average about 10).  The stream here gets an 80 s timeout and a 90 s
+# delay, so that every fragment is dubbed however busy the machine is; its
+# time per fragment is printed, and measured in "make bench"
+# (scripts/bench.pl --local, docs/benchmarks.md).
 
 use strict;
 use warnings;
@@ -42,8 +44,8 @@ my $t = DubTest->new(main => 'thread_pool default threads=2;',
             live on;
             dub on;
             dub_output_app dubbed;
-            dub_sts_timeout 45s;
-            dub_delay 55s;
+            dub_sts_timeout 80s;
+            dub_delay 90s;
             dub_sts_url %%STS%%;
         }
 
@@ -126,7 +128,7 @@ my $fr = $t->publish('short', 'fr/x');
 my $bpub = $t->publish('short', 'broken/b');
 my $spub = $t->publish('short', 'slow/s');
 is($t->wait_exit($pub, 90), 0, 'publisher pushed 60 s');
-is($t->wait_exit($player, 90), 0, 'player ended with the output');
+is($t->wait_exit($player, 150), 0, 'player ended with the output');
 
 # what the STS did, fragment by fragment
 
@@ -180,7 +182,7 @@ diag("time per fragment: $ms[0] .. $ms[-1] ms") if @ms;
 
 is(scalar $t->log_lines(qr/"live\/l" segment \d+ fragment \S+ out with dubbed/),
    10, 'every segment dubbed');
-ok($t->wait_log(qr/"live\/l" stream:complete from session \S+: 10 fragments, 10 success/, 10),
+ok($t->wait_log(qr/"live\/l" stream:complete from session \S+: 10 fragments, 10 success/, 30),
    'stream:complete counts the 10 fragments');
 
 my $in = DubTest::fixture('main');
