@@ -93,8 +93,8 @@ async function stream(port, init) {
     }
     const w = { name, pred: pred || (() => true), resolve };
     waiters.push(w);
-    setTimeout(() => reject(new Error(`no ${name} within ${ms || 20000} ms`)),
-               ms || 20000).unref();
+    setTimeout(() => reject(new Error(`no ${name} within ${ms || 120000} ms`)),
+               ms || 120000).unref();
     return undefined;
   });
   await new Promise((resolve, reject) => {
@@ -106,7 +106,8 @@ async function stream(port, init) {
     config: { source_language: 'en', target_language: 'es',
               voice_profile: 'default', chunk_duration_ms: 2000,
               sample_rate_hz: 16000, channels: 1, format: 'pcm_s16le' },
-    max_inflight: 3, timeout_ms: 8000, ...(init || {}) });
+    // a fragment timeout no busy machine reaches, unless a test sets one
+    max_inflight: 3, timeout_ms: 120000, ...(init || {}) });
   return { socket, events, next };
 }
 
