@@ -7,7 +7,9 @@
 # its video plays, switching language loads the other application's
 # HLS (and the audio its tone: Web Audio), the original plays too, and
 # each language's state turns to original when the STS is stopped and
-# back to dubbing when it returns.
+# back to dubbing when it returns; the captions the module puts in the
+# video (dub_captions) reach the page as a text track with the
+# language's text.
 
 use strict;
 use warnings;
@@ -48,6 +50,7 @@ my $rtmp = <<'EOF';
             dub_sts_url %%STS%%;
             dub_language es dubbed_es;
             dub_language fr dubbed_fr;
+            dub_captions on;
         }
 
         application dubbed_es {

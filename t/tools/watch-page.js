@@ -207,6 +207,17 @@ async function main() {
   await hears(page, 'with ' + lang1 + '\'s tone (Web Audio), not '
     + lang2 + '\'s', hz1, hz2);
 
+  // the captions in the video: hls.js makes them a text track, shown,
+  // with the language's text (the echo STS's "[es] echo of fragment N")
+
+  await until(page, 'captions shown: a text track with ' + lang1 + '\'s text',
+    60, (l) => Array.from(document.getElementById('video').textTracks)
+      .some((t) => (t.kind === 'captions' || t.kind === 'subtitles')
+            && t.mode === 'showing' && t.cues
+            && Array.from(t.cues).some((c) => c.text.includes('[' + l + ']')
+                                             && c.text.includes('echo'))),
+    lang1);
+
   // each language's state
 
   await until(page, lang1 + ' and ' + lang2 + ' shown dubbing', 30,
