@@ -65,15 +65,25 @@ sub rtmp_conf {
     return $conf;
 }
 
+# the times a process's main thread (nginx: its event loop) gave up the
+# CPU to wait: its wakeups
+sub wakeups {
+    my ($pid) = @_;
+    open my $sf, '<', "/proc/$pid/status" or return;
+    my ($n) = join('', <$sf>) =~ /^voluntary_ctxt_switches:\s+(\d+)/m;
+    return $n;
+}
+
 # runs until every pid in "@$wait" ended; follows the pids of "@$watch":
-# { pid => [cpu at start, last cpu, max rss] }
+# { pid => [cpu at start, last cpu, max rss, wakeups at start, last] }
 sub watch {
     my ($wait, $watch) = @_;
     my $deadline = time + 300;
     my %w;
     for my $pid (@$watch) {
         my ($c, $r) = DubTest::proc_usage($pid) or next;
-        $w{$pid} = [$c, $c, $r];
+        my $v = wakeups($pid) // 0;
+        $w{$pid} = [$c, $c, $r, $v, $v];
     }
 
     while (1) {
@@ -81,6 +91,7 @@ sub watch {
             my ($c, $r) = DubTest::proc_usage($pid) or next;
             $w{$pid}[1] = $c;
             $w{$pid}[2] = $r if $r > $w{$pid}[2];
+            $w{$pid}[4] = wakeups($pid) // $w{$pid}[4];
         }
         last unless grep { kill 0, $_ } @$wait;
         die "the run did not end in 300 s\n" if time > $deadline;
@@ -135,7 +146,7 @@ for my $n (@counts) {
 
     my ($p99) = DubTest::lag_quantile($m, {}, 0.99);
 
-    my ($c0, $c1, $rss) = @{ $w->{$worker} };
+    my ($c0, $c1, $rss, $v0, $v1) = @{ $w->{$worker} };
 
     # the STS's CPU, its children (recognizer, translator, ...) included
     my $sts_cpu = 0;
@@ -178,6 +189,7 @@ for my $n (@counts) {
                   . (%why ? ' (' . join(', ', map { "$_ $why{$_}" }
                                          sort keys %why) . ')' : '')
                   . ", lag p99 <= ${p99}s"
+                  . sprintf(", %.0f wakeups/s", ($v1 - $v0) / $wall)
                   . ($local ? sprintf(", speech STS %.1f s CPU", $sts_cpu)
                               . $per_fragment
                             : '')
