@@ -17,6 +17,11 @@
 #                                     "--langs 1,2" runs both, to show
 #                                     what a second language costs
 #
+# First, each AAC coder (dub_audio_coder) on the fixture's speech, cut in
+# 6 s segments, through the module's own audio path (build/tools/
+# aac-coder): its CPU per segment, and how close the decoded AAC is to
+# the dub it encoded (SNR and log-spectral distance).
+#
 # Each stream is the 60 s 720p30 fixture, pushed in real time, with a
 # player on each output.  The echo STS answers every fragment with its own
 # audio (m4a), so the module packs, sends, decodes, fits and encodes every
@@ -105,6 +110,14 @@ sub watch {
 
 my $fixture = DubTest::fixture('main');
 my @rows;
+
+# the AAC coders on the fixture's audio, as the echo STS sends it back
+my @coders;
+my $coder_tool = "$DubTest::TOP/build/tools/aac-coder";
+if (!$local && -x $coder_tool) {
+    @coders = `ffmpeg -nostdin -v error -i '$fixture' -vn -ac 2 -ar 44100 \
+               -f f32le - | '$coder_tool' 44100 2 258 0 twoloop fast`;
+}
 
 for my $n (@counts) {
   for my $l (@langs) {
@@ -256,4 +269,10 @@ for my $r (@rows) {
     printf "| %s | %d | %.1f | %.1f | %.1f | %.2f | %.1f | %.1f | %.1f | %s |\n",
         $what, $n, $cpu, $wall, 100 * $cpu / $wall, 100 * $cpu / $wall / $n,
         $rss / 1024, $idle / 1024, ($rss - $idle) / 1024 / $n, $note;
+}
+
+if (@coders) {
+    print "\nAAC coders, 6 s segments of the fixture's speech at 128 kbit/s "
+        . "stereo (CPU ms per segment: median, min, max):\n\n";
+    print "    $_" for @coders;
 }
