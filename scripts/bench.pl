@@ -115,8 +115,9 @@ my @rows;
 my @coders;
 my $coder_tool = "$DubTest::TOP/build/tools/aac-coder";
 if (!$local && -x $coder_tool) {
-    @coders = `ffmpeg -nostdin -v error -i '$fixture' -vn -ac 2 -ar 44100 \
-               -f f32le - | '$coder_tool' 44100 2 258 0 twoloop fast`;
+    my $cmd = "ffmpeg -nostdin -v error -i '$fixture' -vn -ac 2 -ar 44100 "
+            . "-f f32le - | '$coder_tool' 44100 2 258 0 twoloop fast";
+    @coders = `$cmd`;
 }
 
 for my $n (@counts) {
