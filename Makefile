@@ -17,7 +17,7 @@ SRCS    := $(wildcard src/*.c src/*.h) config
 PURE    := $(wildcard src/dub_*.c)
 UNITS   := $(patsubst t/unit/%.c,$(B)/unit/%,$(wildcard t/unit/test_*.c))
 FUZZ    := $(patsubst t/fuzz/%.c,$(B)/fuzz/%,$(wildcard t/fuzz/fuzz_*.c))
-TOOLS   := $(B)/tools/audio-probe $(B)/tools/cc-insert
+TOOLS   := $(B)/tools/audio-probe $(B)/tools/cc-insert $(B)/tools/aac-coder
 # the package's version is the module's (the one /metrics reports)
 VERSION := $(shell sed -n 's/^\#define NGX_RTMP_DUB_VERSION *"\(.*\)"$$/\1/p' \
                    src/ngx_rtmp_dub_module.h)
@@ -79,6 +79,13 @@ $(B)/tools/cc-insert: t/tools/cc-insert.c src/dub_cc608.c src/dub_sei.c \
 	gcc -O2 -Wall -Wextra -Werror -Isrc -o $@ $< src/dub_cc608.c \
 	    src/dub_sei.c
 
+# the AAC coders' cost and sound on the module's audio path (the bench)
+$(B)/tools/aac-coder: t/tools/aac-coder.c $(PURE) $(wildcard src/dub_*.h) \
+                      | setup
+	@mkdir -p $(B)/tools
+	gcc -O2 -Wall -Wextra -Werror -Wno-deprecated-declarations -Isrc \
+	    -o $@ $< $(PURE) $(LIBS)
+
 tools: $(TOOLS)
 
 fixtures: | setup-run
@@ -108,7 +115,7 @@ test: setup-test all unit fuzz tools fixtures asan sts
 run: setup-run all fixtures sts
 	@scripts/run.sh
 
-bench: setup-run all fixtures sts
+bench: setup-run all fixtures sts $(B)/tools/aac-coder
 	@scripts/bench.pl $(STREAMS)
 
 soak: setup-run all fixtures sts

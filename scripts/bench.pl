@@ -17,6 +17,11 @@
 #                                     "--langs 1,2" runs both, to show
 #                                     what a second language costs
 #
+# First, each AAC coder (dub_audio_coder) on the fixture's speech, cut in
+# 6 s segments, through the module's own audio path (build/tools/
+# aac-coder): its CPU per segment, and how close the decoded AAC is to
+# the dub it encoded (SNR and log-spectral distance).
+#
 # Each stream is the 60 s 720p30 fixture, pushed in real time, with a
 # player on each output.  The echo STS answers every fragment with its own
 # audio (m4a), so the module packs, sends, decodes, fits and encodes every
@@ -65,15 +70,25 @@ sub rtmp_conf {
     return $conf;
 }
 
+# the times a process's main thread (nginx: its event loop) gave up the
+# CPU to wait: its wakeups
+sub wakeups {
+    my ($pid) = @_;
+    open my $sf, '<', "/proc/$pid/status" or return;
+    my ($n) = join('', <$sf>) =~ /^voluntary_ctxt_switches:\s+(\d+)/m;
+    return $n;
+}
+
 # runs until every pid in "@$wait" ended; follows the pids of "@$watch":
-# { pid => [cpu at start, last cpu, max rss] }
+# { pid => [cpu at start, last cpu, max rss, wakeups at start, last] }
 sub watch {
     my ($wait, $watch) = @_;
     my $deadline = time + 300;
     my %w;
     for my $pid (@$watch) {
         my ($c, $r) = DubTest::proc_usage($pid) or next;
-        $w{$pid} = [$c, $c, $r];
+        my $v = wakeups($pid) // 0;
+        $w{$pid} = [$c, $c, $r, $v, $v];
     }
 
     while (1) {
@@ -81,6 +96,7 @@ sub watch {
             my ($c, $r) = DubTest::proc_usage($pid) or next;
             $w{$pid}[1] = $c;
             $w{$pid}[2] = $r if $r > $w{$pid}[2];
+            $w{$pid}[4] = wakeups($pid) // $w{$pid}[4];
         }
         last unless grep { kill 0, $_ } @$wait;
         die "the run did not end in 300 s\n" if time > $deadline;
@@ -94,6 +110,15 @@ sub watch {
 
 my $fixture = DubTest::fixture('main');
 my @rows;
+
+# the AAC coders on the fixture's audio, as the echo STS sends it back
+my @coders;
+my $coder_tool = "$DubTest::TOP/build/tools/aac-coder";
+if (!$local && -x $coder_tool) {
+    my $cmd = "ffmpeg -nostdin -v error -i '$fixture' -vn -ac 2 -ar 44100 "
+            . "-f f32le - | '$coder_tool' 44100 2 258 0 twoloop fast";
+    @coders = `$cmd`;
+}
 
 for my $n (@counts) {
   for my $l (@langs) {
@@ -135,7 +160,7 @@ for my $n (@counts) {
 
     my ($p99) = DubTest::lag_quantile($m, {}, 0.99);
 
-    my ($c0, $c1, $rss) = @{ $w->{$worker} };
+    my ($c0, $c1, $rss, $v0, $v1) = @{ $w->{$worker} };
 
     # the STS's CPU, its children (recognizer, translator, ...) included
     my $sts_cpu = 0;
@@ -178,6 +203,7 @@ for my $n (@counts) {
                   . (%why ? ' (' . join(', ', map { "$_ $why{$_}" }
                                          sort keys %why) . ')' : '')
                   . ", lag p99 <= ${p99}s"
+                  . sprintf(", %.0f wakeups/s", ($v1 - $v0) / $wall)
                   . ($local ? sprintf(", speech STS %.1f s CPU", $sts_cpu)
                               . $per_fragment
                             : '')
@@ -244,4 +270,10 @@ for my $r (@rows) {
     printf "| %s | %d | %.1f | %.1f | %.1f | %.2f | %.1f | %.1f | %.1f | %s |\n",
         $what, $n, $cpu, $wall, 100 * $cpu / $wall, 100 * $cpu / $wall / $n,
         $rss / 1024, $idle / 1024, ($rss - $idle) / 1024 / $n, $note;
+}
+
+if (@coders) {
+    print "\nAAC coders, 6 s segments of the fixture's speech at 128 kbit/s "
+        . "stereo (CPU ms per segment: median, min, max):\n\n";
+    print "    $_" for @coders;
 }

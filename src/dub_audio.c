@@ -427,7 +427,7 @@ dub_audio_run(dub_audio_ctx_t *ctx, const dub_audio_conf_t *conf,
 
     if (rc == DUB_AUDIO_OK) {
         dub_fit_limit(&pcm);
-        rc = dub_encode_open(ctx, conf->bitrate, &enc);
+        rc = dub_encode_open(ctx, conf, &enc);
     }
 
     if (rc == DUB_AUDIO_OK) {

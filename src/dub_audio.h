@@ -39,6 +39,15 @@
 #define DUB_AUDIO_DUCK_DB       -12.0
 #define DUB_AUDIO_CEILING_DB    -2.0
 
+/*
+ * FFmpeg's AAC coders (its "aac_coder" option): "fast" costs about half
+ * of what the library's default, "twoloop", costs, for speech that
+ * decodes as close to the dub (docs/benchmarks.md); the zero value is
+ * the module's default.
+ */
+#define DUB_AUDIO_CODER_FAST     0
+#define DUB_AUDIO_CODER_TWOLOOP  1
+
 
 /* the stream's audio: what the output's AAC sequence header says */
 
@@ -82,6 +91,7 @@ typedef struct {
 
 typedef struct {
     unsigned            bitrate;            /* AAC bit/s */
+    unsigned            coder;              /* DUB_AUDIO_CODER_* */
     double              max_tempo;          /* e.g. 1.25: tempo bound */
     double              original_gain;      /* linear; 0: off */
     unsigned            no_stretch:1;       /* partial: pad, no tempo */
@@ -169,6 +179,9 @@ int dub_audio_dub_mix(const dub_audio_format_t *fmt,
  * [DUB_AUDIO_GAIN_MIN_DB, 0]: 0 and the linear gain in "*gain", or -1.
  */
 int dub_audio_gain_parse(const char *s, size_t len, double *gain);
+
+/* "fast" or "twoloop": 0 and DUB_AUDIO_CODER_* in "*coder", or -1 */
+int dub_audio_coder_parse(const char *s, size_t len, unsigned *coder);
 
 void dub_aac_frames_free(dub_aac_frames_t *f);
 

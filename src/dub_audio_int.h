@@ -154,7 +154,7 @@ int dub_mix_decode(dub_audio_ctx_t *ctx, const dub_audio_original_t *orig,
  * exactly "nframes" frames, priming removed.  dub_encode_close() is safe
  * on a zeroed or failed encoder.
  */
-int dub_encode_open(dub_audio_ctx_t *ctx, unsigned bitrate,
+int dub_encode_open(dub_audio_ctx_t *ctx, const dub_audio_conf_t *conf,
     dub_aac_encoder_t *e);
 int dub_encode(dub_audio_ctx_t *ctx, dub_aac_encoder_t *e,
     const dub_audio_pcm_t *pcm, size_t nframes, dub_aac_frames_t *out);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <libavcodec/avcodec.h>
+#include <libavutil/opt.h>
 
 #include "dub_audio_int.h"
 #include "dub_flv.h"
@@ -27,10 +28,33 @@ static int dub_encode_append(dub_audio_ctx_t *ctx, const AVPacket *pkt,
     size_t nframes, dub_aac_frames_t *out, size_t *cap);
 
 
+static const char  *dub_encode_coders[] = { "fast", "twoloop" };
+
+
 int
-dub_encode_open(dub_audio_ctx_t *ctx, unsigned bitrate, dub_aac_encoder_t *e)
+dub_audio_coder_parse(const char *s, size_t len, unsigned *coder)
+{
+    unsigned  i;
+
+    for (i = 0; i < sizeof(dub_encode_coders) / sizeof(char *); i++) {
+        if (len == strlen(dub_encode_coders[i])
+            && memcmp(s, dub_encode_coders[i], len) == 0)
+        {
+            *coder = i;
+            return 0;
+        }
+    }
+
+    return -1;
+}
+
+
+int
+dub_encode_open(dub_audio_ctx_t *ctx, const dub_audio_conf_t *conf,
+    dub_aac_encoder_t *e)
 {
     int              rc, ret;
+    const char      *coder;
     const AVCodec   *codec;
     AVCodecContext  *enc;
 
@@ -50,7 +74,8 @@ dub_encode_open(dub_audio_ctx_t *ctx, unsigned bitrate, dub_aac_encoder_t *e)
     e->enc = enc;
 
     /* 64 kbit/s a channel unless configured: 128 kbit/s for stereo */
-    enc->bit_rate = bitrate ? bitrate : 64000 * ctx->fmt->channels;
+    enc->bit_rate = conf->bitrate ? conf->bitrate
+                                  : 64000 * ctx->fmt->channels;
 
     enc->sample_fmt = AV_SAMPLE_FMT_FLTP;
     enc->sample_rate = (int) ctx->fmt->sample_rate;
@@ -61,6 +86,16 @@ dub_encode_open(dub_audio_ctx_t *ctx, unsigned bitrate, dub_aac_encoder_t *e)
 
     ret = av_channel_layout_copy(&enc->ch_layout, &ctx->layout);
     if (ret < 0) {
+        goto failed;
+    }
+
+    coder = conf->coder < sizeof(dub_encode_coders) / sizeof(char *)
+            ? dub_encode_coders[conf->coder] : dub_encode_coders[0];
+
+    ret = av_opt_set(enc->priv_data, "aac_coder", coder, 0);
+    if (ret < 0) {
+        rc = dub_audio_error(ctx->err, ctx->errlen, DUB_AUDIO_EENCODE, ret,
+                             "aac encoder has no coder \"%s\"", coder);
         goto failed;
     }
 

@@ -434,6 +434,7 @@ ngx_rtmp_dub_dub(ngx_rtmp_dub_frag_t *f, ngx_rtmp_dub_parse_task_t *pt)
     dt->fmt.asc_len = f->audio.asc_len;
 
     dt->conf.bitrate = (unsigned) sts->conf->audio_bitrate;
+    dt->conf.coder = (unsigned) sts->conf->audio_coder;
     dt->conf.max_tempo = NGX_RTMP_DUB_MAX_TEMPO;
     dt->conf.no_stretch = (pt->p.status == DUB_STATUS_PARTIAL);
 

@@ -55,6 +55,7 @@ static void ngx_rtmp_dub_bridge_sts_done(void *data);
 static void ngx_rtmp_dub_bridge_check_done(ngx_rtmp_dub_bridge_t *b);
 static void ngx_rtmp_dub_bridge_schedule(ngx_rtmp_dub_bridge_t *b);
 static void ngx_rtmp_dub_bridge_timer(ngx_event_t *ev);
+static ngx_msec_t ngx_rtmp_dub_bridge_wait(int64_t due, int64_t now);
 static void ngx_rtmp_dub_bridge_run(ngx_rtmp_dub_bridge_t *b);
 static void ngx_rtmp_dub_bridge_out(ngx_rtmp_dub_lang_t *l,
     dub_segment_t *seg, dub_tag_t *tag, uint32_t pos, int64_t now);
@@ -884,25 +885,46 @@ ngx_rtmp_dub_bridge_av(ngx_rtmp_dub_bridge_t *b, dub_segment_t *seg)
 static void
 ngx_rtmp_dub_bridge_schedule(ngx_rtmp_dub_bridge_t *b)
 {
-    int64_t         delay;
+    int64_t         now;
+    ngx_msec_t      delay;
     dub_segment_t  *seg;
 
     delay = 0;
     seg = b->head;
+    now = (int64_t) ngx_current_msec;
 
-    if (seg && b->pos < seg->ntags) {
-        delay = seg->tags[b->pos].due - (int64_t) ngx_current_msec;
-
-        if (delay < 0) {
-            delay = 0;
-        }
+    if (seg && b->pos < seg->ntags
+        && seg->tags[b->pos].due > now + NGX_RTMP_DUB_BATCH_MS)
+    {
+        delay = ngx_rtmp_dub_bridge_wait(seg->tags[b->pos].due, now);
     }
 
     if (b->timer.timer_set) {
         ngx_del_timer(&b->timer);
     }
 
-    ngx_add_timer(&b->timer, (ngx_msec_t) delay);
+    ngx_add_timer(&b->timer, delay);
+}
+
+
+/*
+ * A timer run sends every tag due within NGX_RTMP_DUB_BATCH_MS, and the
+ * timer wakes on a multiple of it, the same instants for every stream of
+ * the worker: one wakeup sends what all of them have due, instead of one
+ * per tag and stream.  A tag goes out at most that much early, never
+ * late.  "due" is later than now + NGX_RTMP_DUB_BATCH_MS.
+ */
+
+static ngx_msec_t
+ngx_rtmp_dub_bridge_wait(int64_t due, int64_t now)
+{
+    int64_t  at;
+
+    at = due - NGX_RTMP_DUB_BATCH_MS;
+    at += (NGX_RTMP_DUB_BATCH_MS - at % NGX_RTMP_DUB_BATCH_MS)
+          % NGX_RTMP_DUB_BATCH_MS;
+
+    return (ngx_msec_t) (at - now);
 }
 
 
@@ -942,8 +964,8 @@ ngx_rtmp_dub_bridge_run(ngx_rtmp_dub_bridge_t *b)
 
         tag = &seg->tags[b->pos];
 
-        if (tag->due > now) {
-            ngx_add_timer(&b->timer, (ngx_msec_t) (tag->due - now));
+        if (tag->due > now + NGX_RTMP_DUB_BATCH_MS) {
+            ngx_add_timer(&b->timer, ngx_rtmp_dub_bridge_wait(tag->due, now));
             return;
         }
 

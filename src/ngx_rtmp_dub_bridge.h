@@ -31,6 +31,9 @@
 /* the shortest partial last segment worth sending to the STS */
 #define NGX_RTMP_DUB_MIN_PARTIAL    1000
 
+/* the output timer sends what is due within this many ms, at once */
+#define NGX_RTMP_DUB_BATCH_MS       5
+
 
 /* a segment in one language: its fragment, or why it has none */
 

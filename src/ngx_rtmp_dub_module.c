@@ -102,6 +102,8 @@ static char *ngx_rtmp_dub_reconnect(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_rtmp_dub_bitrate(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_rtmp_dub_coder(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static void ngx_rtmp_dub_merge_original(ngx_conf_t *cf,
     ngx_rtmp_dub_app_conf_t *prev, ngx_rtmp_dub_app_conf_t *conf);
 static char *ngx_rtmp_dub_original_volume(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -314,6 +316,13 @@ static ngx_command_t  ngx_rtmp_dub_commands[] = {
       offsetof(ngx_rtmp_dub_app_conf_t, sts.audio_bitrate),
       NULL },
 
+    { ngx_string("dub_audio_coder"),
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
+      ngx_rtmp_dub_coder,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_rtmp_dub_app_conf_t, sts.audio_coder),
+      NULL },
+
     { ngx_string("dub_original_volume"),
       NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
       ngx_rtmp_dub_original_volume,
@@ -418,6 +427,7 @@ ngx_rtmp_dub_create_app_conf(ngx_conf_t *cf)
     dacf->sts.breaker_threshold = NGX_CONF_UNSET_UINT;
     dacf->sts.breaker_cooldown = NGX_CONF_UNSET_MSEC;
     dacf->sts.audio_bitrate = NGX_CONF_UNSET_UINT;
+    dacf->sts.audio_coder = NGX_CONF_UNSET_UINT;
     dacf->sts.original_gain = NGX_RTMP_DUB_GAIN_UNSET;
     dacf->sts.duck = NGX_CONF_UNSET;
     dacf->sts.captions = NGX_CONF_UNSET;
@@ -534,6 +544,8 @@ ngx_rtmp_dub_merge_sts(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *prev,
     ngx_conf_merge_str_value(conf->sts.voice, prev->sts.voice, "default");
     ngx_conf_merge_uint_value(conf->sts.audio_bitrate,
                               prev->sts.audio_bitrate, 0);
+    ngx_conf_merge_uint_value(conf->sts.audio_coder, prev->sts.audio_coder,
+                              DUB_AUDIO_CODER_FAST);
     ngx_rtmp_dub_merge_original(cf, prev, conf);
     ngx_conf_merge_value(conf->sts.captions, prev->sts.captions, 0);
     ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name,
@@ -1344,6 +1356,40 @@ ngx_rtmp_dub_bitrate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     *np = n * scale;
+
+    return NGX_CONF_OK;
+}
+
+
+/* FFmpeg's AAC coder: "fast" or "twoloop" */
+
+static char *
+ngx_rtmp_dub_coder(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    unsigned     coder;
+    ngx_str_t   *value;
+    ngx_uint_t  *np;
+
+    np = (ngx_uint_t *) (p + cmd->offset);
+
+    if (*np != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (dub_audio_coder_parse((char *) value[1].data, value[1].len, &coder)
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"dub_audio_coder\" must be \"fast\" or "
+                           "\"twoloop\", not \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    *np = coder;
 
     return NGX_CONF_OK;
 }

@@ -42,6 +42,7 @@ typedef struct {
     ngx_uint_t                  breaker_threshold;
     ngx_msec_t                  breaker_cooldown;
     ngx_uint_t                  audio_bitrate;
+    ngx_uint_t                  audio_coder;    /* DUB_AUDIO_CODER_* */
     double                      original_gain;  /* linear, 0: off */
     ngx_flag_t                  duck;
     ngx_thread_pool_t          *thread_pool;

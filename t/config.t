@@ -40,6 +40,7 @@ is($rc, 0, 'minimal configuration passes') or diag($out);
             dub_delay 5500ms;
             dub_max_buffer 16m;
             dub_captions on;
+            dub_audio_coder twoloop;
 EOF
 is($rc, 0, 'all directives with good values pass') or diag($out);
 
@@ -115,6 +116,9 @@ push @bad, (
     [ "dub on; dub_output_app dubbed; dub_audio_bitrate 8k;",
       qr/"dub_audio_bitrate" must be from 16k to 512k, not "8k"/,
       'bitrate' ],
+    [ "dub on; dub_output_app dubbed; dub_audio_coder slow;",
+      qr/"dub_audio_coder" must be "fast" or "twoloop", not "slow"/,
+      'coder' ],
     [ "dub on; dub_output_app dubbed; dub_sts_max_message 1k;",
       qr/"dub_sts_max_message" must be at least 64k/, 'max message' ],
     [ "dub on; dub_output_app dubbed; dub_breaker_threshold 0;",

@@ -97,6 +97,7 @@ static void test_bad_format(const stream_t *st);
 static void *job_run(void *arg);
 static void test_threads(const stream_t *st);
 static void test_timing(const stream_t *st);
+static void test_coders(const stream_t *st);
 
 
 static float
@@ -1402,6 +1403,68 @@ test_timing(const stream_t *st)
 }
 
 
+/* either coder gives the segment's frames; the choice reaches FFmpeg */
+
+static void
+test_coders(const stream_t *st)
+{
+    int                rc[2];
+    char               err[DUB_AUDIO_ERRLEN];
+    size_t             len;
+    int16_t           *pcm;
+    unsigned           c, coder;
+    dub_audio_fit_t    fit;
+    dub_aac_frames_t   out[2];
+    dub_audio_conf_t   conf;
+    dub_audio_input_t  in;
+
+    ok(dub_audio_coder_parse("fast", 4, &coder) == 0
+       && coder == DUB_AUDIO_CODER_FAST, "coder fast");
+    ok(dub_audio_coder_parse("twoloop", 7, &coder) == 0
+       && coder == DUB_AUDIO_CODER_TWOLOOP, "coder twoloop");
+    ok(dub_audio_coder_parse("Fast", 4, &coder) != 0
+       && dub_audio_coder_parse("fas", 3, &coder) != 0
+       && dub_audio_coder_parse("", 0, &coder) != 0
+       && dub_audio_coder_parse("twoloops", 8, &coder) != 0,
+       "no other coder");
+
+    /* exactly as long as the segment: no tempo, no padding */
+    pcm = make_pcm_s16(RATE, 2, (double) TARGET / RATE, TONE, &len);
+
+    for (c = 0; c < 2; c++) {
+        memset(&conf, 0, sizeof(dub_audio_conf_t));
+        conf.max_tempo = 1.25;
+        conf.coder = c ? DUB_AUDIO_CODER_TWOLOOP : DUB_AUDIO_CODER_FAST;
+
+        in.format = "pcm_s16le";
+        in.sample_rate = RATE;
+        in.channels = 2;
+        in.data = (const uint8_t *) pcm;
+        in.len = len;
+
+        rc[c] = dub_audio_dub(&st->fmt, &conf, st->frames.nframes, &in,
+                              &out[c], &fit, err, DUB_AUDIO_ERRLEN);
+
+        ok(rc[c] == DUB_AUDIO_OK, "coder %s: dubbed (%s)",
+           c ? "twoloop" : "fast", rc[c] == DUB_AUDIO_OK ? "ok" : err);
+
+        if (rc[c] == DUB_AUDIO_OK) {
+            check_tone(st, &out[c], TONE, c ? "twoloop" : "fast");
+        }
+    }
+
+    ok(rc[0] == DUB_AUDIO_OK && rc[1] == DUB_AUDIO_OK
+       && (out[0].len != out[1].len
+           || memcmp(out[0].data, out[1].data, out[0].len) != 0),
+       "the coders encode differently (%zu and %zu bytes)", out[0].len,
+       out[1].len);
+
+    dub_aac_frames_free(&out[0]);
+    dub_aac_frames_free(&out[1]);
+    free(pcm);
+}
+
+
 int
 main(void)
 {
@@ -1425,6 +1488,7 @@ main(void)
     test_bad_format(&st);
     test_threads(&st);
     test_timing(&st);
+    test_coders(&st);
 
     dub_aac_frames_free(&st.frames);
     dub_aac_frames_free(&mono.frames);
