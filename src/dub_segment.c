@@ -6,13 +6,16 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "dub_segment.h"
 #include "dub_time.h"
 
 
 #define DUB_SEGMENT_TAGS        256
-#define DUB_SEGMENT_DATA        65536
+#define DUB_SEGMENT_BLOCK       (256 * 1024)
+#define DUB_BLOCK_HEADER        ((sizeof(dub_block_t) + 15) & ~(size_t) 15)
 
 
 static int dub_segmenter_is_jump(dub_segmenter_t *sg, int64_t ts);
@@ -25,7 +28,8 @@ static dub_segment_t *dub_segment_open(dub_segmenter_t *sg, unsigned forced,
     unsigned discont);
 static dub_tag_t *dub_segment_put(dub_segment_t *seg, unsigned track,
     unsigned flags, int64_t ts, const uint8_t *data, size_t len);
-static int dub_segment_reserve(dub_segment_t *seg, size_t len);
+static uint8_t *dub_segment_room(dub_segment_t *seg, size_t len);
+static dub_block_t *dub_block_map(size_t len);
 static int64_t dub_segment_last_end(dub_segment_t *seg);
 
 
@@ -131,8 +135,14 @@ dub_segment_free(dub_segment_t *seg)
         return;
     }
 
+    dub_block_t  *bl, *next;
+
+    for (bl = seg->blocks; bl; bl = next) {
+        next = bl->next;
+        munmap(bl, bl->size);
+    }
+
     free(seg->tags);
-    free(seg->data);
     free(seg);
 }
 
@@ -274,16 +284,18 @@ dub_segment_open(dub_segmenter_t *sg, unsigned forced, unsigned discont)
 }
 
 
-static int
-dub_segment_reserve(dub_segment_t *seg, size_t len)
+/* the tag's entry and its payload, at the end of the segment */
+
+static dub_tag_t *
+dub_segment_put(dub_segment_t *seg, unsigned track, unsigned flags,
+    int64_t ts, const uint8_t *data, size_t len)
 {
-    size_t      cap;
     uint32_t    n;
-    uint8_t    *data;
-    dub_tag_t  *tags;
+    uint8_t    *p;
+    dub_tag_t  *tag, *tags;
 
     if (len > UINT32_MAX || seg->len + len > UINT32_MAX) {
-        return -1;
+        return NULL;
     }
 
     if (seg->ntags == seg->nalloc) {
@@ -291,42 +303,15 @@ dub_segment_reserve(dub_segment_t *seg, size_t len)
 
         tags = realloc(seg->tags, n * sizeof(dub_tag_t));
         if (tags == NULL) {
-            return -1;
+            return NULL;
         }
 
         seg->tags = tags;
         seg->nalloc = n;
     }
 
-    if (seg->len + len > seg->cap) {
-        cap = seg->cap ? seg->cap : DUB_SEGMENT_DATA;
-
-        while (cap < seg->len + len) {
-            cap *= 2;
-        }
-
-        data = realloc(seg->data, cap);
-        if (data == NULL) {
-            return -1;
-        }
-
-        seg->data = data;
-        seg->cap = cap;
-    }
-
-    return 0;
-}
-
-
-/* the tag's entry and its payload, at the end of the segment */
-
-static dub_tag_t *
-dub_segment_put(dub_segment_t *seg, unsigned track, unsigned flags,
-    int64_t ts, const uint8_t *data, size_t len)
-{
-    dub_tag_t  *tag;
-
-    if (dub_segment_reserve(seg, len) != 0) {
+    p = dub_segment_room(seg, len);
+    if (p == NULL) {
         return NULL;
     }
 
@@ -334,17 +319,89 @@ dub_segment_put(dub_segment_t *seg, unsigned track, unsigned flags,
 
     memset(tag, 0, sizeof(dub_tag_t));
 
-    tag->off = (uint32_t) seg->len;
+    tag->data = p;
     tag->len = (uint32_t) len;
     tag->ts = ts;
     tag->track = (uint8_t) track;
     tag->flags = (uint8_t) flags;
 
     if (len && data) {
-        memcpy(seg->data + seg->len, data, len);
+        memcpy(p, data, len);
     }
 
     seg->len += len;
 
     return tag;
+}
+
+
+/*
+ * "len" bytes at the end of the block being filled, or at the start of
+ * a new one: a block of the usual size, or of its own for a payload that
+ * would not fit in one
+ */
+
+static uint8_t *
+dub_segment_room(dub_segment_t *seg, size_t len)
+{
+    uint8_t      *p;
+    dub_block_t  *bl;
+
+    bl = seg->block;
+
+    if (bl == NULL || bl->size - bl->used < len) {
+        bl = dub_block_map(len);
+        if (bl == NULL) {
+            return NULL;
+        }
+
+        if (seg->block) {
+            seg->block->next = bl;
+
+        } else {
+            seg->blocks = bl;
+        }
+
+        seg->block = bl;
+        seg->mapped += bl->size;
+    }
+
+    p = (uint8_t *) bl + bl->used;
+    bl->used += len;
+
+    return p;
+}
+
+
+static dub_block_t *
+dub_block_map(size_t len)
+{
+    long          page;
+    size_t        size;
+    void         *m;
+    dub_block_t  *bl;
+
+    size = DUB_SEGMENT_BLOCK;
+
+    if (len > size - DUB_BLOCK_HEADER) {
+        page = sysconf(_SC_PAGESIZE);
+        if (page <= 0) {
+            page = 4096;
+        }
+
+        size = (DUB_BLOCK_HEADER + len + page - 1) & ~((size_t) page - 1);
+    }
+
+    m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+             -1, 0);
+    if (m == MAP_FAILED) {
+        return NULL;
+    }
+
+    bl = m;
+    bl->next = NULL;
+    bl->size = size;
+    bl->used = DUB_BLOCK_HEADER;
+
+    return bl;
 }

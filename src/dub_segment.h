@@ -20,7 +20,7 @@
 
 
 typedef struct {
-    uint32_t        off;        /* payload offset in the segment data */
+    uint8_t        *data;       /* payload, in one of the segment's blocks */
     uint32_t        len;
     int64_t         ts;         /* unwrapped input timestamp, ms */
     int64_t         out_ts;     /* output timestamp, ms */
@@ -32,6 +32,20 @@ typedef struct {
 
 
 typedef struct dub_segment_s  dub_segment_t;
+typedef struct dub_block_s    dub_block_t;
+
+/*
+ * Payloads live in blocks of a fixed size mapped from the system, filled
+ * in turn and never moved: a segment grows without copying, a tag's
+ * payload stays where it was put, and a freed segment's memory goes back
+ * to the system at once.  A tag larger than a block gets a block of its
+ * own.
+ */
+struct dub_block_s {
+    dub_block_t    *next;
+    size_t          size;       /* of the mapping */
+    size_t          used;       /* bytes from the start, header included */
+};
 
 struct dub_segment_s {
     dub_segment_t  *next;
@@ -47,9 +61,10 @@ struct dub_segment_s {
     uint32_t        ntags;
     uint32_t        nalloc;
 
-    uint8_t        *data;
-    size_t          len;
-    size_t          cap;
+    dub_block_t    *blocks;
+    dub_block_t    *block;          /* the one being filled */
+    size_t          len;            /* payload bytes */
+    size_t          mapped;         /* bytes of the blocks */
 
     uint32_t        naudio;         /* non-header audio tags */
     uint32_t        nvideo;         /* non-header video tags */
@@ -88,7 +103,7 @@ void dub_segmenter_init(dub_segmenter_t *sg, int64_t segment_ms,
  * new one if the tag is a cut point.  "*closed" is set to the segment
  * just closed, or NULL.  "*opened" is set to a newly opened segment, or
  * NULL.  With "data" NULL the room is reserved and the caller copies
- * the payload to seg->data + tag->off.  Returns the tag inside its
+ * the payload to tag->data.  Returns the tag inside its
  * segment, or NULL when out of memory (nothing changed then, except a
  * cut that already happened).
  */

@@ -373,7 +373,7 @@ ngx_rtmp_dub_bridge_tag(ngx_rtmp_dub_bridge_t *b, ngx_rtmp_header_t *h,
         return;
     }
 
-    p = b->segmenter.cur->data + tag->off;
+    p = tag->data;
 
     for (cl = in; cl; cl = cl->next) {
         p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);

@@ -149,7 +149,7 @@ ngx_rtmp_dub_captions_frames(dub_segment_t *seg, int64_t *start,
             continue;
         }
 
-        if (dub_flv_parse(DUB_TRACK_VIDEO, seg->data + tag->off, tag->len,
+        if (dub_flv_parse(DUB_TRACK_VIDEO, tag->data, tag->len,
                           &ft)
             != 0
             || ft.codec != DUB_FLV_VIDEO_AVC)

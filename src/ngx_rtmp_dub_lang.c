@@ -251,7 +251,7 @@ ngx_rtmp_dub_lang_emit(ngx_rtmp_dub_lang_t *l, dub_segment_t *seg,
     if (l->out_frames == NULL || tag->track != DUB_TRACK_AUDIO
         || (tag->flags & DUB_TAG_HEADER))
     {
-        return ngx_rtmp_dub_output_send(l, tag, seg->data + tag->off,
+        return ngx_rtmp_dub_output_send(l, tag, tag->data,
                                         tag->len);
     }
 
@@ -259,7 +259,7 @@ ngx_rtmp_dub_lang_emit(ngx_rtmp_dub_lang_t *l, dub_segment_t *seg,
 
     if (frame == NULL) {
         /* more audio tags than dubbed frames: the original's */
-        return ngx_rtmp_dub_output_send(l, tag, seg->data + tag->off,
+        return ngx_rtmp_dub_output_send(l, tag, tag->data,
                                         tag->len);
     }
 

@@ -113,7 +113,7 @@ ngx_rtmp_dub_pack_copy(ngx_rtmp_dub_pack_task_t *pt, dub_segment_t *seg,
             continue;
         }
 
-        p = ngx_cpymem(p, seg->data + tag->off + 2, tag->len - 2);
+        p = ngx_cpymem(p, tag->data + 2, tag->len - 2);
         pt->in.sizes[pt->in.nframes++] = tag->len - 2;
     }
 

@@ -331,6 +331,97 @@ test_discontinuity(void)
 }
 
 
+/*
+ * Payloads in fixed blocks: a payload stays where it was put while the
+ * segment grows (no copy), a payload larger than a block gets one of its
+ * own, and the memory mapped stays close to the bytes held
+ */
+
+static void
+test_blocks(void)
+{
+    size_t           i, n, len, big;
+    uint8_t         *buf;
+    uint32_t         k;
+    unsigned         intact;
+    dub_tag_t       *tag, *first;
+    dub_segment_t   *closed, *opened, *seg;
+    dub_segmenter_t  sg;
+
+    dub_segmenter_init(&sg, 6000, 10000);
+
+    big = 600 * 1024;
+    buf = malloc(big);
+    if (buf == NULL) {
+        ok(0, "malloc");
+        return;
+    }
+
+    first = NULL;
+    n = 0;
+
+    /* 5 s of 30 fps video of 12 to 44 KB a frame, then one 600 KB tag */
+
+    for (i = 0; i < 150; i++) {
+        len = 12000 + (i * 7919) % 32000;
+        memset(buf, (int) (i & 0xff), len);
+
+        tag = dub_segmenter_add(&sg, DUB_TRACK_VIDEO,
+                                i == 0 ? DUB_TAG_KEY : 0, (int64_t) i * 33,
+                                buf, len, &closed, &opened);
+        if (tag == NULL) {
+            ok(0, "add %zu", i);
+            free(buf);
+            return;
+        }
+
+        if (first == NULL) {
+            first = tag;
+        }
+
+        n += len;
+    }
+
+    memset(buf, 0xab, big);
+
+    tag = dub_segmenter_add(&sg, DUB_TRACK_VIDEO, 0, 150 * 33, buf, big,
+                            &closed, &opened);
+    ok(tag != NULL, "a tag larger than a block is taken");
+    n += big;
+
+    seg = sg.cur;
+
+    intact = 1;
+
+    for (k = 0; k < seg->ntags - 1; k++) {
+        tag = &seg->tags[k];
+
+        if (tag->len != 12000 + (k * 7919) % 32000
+            || tag->data[0] != (k & 0xff)
+            || tag->data[tag->len - 1] != (k & 0xff))
+        {
+            intact = 0;
+        }
+    }
+
+    ok(intact, "every payload where it was put, unchanged, after %u tags",
+       seg->ntags);
+
+    tag = &seg->tags[seg->ntags - 1];
+    ok(tag->len == big && tag->data[0] == 0xab && tag->data[big - 1] == 0xab,
+       "the large payload whole");
+
+    ok(seg->len == n, "segment length %zu is the payloads' %zu", seg->len, n);
+
+    /* at most one partly filled block's worth above what is held */
+    ok(seg->mapped >= n && seg->mapped <= n + n / 8 + 256 * 1024,
+       "mapped %zu for %zu bytes held", seg->mapped, n);
+
+    dub_segment_free(dub_segmenter_finish(&sg));
+    free(buf);
+}
+
+
 int
 main(void)
 {
@@ -340,6 +431,7 @@ main(void)
     test_partial_and_headers();
     test_wrap();
     test_discontinuity();
+    test_blocks();
 
     return tap_done();
 }
