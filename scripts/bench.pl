@@ -6,7 +6,15 @@
 # copying the picture, decoding and re-encoding the sound, pushing it
 # back; no STS at all).
 #
-#   scripts/bench.pl [N ...]          default: 1 4 8
+#   scripts/bench.pl [N ...]          default: 1 4 8; each count runs
+#                                     nginx-dub, the same nginx relaying
+#                                     without dubbing, and the ffmpeg pile,
+#                                     and prints the ratios
+#   scripts/bench.pl --max [N ...]    the largest number of streams dubbed
+#                                     with no fallback: tries 8, 16, 24,
+#                                     ... (or the counts given) until one
+#                                     falls back, then halves the step
+#   scripts/bench.pl --no-pile ...    without the ffmpeg pile
 #   scripts/bench.pl --local [N ...]  the speech STS on its local stages
 #                                     (sts/speech/) instead of the echo STS
 #                                     (its CPU counted too, and the word
@@ -41,13 +49,22 @@ use JSON::PP;
 use POSIX ();
 use Time::HiRes qw(time sleep);
 
-my $local = @ARGV && $ARGV[0] eq '--local' ? shift : 0;
-my @langs = (1);
-if (@ARGV >= 2 && $ARGV[0] eq '--langs') {
-    shift;
-    @langs = split /,/, shift;
+my ($local, $max, $pile, @langs) = (0, 0, 1, 1);
+while (@ARGV && $ARGV[0] =~ /^--/) {
+    my $o = shift;
+    if ($o eq '--local') {
+        $local = 1;
+    } elsif ($o eq '--max') {
+        $max = 1;
+    } elsif ($o eq '--no-pile') {
+        $pile = 0;
+    } elsif ($o eq '--langs' && @ARGV) {
+        @langs = split /,/, shift;
+    } else {
+        die "usage: $0 [--local] [--max] [--no-pile] [--langs L[,L]] [N ...]\n";
+    }
 }
-my @counts = @ARGV ? @ARGV : (1, 4, 8);
+my @counts = @ARGV ? @ARGV : $max ? (8, 16, 24, 32, 40, 48) : (1, 4, 8);
 my @codes = qw(es fr de it pt nl sv pl);
 
 # the output applications of "l" languages
@@ -109,24 +126,31 @@ sub watch {
 }
 
 my $fixture = DubTest::fixture('main');
-my @rows;
+
+# the fixture's media rate (bytes a second) and duration (s)
+my $duration = `ffprobe -v error -show_entries format=duration -of csv=p=0 '$fixture'`;
+chomp $duration;
+$duration ||= 60;
+my $rate = (-s $fixture) / $duration;
+
+# what a stream must hold at the default directives: the 14 s delay and
+# the 6 s segment being cut
+my $held = $rate * (14 + 6);
 
 # the AAC coders on the fixture's audio, as the echo STS sends it back
 my @coders;
 my $coder_tool = "$DubTest::TOP/build/tools/aac-coder";
-if (!$local && -x $coder_tool) {
+if (!$local && !$max && -x $coder_tool) {
     my $cmd = "ffmpeg -nostdin -v error -i '$fixture' -vn -ac 2 -ar 44100 "
             . "-f f32le - | '$coder_tool' 44100 2 258 0 twoloop fast";
     @coders = `$cmd`;
 }
 
-for my $n (@counts) {
-  for my $l (@langs) {
+# nginx dubbing "n" streams into "l" languages: a row
+sub dub_run {
+    my ($n, $l) = @_;
 
-    # nginx dubbing n streams into l languages
-
-    my $t = DubTest->new(main => 'thread_pool default threads=2;',
-        rtmp_main => 'dub_metrics_zone dub 1m;',
+    my $t = DubTest->new(rtmp_main => 'dub_metrics_zone dub 1m;',
         http => 'location /metrics { dub_metrics; }',
         rtmp => rtmp_conf($l));
 
@@ -196,10 +220,11 @@ for my $n (@counts) {
 
     my @problems = $t->stop;
 
-    push @rows, [ ($local ? "nginx-dub + speech STS (local)" : "nginx-dub")
-                  . ($l > 1 ? ", $l languages" : ''), $n,
-                  $c1 - $c0, $wall, $rss, $idle,
-                  "$dubbed dubbed, $fb fallbacks"
+    return { what => ($local ? "nginx-dub + speech STS (local)" : "nginx-dub")
+                     . ($l > 1 ? ", $l languages" : ''),
+             n => $n, cpu => $c1 - $c0, wall => $wall, rss => $rss,
+             idle => $idle, dubbed => $dubbed, fallbacks => $fb, p99 => $p99,
+             note => "$dubbed dubbed, $fb fallbacks"
                   . (%why ? ' (' . join(', ', map { "$_ $why{$_}" }
                                          sort keys %why) . ')' : '')
                   . ", lag p99 <= ${p99}s"
@@ -207,13 +232,13 @@ for my $n (@counts) {
                   . ($local ? sprintf(", speech STS %.1f s CPU", $sts_cpu)
                               . $per_fragment
                             : '')
-                  . (@problems ? ", PROBLEMS: @problems" : '') ];
+                  . (@problems ? ", PROBLEMS: @problems" : '') };
+}
 
-  }
-
-    next if $local || @langs > 1;
-
-    # the pile of ffmpeg: nginx-rtmp relays, ffmpeg re-encodes the sound
+# the same nginx-rtmp without dubbing: relaying "n" streams to players
+# ("relay"), or re-encoding their sound with an ffmpeg each ("pile")
+sub plain_run {
+    my ($n, $what) = @_;
 
     my $p = DubTest->new(rtmp => <<'EOF');
         application live {
@@ -230,9 +255,10 @@ EOF
 
     my ($worker) = $p->workers;
     my (undef, $idle) = DubTest::proc_usage($worker);
+    my $app = $what eq 'pile' ? 'dubbed' : 'live';
 
-    my @play = map { $p->play("dubbed/s$_", '/dev/null') } 1 .. $n;
-    my @relay = map {
+    my @play = map { $p->play("$app/s$_", '/dev/null') } 1 .. $n;
+    my @relay = $what ne 'pile' ? () : map {
         $p->spawn('relay.log', 'ffmpeg', '-nostdin', '-hide_banner',
                   '-loglevel', 'error', '-i', $p->url("live/s$_"),
                   '-c:v', 'copy', '-c:a', 'aac', '-b:a', '128k',
@@ -255,22 +281,110 @@ EOF
     ($c0, $c1, $rss) = @{ $w->{$worker} };
     my @problems = $p->stop;
 
-    push @rows, [ "ffmpeg pile", $n, $cpu + $c1 - $c0, $wall,
-                  $mem + $rss, $idle,
-                  sprintf("ffmpeg %.1f s CPU, %d MiB; nginx %.1f s, %d MiB",
-                          $cpu, $mem / 1024, $c1 - $c0, $rss / 1024) ];
+    return { what => $what eq 'pile' ? 'ffmpeg pile' : 'nginx relay, no dubbing',
+             n => $n, cpu => $cpu + $c1 - $c0, wall => $wall,
+             rss => $mem + $rss, idle => $idle,
+             note => $what eq 'pile'
+                 ? sprintf("ffmpeg %.1f s CPU, %d MiB; nginx %.1f s, %d MiB",
+                           $cpu, $mem / 1024, $c1 - $c0, $rss / 1024)
+                 : (@problems ? "PROBLEMS: @problems" : '') };
 }
 
-print "| setup | streams | CPU s | wall s | CPU % of a core | per stream | "
+# cpu-s per stream-minute
+sub per_min {
+    my ($r) = @_;
+    return $r->{cpu} / $r->{n} / ($duration / 60);
+}
+
+# RSS per stream, MiB
+sub per_stream_mib {
+    my ($r) = @_;
+    return ($r->{rss} - $r->{idle}) / 1024 / $r->{n};
+}
+
+# every segment of every stream dubbed
+sub all_dubbed {
+    my ($r) = @_;
+    return $r->{fallbacks} == 0 && $r->{dubbed} >= $r->{n} * 9;
+}
+
+my @rows;
+my @summary;
+
+if ($max) {
+    # up the counts until one falls back, then halve the step between the
+    # last that held and the first that did not
+    my ($good, $bad);
+    for my $n (@counts) {
+        my $r = dub_run($n, 1);
+        push @rows, $r;
+        if (all_dubbed($r)) {
+            $good = $r;
+        } else {
+            $bad = $r;
+            last;
+        }
+    }
+    while ($good && $bad && $bad->{n} - $good->{n} > 2) {
+        my $n = int(($good->{n} + $bad->{n}) / 2);
+        my $r = dub_run($n, 1);
+        push @rows, $r;
+        if (all_dubbed($r)) {
+            $good = $r;
+        } else {
+            $bad = $r;
+        }
+    }
+    push @summary, $good
+        ? sprintf("Largest count with no fallback: %d streams (lag p99 <= %s s)",
+                  $good->{n}, $good->{p99})
+          . ($bad ? "; $bad->{n} fell back." : "; no count tried fell back.")
+        : "Every count tried fell back (the first: $counts[0]).";
+
+} else {
+    for my $n (@counts) {
+        my @dub = map { dub_run($n, $_) } @langs;
+        push @rows, @dub;
+        next if $local || @langs > 1;
+
+        my $relay = plain_run($n, 'relay');
+        push @rows, $relay;
+        my $pile_row;
+        if ($pile) {
+            $pile_row = plain_run($n, 'pile');
+            push @rows, $pile_row;
+        }
+
+        my $d = $dub[0];
+        my $target = 1.3 * $held / 1048576 + 2;
+        push @summary, sprintf("N = %d: nginx-dub %.2f cpu-s per "
+            . "stream-minute, %.1f x the relay's (%.2f)", $n, per_min($d),
+            per_min($d) / (per_min($relay) || 1e-9), per_min($relay))
+            . ($pile_row ? sprintf(", %.2f of the ffmpeg pile's (%.2f)",
+                                   per_min($d) / per_min($pile_row),
+                                   per_min($pile_row)) : '')
+            . sprintf("; %.1f MiB per stream for %.1f MiB of media held "
+                      . "(%.2f x; target 1.3 x + 2 MiB = %.1f MiB: %s)",
+                      per_stream_mib($d), $held / 1048576,
+                      per_stream_mib($d) / ($held / 1048576), $target,
+                      per_stream_mib($d) <= $target ? 'met' : 'NOT met');
+    }
+}
+
+print "| setup | streams | CPU s | wall s | cpu-s per stream-minute | "
     . "peak RSS MiB | idle RSS MiB | per stream MiB | notes |\n";
-print "|---|---|---|---|---|---|---|---|---|---|\n";
+print "|---|---|---|---|---|---|---|---|---|\n";
 
 for my $r (@rows) {
-    my ($what, $n, $cpu, $wall, $rss, $idle, $note) = @$r;
-    printf "| %s | %d | %.1f | %.1f | %.1f | %.2f | %.1f | %.1f | %.1f | %s |\n",
-        $what, $n, $cpu, $wall, 100 * $cpu / $wall, 100 * $cpu / $wall / $n,
-        $rss / 1024, $idle / 1024, ($rss - $idle) / 1024 / $n, $note;
+    printf "| %s | %d | %.1f | %.1f | %.2f | %.1f | %.1f | %.1f | %s |\n",
+        $r->{what}, $r->{n}, $r->{cpu}, $r->{wall}, per_min($r),
+        $r->{rss} / 1024, $r->{idle} / 1024, per_stream_mib($r), $r->{note};
 }
+
+printf "\nThe fixture: %.0f s at %.2f Mbit/s; a stream holds about %.1f MiB "
+    . "(14 s delay + a 6 s segment).\n", $duration, $rate * 8 / 1e6,
+    $held / 1048576;
+print "\n", map { "- $_\n" } @summary if @summary;
 
 if (@coders) {
     print "\nAAC coders, 6 s segments of the fixture's speech at 128 kbit/s "

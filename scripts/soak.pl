@@ -19,7 +19,7 @@ use Time::HiRes qw(time sleep);
 my $n = shift // 4;
 my $minutes = shift // 10;
 
-my $t = DubTest->new(main => 'thread_pool default threads=2;',
+my $t = DubTest->new(
     rtmp_main => 'dub_metrics_zone dub 1m;',
     http => 'location /metrics { dub_metrics; }',
     rtmp => <<'EOF');

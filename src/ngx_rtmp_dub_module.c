@@ -56,6 +56,10 @@ static ngx_int_t ngx_rtmp_dub_merge_reconnect(ngx_conf_t *cf,
     ngx_rtmp_dub_app_conf_t *prev, ngx_rtmp_dub_app_conf_t *conf);
 static ngx_int_t ngx_rtmp_dub_check_sts(ngx_conf_t *cf,
     ngx_rtmp_dub_app_conf_t *conf);
+extern ngx_module_t  ngx_thread_pool_module;     /* nginx's; no header */
+
+static ngx_thread_pool_t *ngx_rtmp_dub_thread_pool(ngx_conf_t *cf,
+    ngx_str_t *name);
 static ngx_int_t ngx_rtmp_dub_merge_langs(ngx_conf_t *cf,
     ngx_rtmp_dub_app_conf_t *conf);
 static ngx_rtmp_dub_sts_url_t *ngx_rtmp_dub_app_url(ngx_conf_t *cf,
@@ -549,7 +553,7 @@ ngx_rtmp_dub_merge_sts(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *prev,
     ngx_rtmp_dub_merge_original(cf, prev, conf);
     ngx_conf_merge_value(conf->sts.captions, prev->sts.captions, 0);
     ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name,
-                             "default");
+                             NGX_RTMP_DUB_THREAD_POOL);
 
     if (ngx_rtmp_dub_merge_reconnect(cf, prev, conf) != NGX_OK
         || ngx_rtmp_dub_check_sts(cf, conf) != NGX_OK)
@@ -584,7 +588,7 @@ ngx_rtmp_dub_merge_sts(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *prev,
         if (conf->sts.thread_pool == NULL) {
             name = conf->thread_pool_name;
 
-            conf->sts.thread_pool = ngx_thread_pool_add(cf, &name);
+            conf->sts.thread_pool = ngx_rtmp_dub_thread_pool(cf, &name);
             if (conf->sts.thread_pool == NULL) {
                 return NGX_CONF_ERROR;
             }
@@ -594,6 +598,85 @@ ngx_rtmp_dub_merge_sts(ngx_conf_t *cf, ngx_rtmp_dub_app_conf_t *prev,
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * The thread pool of the audio work.  A pool the configuration declares
+ * (a "thread_pool" line before the rtmp block) is used as it is; the
+ * module's own pool, "dub", is declared here when nothing declared it,
+ * with a thread per core: the work is CPU-bound, more threads than cores
+ * only make every segment late together.  Any other name is looked up by
+ * nginx as usual ("default" is nginx's, 32 threads unless declared).
+ */
+
+static ngx_thread_pool_t *
+ngx_rtmp_dub_thread_pool(ngx_conf_t *cf, ngx_str_t *name)
+{
+    char               *rv;
+    ngx_str_t          *value;
+    ngx_array_t         args, *saved;
+    ngx_command_t      *cmd;
+    ngx_thread_pool_t  *tp;
+
+    tp = ngx_thread_pool_get(cf->cycle, name);
+
+    if (tp || name->len != sizeof(NGX_RTMP_DUB_THREAD_POOL) - 1
+        || ngx_strncmp(name->data, NGX_RTMP_DUB_THREAD_POOL, name->len) != 0)
+    {
+        return tp ? tp : ngx_thread_pool_add(cf, name);
+    }
+
+    /* as if the configuration said "thread_pool dub threads=<cores>;" */
+
+    for (cmd = ngx_thread_pool_module.commands; cmd->name.len; cmd++) {
+        if (ngx_strcmp(cmd->name.data, "thread_pool") == 0) {
+            break;
+        }
+    }
+
+    if (cmd->name.len == 0
+        || ngx_array_init(&args, cf->temp_pool, 3, sizeof(ngx_str_t))
+           != NGX_OK)
+    {
+        return NULL;
+    }
+
+    value = ngx_array_push_n(&args, 3);
+    if (value == NULL) {
+        return NULL;
+    }
+
+    value[2].data = ngx_pnalloc(cf->pool, sizeof("threads=") + NGX_INT_T_LEN);
+    if (value[2].data == NULL) {
+        return NULL;
+    }
+
+    ngx_str_set(&value[0], "thread_pool");
+    value[1] = *name;
+    value[2].len = ngx_sprintf(value[2].data, "threads=%i",
+                               ngx_max(ngx_ncpu, 1))
+                   - value[2].data;
+
+    saved = cf->args;
+    cf->args = &args;
+
+    rv = cmd->set(cf, cmd, ngx_get_conf(cf->cycle->conf_ctx,
+                                        ngx_thread_pool_module));
+
+    cf->args = saved;
+
+    if (rv != NGX_CONF_OK) {
+        if (rv != NGX_CONF_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "the thread pool \"%V\" of \"dub\": %s",
+                               name, rv);
+        }
+
+        return NULL;
+    }
+
+    return ngx_thread_pool_get(cf->cycle, name);
 }
 
 

@@ -24,6 +24,9 @@
 
 #define NGX_RTMP_DUB_VERSION        "0.1.0"
 
+/* the thread pool of the audio work, declared with a thread per core */
+#define NGX_RTMP_DUB_THREAD_POOL    "dub"
+
 
 /*
  * A language a stream is dubbed into: "dub_language", or the one of

@@ -197,8 +197,7 @@ like($out, qr/^load_module modules\/ngx_rtmp_dub_module\.so;$/m,
 $ENV{TEST_NGINX_BINARY} = '/usr/sbin/nginx';
 $ENV{TEST_NGINX_MODULES} = "include $enabled/*.conf;";
 
-my $t = DubTest->new(main => 'thread_pool default threads=2;',
-    rtmp_main => 'dub_metrics_zone dub 1m;',
+my $t = DubTest->new(rtmp_main => 'dub_metrics_zone dub 1m;',
     http => <<'EOF', rtmp => <<'EOF');
         location /metrics {
             dub_metrics;

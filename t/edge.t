@@ -13,8 +13,7 @@ use lib 't/lib';
 use DubTest;
 use Test::More;
 
-my $origin = DubTest->new(main => 'thread_pool default threads=2;',
-    rtmp => <<'EOF');
+my $origin = DubTest->new(rtmp => <<'EOF');
         application live {
             live on;
             dub on;

@@ -15,8 +15,7 @@ use lib 't/lib';
 use DubTest;
 use Test::More;
 
-my $t = DubTest->new(main => 'thread_pool default threads=2;',
-    rtmp_main => 'dub_metrics_zone dub 1m;',
+my $t = DubTest->new(rtmp_main => 'dub_metrics_zone dub 1m;',
     http => 'location /metrics { dub_metrics; }',
     rtmp => <<'EOF');
         application live {

@@ -14,8 +14,7 @@ use lib 't/lib';
 use DubTest;
 use Test::More;
 
-my $t = DubTest->new(main => 'thread_pool default threads=2;',
-    dub_log_level => 'info',
+my $t = DubTest->new(dub_log_level => 'info',
     rtmp_main => 'dub_metrics_zone dub 1m;',
     http => 'location /metrics { dub_metrics; }',
     rtmp => <<'EOF');

@@ -19,7 +19,6 @@ use Time::HiRes qw(time sleep);
 
 # the old worker drains the stream across the reload: 36 s and the delay
 my $t = DubTest->new(workers => 2, shutdown_timeout => '120s',
-    main => 'thread_pool default threads=2;',
     rtmp_main => 'dub_metrics_zone dub 1m max_streams=2 retain=12s;',
     http => <<'EOF', rtmp => <<'EOF');
         location /metrics {

@@ -41,8 +41,7 @@ sub app {
 EOF
 }
 
-my $t = DubTest->new(main => 'thread_pool default threads=2;',
-    rtmp => app('mix', 'dub_original_volume -18dB;')
+my $t = DubTest->new(rtmp => app('mix', 'dub_original_volume -18dB;')
             . app('duck', 'dub_original_volume -18; dub_duck on;')
             . app('off', ''));
 

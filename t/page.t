@@ -66,8 +66,7 @@ EOF
 sub hls_of { my ($app) = @_; return $hls =~ s/%%APP%%/$app/r }
 $rtmp =~ s/%%HLS_(\w+)%%/hls_of($1)/ge;
 
-my $t = DubTest->new(main => 'thread_pool default threads=2;',
-    rtmp_main => 'dub_metrics_zone dub 1m;',
+my $t = DubTest->new(rtmp_main => 'dub_metrics_zone dub 1m;',
     rtmp => $rtmp, http => <<'EOF');
         types {
             text/html html;

@@ -18,8 +18,7 @@ use Encode qw(decode);
 use POSIX qw(_exit);
 use Test::More;
 
-my $t = DubTest->new(main => 'thread_pool default threads=2;',
-    rtmp_main => 'dub_metrics_zone dub 1m max_streams=10;',
+my $t = DubTest->new(rtmp_main => 'dub_metrics_zone dub 1m max_streams=10;',
     http => <<'EOF', rtmp => <<'EOF');
         location /metrics {
             dub_metrics;

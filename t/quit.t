@@ -33,8 +33,7 @@ EOF
 
 # worker_shutdown_timeout 3s, a 60 s publisher, 10 s of delay
 
-my $t = DubTest->new(main => 'thread_pool default threads=2;',
-                     shutdown_timeout => '3s', rtmp => $rtmp);
+my $t = DubTest->new(shutdown_timeout => '3s', rtmp => $rtmp);
 my $sts = $t->sts('--port', 0, '--mode', 'echo');
 $t->set(STS => $sts->url, DELAY => '10s');
 $t->run;
@@ -72,8 +71,7 @@ ok(@$n >= 30, 'what went out is readable (' . scalar(@$n) . ' video packets)');
 
 # no timeout: the drain finishes
 
-my $u = DubTest->new(main => 'thread_pool default threads=2;',
-                     shutdown_timeout => undef, rtmp => $rtmp);
+my $u = DubTest->new(shutdown_timeout => undef, rtmp => $rtmp);
 $u->set(STS => $sts->url, DELAY => '6s');
 $u->run;
 

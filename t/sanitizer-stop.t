@@ -30,8 +30,7 @@ my $conf = <<'EOF';
 EOF
 
 for my $how ('stop', 'reload') {
-    my $t = DubTest->new(main => 'thread_pool default threads=2;',
-        rtmp_main => 'dub_metrics_zone dub 1m;',
+    my $t = DubTest->new(rtmp_main => 'dub_metrics_zone dub 1m;',
         http => 'location /metrics { dub_metrics; }',
         rtmp => $conf);
 

@@ -27,7 +27,7 @@ my $delay_ms = 10000;
 $ENV{NGX_RTMP_DUB_TEST_TASK_DELAY_MS} = $delay_ms;
 
 my $t = DubTest->new(
-    main => "thread_pool default threads=12;\n"
+    main => "thread_pool dub threads=12;\n"
             . "env NGX_RTMP_DUB_TEST_TASK_DELAY_MS;",
     rtmp_main => 'dub_metrics_zone dub 1m;',
     http => 'location /metrics { dub_metrics; }',

@@ -25,8 +25,7 @@ use Test::More;
 my %key = (asr => 'sk-asr-71c2e9d04b', lt => 'lt-key-5a8e33f0c7',
            tts => 'sk-tts-e69b0d2a41', deepl => 'dl-9f0c7b1e-2d4a:fx');
 
-my $t = DubTest->new(main => 'thread_pool default threads=2;',
-    rtmp => <<'EOF');
+my $t = DubTest->new(rtmp => <<'EOF');
         application chain {
             live on;
             dub on;

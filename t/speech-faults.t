@@ -46,8 +46,7 @@ my $app = sub {
 EOF
 };
 
-my $t = DubTest->new(main => 'thread_pool default threads=2;',
-    rtmp_main => 'dub_metrics_zone dub 1m;',
+my $t = DubTest->new(rtmp_main => 'dub_metrics_zone dub 1m;',
     http => 'location /metrics { dub_metrics; }',
     rtmp => join('', $app->('e500', 'E500', 'dub_breaker_threshold 3;',
                             'dub_breaker_cooldown 60s;'),

@@ -21,7 +21,6 @@ use Time::HiRes qw(time);
 use Time::Local qw(timegm);
 
 my $t = DubTest->new(workers => 2, http_listen => 'reuseport',
-    main => 'thread_pool default threads=2;',
     rtmp_main => 'dub_metrics_zone dub 1m;',
     http => <<'EOF', rtmp => <<'EOF');
         location = /status {

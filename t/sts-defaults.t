@@ -14,8 +14,7 @@ use DubTest;
 use Test::More;
 use Time::Local qw(timelocal);
 
-my $t = DubTest->new(main => 'thread_pool default threads=2;',
-    rtmp => <<'EOF');
+my $t = DubTest->new(rtmp => <<'EOF');
         application noready {
             live on;
             dub on;

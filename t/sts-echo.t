@@ -11,7 +11,7 @@ use lib 't/lib';
 use DubTest;
 use Test::More;
 
-my $t = DubTest->new(main => 'thread_pool default threads=2;', rtmp => <<'EOF');
+my $t = DubTest->new(rtmp => <<'EOF');
         application live {
             live on;
             dub on;

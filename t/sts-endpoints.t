@@ -18,8 +18,7 @@ use DubTest;
 use Test::More;
 use Time::HiRes qw(time);
 
-my $t = DubTest->new(main => 'thread_pool default threads=2;',
-    rtmp => <<'EOF');
+my $t = DubTest->new(rtmp => <<'EOF');
         application live {
             live on;
             dub on;

@@ -26,7 +26,7 @@ my %case = (
     shorter => [ '--tone-format', 'wav', '--tone-scale', 0.5 ],
 );
 
-my $t = DubTest->new(main => 'thread_pool default threads=2;');
+my $t = DubTest->new();
 my (%sts, $rtmp);
 
 for my $c (sort keys %case) {

@@ -20,7 +20,7 @@ use POSIX qw(setsid);
 
 my $port = DubTest::port();
 
-my $t = DubTest->new(main => 'thread_pool default threads=2;', rtmp => <<"EOF");
+my $t = DubTest->new(rtmp => <<"EOF");
         application live {
             live on;
             dub on;

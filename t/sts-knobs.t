@@ -21,7 +21,7 @@ my %opts = (
     sim => [ '--latency-ms', 3000 ],
 );
 
-my $t = DubTest->new(main => 'thread_pool default threads=2;');
+my $t = DubTest->new();
 my (%sts, $rtmp);
 
 for my $a (sort keys %opts) {

@@ -25,8 +25,7 @@ my $common = <<'EOF';
             dub_breaker_threshold 100;
 EOF
 
-my $t = DubTest->new(main => 'thread_pool default threads=2;',
-    rtmp_main => 'dub_metrics_zone dub 1m;',
+my $t = DubTest->new(rtmp_main => 'dub_metrics_zone dub 1m;',
     http => 'location /metrics { dub_metrics; }',
     rtmp => <<"EOF");
         application timeout {

@@ -36,8 +36,7 @@ use Test::More;
 binmode(Test::More->builder->$_, ':encoding(UTF-8)')
     for qw(output failure_output todo_output);
 
-my $t = DubTest->new(main => 'thread_pool default threads=2;',
-    rtmp_main => 'dub_metrics_zone dub 1m;',
+my $t = DubTest->new(rtmp_main => 'dub_metrics_zone dub 1m;',
     http => 'location /metrics { dub_metrics; }',
     rtmp => <<'EOF');
         application live {

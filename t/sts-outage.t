@@ -13,8 +13,7 @@ use DubTest;
 use Test::More;
 use Time::HiRes qw(time sleep);
 
-my $t = DubTest->new(main => 'thread_pool default threads=2;',
-    rtmp_main => 'dub_metrics_zone dub 1m;',
+my $t = DubTest->new(rtmp_main => 'dub_metrics_zone dub 1m;',
     http => 'location /metrics { dub_metrics; }',
     rtmp => <<'EOF');
         application absent {

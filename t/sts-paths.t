@@ -37,8 +37,7 @@ my %sts_opts = (
     rtt2 => [ '--latency-min-ms', 2100, '--latency-max-ms', 2200 ],
 );
 
-my $t = DubTest->new(main => 'thread_pool default threads=2;',
-    rtmp_main => 'dub_metrics_zone dub 1m;',
+my $t = DubTest->new(rtmp_main => 'dub_metrics_zone dub 1m;',
     http => 'location /metrics { dub_metrics; }');
 
 my (%sts, $rtmp);

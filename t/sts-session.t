@@ -33,7 +33,7 @@ my %sts_opts = (
     nocomp  => [ '--no-complete' ],
 );
 
-my $t = DubTest->new(main => 'thread_pool default threads=2;');
+my $t = DubTest->new();
 my %sts;
 my $rtmp = '';
 

@@ -32,8 +32,7 @@ my $dubbing = <<'EOF';
         }
 EOF
 
-my $t = DubTest->new(workers => 2, main => 'thread_pool default threads=2;',
-                     rtmp => $dubbing);
+my $t = DubTest->new(workers => 2, rtmp => $dubbing);
 my $edge = DubTest->new(rtmp => <<'EOF');
         application dubbed {
             live on;

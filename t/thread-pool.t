@@ -1,0 +1,104 @@
+#!/usr/bin/perl
+
+# The thread pool of the audio work: by default the module declares its
+# own pool "dub" with a thread per core; a "thread_pool dub" line the
+# configuration has is used as written; "dub_thread_pool" names another
+# pool, and an undeclared one fails nginx -t.  Counted as the threads of
+# the running worker: the event loop and the pool's.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+use DubTest;
+use Test::More;
+
+my $cores = `getconf _NPROCESSORS_ONLN` + 0 || 1;
+
+sub rtmp {
+    my ($extra) = @_;
+    $extra //= '';
+    return <<"EOF";
+        application live {
+            live on;
+            dub on;
+            dub_output_app dubbed;
+            dub_sts_url http://127.0.0.1:9/;
+            $extra
+        }
+
+        application dubbed {
+            live on;
+        }
+EOF
+}
+
+# the worker's threads once they are all up (nginx starts the pools'
+# threads as the worker starts, before it accepts anything)
+sub threads_of {
+    my ($t, $want) = @_;
+    my ($worker) = $t->workers;
+    return -1 unless $worker;
+    my $n = 0;
+    $t->wait_for(sub {
+        opendir my $d, "/proc/$worker/task" or return 0;
+        $n = grep { /^\d+$/ } readdir $d;
+        return $n == $want;
+    }, 10);
+    return $n;
+}
+
+# the default: "dub", a thread per core
+
+my $t = DubTest->new(rtmp => rtmp());
+$t->run;
+is(threads_of($t, 1 + $cores), 1 + $cores,
+   "the default pool has a thread per core ($cores)");
+$t->stop_ok;
+
+# declared by the configuration: used as written
+
+$t = DubTest->new(main => 'thread_pool dub threads=3;', rtmp => rtmp());
+$t->run;
+is(threads_of($t, 4), 4, '"thread_pool dub threads=3" is used as written');
+$t->stop_ok;
+
+# another pool by name
+
+$t = DubTest->new(main => 'thread_pool audio threads=5;',
+                  rtmp => rtmp('dub_thread_pool audio;'));
+$t->run;
+is(threads_of($t, 6), 6, 'dub_thread_pool names a declared pool');
+$t->stop_ok;
+
+# nginx's own "default" when named, declared or not
+
+$t = DubTest->new(main => 'thread_pool default threads=2;',
+                  rtmp => rtmp('dub_thread_pool default;'));
+$t->run;
+is(threads_of($t, 3), 3, 'dub_thread_pool default uses nginx\'s default pool');
+$t->stop_ok;
+
+# an undeclared pool by name fails nginx -t
+
+my ($rc, $out) = $t->test_conf(main => '', rtmp => rtmp('dub_thread_pool nope;'));
+isnt($rc, 0, 'an undeclared pool fails nginx -t');
+like($out, qr/unknown thread pool "nope"/, 'naming it') or diag($out);
+
+# the default pool, declared by the module in two applications, once
+
+($rc, $out) = $t->test_conf(main => '', rtmp => rtmp() . <<'EOF');
+        application live2 {
+            live on;
+            dub on;
+            dub_output_app dubbed2;
+            dub_sts_url http://127.0.0.1:9/;
+        }
+
+        application dubbed2 {
+            live on;
+        }
+EOF
+is($rc, 0, 'two dubbing applications share the module\'s pool') or diag($out);
+
+done_testing;
