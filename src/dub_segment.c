@@ -129,6 +129,28 @@ dub_segment_duration(dub_segment_t *seg)
 
 
 void
+dub_segment_release(dub_segment_t *seg, uint32_t pos)
+{
+    uint8_t      *p;
+    dub_block_t  *bl;
+
+    p = pos < seg->ntags ? seg->tags[pos].data : NULL;
+
+    while (seg->blocks && seg->blocks != seg->block) {
+        bl = seg->blocks;
+
+        if (p && p >= (uint8_t *) bl && p <= (uint8_t *) bl + bl->size) {
+            break;
+        }
+
+        seg->blocks = bl->next;
+        seg->mapped -= bl->size;
+        munmap(bl, bl->size);
+    }
+}
+
+
+void
 dub_segment_free(dub_segment_t *seg)
 {
     if (seg == NULL) {

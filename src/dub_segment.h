@@ -117,6 +117,13 @@ dub_segment_t *dub_segmenter_finish(dub_segmenter_t *sg);
 /* Media duration of a closed segment, ms. */
 int64_t dub_segment_duration(dub_segment_t *seg);
 
+/*
+ * Gives back the blocks that hold only payloads of tags before "pos" (the
+ * caller is done with them: the output sent them); the tags' entries
+ * stay.  The block being filled is kept.
+ */
+void dub_segment_release(dub_segment_t *seg, uint32_t pos);
+
 void dub_segment_free(dub_segment_t *seg);
 
 

@@ -978,6 +978,16 @@ ngx_rtmp_dub_bridge_run(ngx_rtmp_dub_bridge_t *b)
         }
 
         b->pos++;
+
+        /*
+         * What every output sent of a closed segment is needed no more
+         * (its audio was copied for the STS when it closed): its blocks
+         * go back to the system as the output passes them.
+         */
+
+        if (seg->closed) {
+            dub_segment_release(seg, b->pos);
+        }
     }
 
     if (b->publisher == NULL) {

@@ -15,7 +15,12 @@
 
 #include "ngx_rtmp_dub_task.h"
 
+#if (NGX_LINUX && defined __GLIBC__)
+#include <malloc.h>
+#endif
 
+
+static void ngx_rtmp_dub_task_work(void *data, ngx_log_t *log);
 static void ngx_rtmp_dub_task_event(ngx_event_t *ev);
 
 
@@ -24,7 +29,8 @@ ngx_rtmp_dub_task_post(ngx_thread_pool_t *tp, ngx_rtmp_dub_task_t *t,
     void (*work)(void *data, ngx_log_t *log), ngx_queue_t *owner_tasks)
 {
     t->task.ctx = t;
-    t->task.handler = work;
+    t->task.handler = ngx_rtmp_dub_task_work;
+    t->work = work;
     t->task.event.data = t;
     t->task.event.handler = ngx_rtmp_dub_task_event;
     t->task.event.log = &t->log;
@@ -76,6 +82,29 @@ ngx_rtmp_dub_task_abandon_data(ngx_queue_t *owner_tasks, void *data)
             t->owner = NULL;
         }
     }
+}
+
+
+/* in a thread */
+
+static void
+ngx_rtmp_dub_task_work(void *data, ngx_log_t *log)
+{
+    ngx_rtmp_dub_task_t  *t = data;
+
+    t->work(t, log);
+
+#if (NGX_LINUX && defined __GLIBC__)
+
+    /*
+     * The audio work's buffers (seconds of PCM) are freed by now; glibc
+     * keeps freed memory in the thread's arena for later, which would
+     * hold the largest a task ever needed in every thread for good.
+     */
+
+    (void) malloc_trim(0);
+
+#endif
 }
 
 

@@ -340,7 +340,7 @@ test_discontinuity(void)
 static void
 test_blocks(void)
 {
-    size_t           i, n, len, big;
+    size_t           i, n, len, big, mapped;
     uint8_t         *buf;
     uint32_t         k;
     unsigned         intact;
@@ -416,6 +416,35 @@ test_blocks(void)
     /* at most one partly filled block's worth above what is held */
     ok(seg->mapped >= n && seg->mapped <= n + n / 8 + 256 * 1024,
        "mapped %zu for %zu bytes held", seg->mapped, n);
+
+    /* the output passed the first 100 tags: the blocks before go back */
+
+    mapped = seg->mapped;
+    dub_segment_release(seg, 100);
+
+    ok(seg->mapped < mapped && seg->blocks != NULL,
+       "released %zu of %zu bytes mapped", mapped - seg->mapped, mapped);
+
+    intact = 1;
+
+    for (k = 100; k < seg->ntags - 1; k++) {
+        tag = &seg->tags[k];
+
+        if (tag->data[0] != (k & 0xff)
+            || tag->data[tag->len - 1] != (k & 0xff))
+        {
+            intact = 0;
+        }
+    }
+
+    ok(intact, "the payloads from tag 100 on are still there");
+
+    ok((uint8_t *) seg->blocks <= seg->tags[100].data
+       && seg->tags[100].data < (uint8_t *) seg->blocks + seg->blocks->size,
+       "the first block left holds tag 100");
+
+    dub_segment_release(seg, seg->ntags);
+    ok(seg->blocks == seg->block, "past the end, the block being filled stays");
 
     dub_segment_free(dub_segmenter_finish(&sg));
     free(buf);
