@@ -19,6 +19,13 @@
 #include <malloc.h>
 #endif
 
+#if (NGX_LINUX)
+#include <sched.h>
+#include <pthread.h>
+
+static __thread ngx_uint_t  ngx_rtmp_dub_task_batch;
+#endif
+
 
 static void ngx_rtmp_dub_task_work(void *data, ngx_log_t *log);
 static void ngx_rtmp_dub_task_event(ngx_event_t *ev);
@@ -91,6 +98,27 @@ static void
 ngx_rtmp_dub_task_work(void *data, ngx_log_t *log)
 {
     ngx_rtmp_dub_task_t  *t = data;
+
+#if (NGX_LINUX)
+    struct sched_param    sp;
+
+    /*
+     * The audio work is CPU-bound and can wait a little: marked as batch
+     * work, the thread gives way to the event loop whenever it wakes,
+     * so the work of many streams does not make nginx late to answer.
+     */
+
+    if (!ngx_rtmp_dub_task_batch) {
+        ngx_rtmp_dub_task_batch = 1;
+
+        ngx_memzero(&sp, sizeof(struct sched_param));
+
+        if (pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp) != 0) {
+            ngx_log_debug0(NGX_LOG_DEBUG_CORE, log, 0,
+                           "dub: SCHED_BATCH refused");
+        }
+    }
+#endif
 
     t->work(t, log);
 

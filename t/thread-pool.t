@@ -16,14 +16,17 @@ use Test::More;
 my $cores = `getconf _NPROCESSORS_ONLN` + 0 || 1;
 
 sub rtmp {
-    my ($extra) = @_;
+    my ($extra, $sts) = @_;
     $extra //= '';
+    $sts //= 'http://127.0.0.1:9/';
     return <<"EOF";
         application live {
             live on;
             dub on;
             dub_output_app dubbed;
-            dub_sts_url http://127.0.0.1:9/;
+            dub_segment 2s;
+            dub_delay 6s;
+            dub_sts_url $sts;
             $extra
         }
 
@@ -48,12 +51,38 @@ sub threads_of {
     return $n;
 }
 
-# the default: "dub", a thread per core
+# the scheduling policy of each thread of a process (/proc: 0 normal,
+# 3 batch)
+sub policies {
+    my ($pid) = @_;
+    my %p;
+    opendir my $d, "/proc/$pid/task" or return;
+    for my $tid (grep { /^\d+$/ } readdir $d) {
+        open my $f, '<', "/proc/$pid/task/$tid/stat" or next;
+        my @f = split / /, <$f> =~ s/^.*\) //r;
+        $p{$tid} = $f[38];
+    }
+    return %p;
+}
 
-my $t = DubTest->new(rtmp => rtmp());
+# the default: "dub", a thread per core; its threads run the audio work
+# as batch work, the event loop as before
+
+my $t = DubTest->new(rtmp => rtmp('', '%%STS%%'));
+my $sts = $t->sts('--port', 0, '--mode', 'echo');
+$t->set(STS => $sts->url);
 $t->run;
 is(threads_of($t, 1 + $cores), 1 + $cores,
    "the default pool has a thread per core ($cores)");
+
+my ($worker) = $t->workers;
+$t->publish('short', 'live/s');
+my %pol;
+$t->wait_for(sub { %pol = policies($worker); grep { $_ == 3 } values %pol },
+             60);
+ok((grep { $_ == 3 } values %pol), 'a thread that did audio work is SCHED_BATCH')
+    or diag(explain \%pol);
+is($pol{$worker}, 0, 'the event loop keeps the normal policy');
 $t->stop_ok;
 
 # declared by the configuration: used as written
