@@ -19,11 +19,19 @@
 #include <malloc.h>
 #endif
 
+
+/* seconds between two trims of a thread's memory */
+#define NGX_RTMP_DUB_TRIM_EVERY  5
+
 #if (NGX_LINUX)
 #include <sched.h>
 #include <pthread.h>
 
 static __thread ngx_uint_t  ngx_rtmp_dub_task_batch;
+#endif
+
+#if (NGX_LINUX && defined __GLIBC__)
+static __thread time_t      ngx_rtmp_dub_task_trimmed;
 #endif
 
 
@@ -126,11 +134,16 @@ ngx_rtmp_dub_task_work(void *data, ngx_log_t *log)
 
     /*
      * The audio work's buffers (seconds of PCM) are freed by now; glibc
-     * keeps freed memory in the thread's arena for later, which would
-     * hold the largest a task ever needed in every thread for good.
+     * keeps freed memory in the thread's arena for later, scattered, and
+     * each thread's arena grows to several times what a task needs.  It
+     * goes back to the system every few seconds (each time would cost
+     * the page faults of touching it again at every task).
      */
 
-    (void) malloc_trim(0);
+    if (ngx_time() - ngx_rtmp_dub_task_trimmed >= NGX_RTMP_DUB_TRIM_EVERY) {
+        ngx_rtmp_dub_task_trimmed = ngx_time();
+        (void) malloc_trim(0);
+    }
 
 #endif
 }
