@@ -74,6 +74,7 @@ ngx_rtmp_dub_task_abandon(ngx_queue_t *owner_tasks)
         ngx_queue_init(q);
 
         t->owner = NULL;
+        t->abandoned = 1;
     }
 }
 
@@ -95,6 +96,7 @@ ngx_rtmp_dub_task_abandon_data(ngx_queue_t *owner_tasks, void *data)
             ngx_queue_remove(q);
             ngx_queue_init(q);
             t->owner = NULL;
+            t->abandoned = 1;
         }
     }
 }
@@ -128,6 +130,17 @@ ngx_rtmp_dub_task_work(void *data, ngx_log_t *log)
     }
 #endif
 
+    /*
+     * Abandoned while it waited in the queue (its segment went out, its
+     * stream ended): its result would be dropped, so the work is not
+     * done, and the pool gets on with what can still make its slot.
+     */
+
+    if (t->abandoned) {
+        t->skipped = 1;
+        return;
+    }
+
     t->work(t, log);
 
 #if (NGX_LINUX && defined __GLIBC__)
@@ -159,6 +172,11 @@ ngx_rtmp_dub_task_event(ngx_event_t *ev)
     if (t->owner) {
         ngx_queue_remove(&t->queue);
         t->done(t);
+
+    } else if (t->skipped) {
+        ngx_log_debug0(NGX_LOG_DEBUG_CORE, &t->log, 0,
+                       "dub: a thread task skipped: its fragment or stream "
+                       "had gone before it started");
 
     } else {
         ngx_log_error(NGX_LOG_INFO, &t->log, 0,

@@ -27,11 +27,13 @@ struct ngx_rtmp_dub_task_s {
     ngx_thread_task_t           task;
     ngx_queue_t                 queue;      /* owner's tasks */
     void                       *owner;      /* NULL once abandoned */
+    ngx_atomic_t                abandoned;  /* the same, for the thread */
     void                       *data;       /* the owner's subject */
     void                      (*work)(void *data, ngx_log_t *log);
     ngx_rtmp_dub_task_done_pt   done;       /* on the event loop */
     void                      (*free)(ngx_rtmp_dub_task_t *task);
     ngx_log_t                   log;
+    unsigned                    skipped:1;  /* abandoned before it ran */
 };
 
 
