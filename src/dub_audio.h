@@ -45,6 +45,9 @@
  * decodes as close to the dub (docs/benchmarks.md); the zero value is
  * the module's default.
  */
+/* the dubbed audio's default bit rate, per channel */
+#define DUB_AUDIO_BITRATE_CHANNEL  48000
+
 #define DUB_AUDIO_CODER_FAST     0
 #define DUB_AUDIO_CODER_TWOLOOP  1
 
