@@ -387,7 +387,8 @@ printf "\nThe fixture: %.0f s at %.2f Mbit/s; a stream holds about %.1f MiB "
 print "\n", map { "- $_\n" } @summary if @summary;
 
 if (@coders) {
-    print "\nAAC coders, 6 s segments of the fixture's speech at 128 kbit/s "
-        . "stereo (CPU ms per segment: median, min, max):\n\n";
+    print "\nAAC coders, 6 s segments of the fixture's speech at the "
+        . "default bit rate (96 kbit/s stereo; CPU ms per segment: median, "
+        . "min, max):\n\n";
     print "    $_" for @coders;
 }
