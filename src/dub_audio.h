@@ -39,15 +39,15 @@
 #define DUB_AUDIO_DUCK_DB       -12.0
 #define DUB_AUDIO_CEILING_DB    -2.0
 
+/* the dubbed audio's default bit rate, per channel */
+#define DUB_AUDIO_BITRATE_CHANNEL  48000
+
 /*
  * FFmpeg's AAC coders (its "aac_coder" option): "fast" costs about half
  * of what the library's default, "twoloop", costs, for speech that
  * decodes as close to the dub (docs/benchmarks.md); the zero value is
  * the module's default.
  */
-/* the dubbed audio's default bit rate, per channel */
-#define DUB_AUDIO_BITRATE_CHANNEL  48000
-
 #define DUB_AUDIO_CODER_FAST     0
 #define DUB_AUDIO_CODER_TWOLOOP  1
 

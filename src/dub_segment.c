@@ -153,11 +153,11 @@ dub_segment_release(dub_segment_t *seg, uint32_t pos)
 void
 dub_segment_free(dub_segment_t *seg)
 {
+    dub_block_t  *bl, *next;
+
     if (seg == NULL) {
         return;
     }
-
-    dub_block_t  *bl, *next;
 
     for (bl = seg->blocks; bl; bl = next) {
         next = bl->next;

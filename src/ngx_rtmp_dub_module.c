@@ -56,8 +56,6 @@ static ngx_int_t ngx_rtmp_dub_merge_reconnect(ngx_conf_t *cf,
     ngx_rtmp_dub_app_conf_t *prev, ngx_rtmp_dub_app_conf_t *conf);
 static ngx_int_t ngx_rtmp_dub_check_sts(ngx_conf_t *cf,
     ngx_rtmp_dub_app_conf_t *conf);
-extern ngx_module_t  ngx_thread_pool_module;     /* nginx's; no header */
-
 static ngx_thread_pool_t *ngx_rtmp_dub_thread_pool(ngx_conf_t *cf,
     ngx_str_t *name);
 static ngx_int_t ngx_rtmp_dub_merge_langs(ngx_conf_t *cf,
@@ -140,8 +138,10 @@ static ngx_int_t ngx_rtmp_dub_disconnect(ngx_rtmp_session_t *s,
     ngx_rtmp_header_t *h, ngx_chain_t *in);
 
 
-/* nginx-rtmp's core module, the "rtmp" block (no header declares it) */
+/* nginx-rtmp's core module (the "rtmp" block) and nginx's thread pools:
+ * no header declares them */
 extern ngx_module_t  ngx_rtmp_module;
+extern ngx_module_t  ngx_thread_pool_module;
 
 
 static ngx_rtmp_publish_pt          next_publish;

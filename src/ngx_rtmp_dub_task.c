@@ -15,14 +15,6 @@
 
 #include "ngx_rtmp_dub_task.h"
 
-#if (NGX_LINUX && defined __GLIBC__)
-#include <malloc.h>
-#endif
-
-
-/* seconds between two trims of a thread's memory */
-#define NGX_RTMP_DUB_TRIM_EVERY  5
-
 #if (NGX_LINUX)
 #include <sched.h>
 #include <pthread.h>
@@ -31,6 +23,11 @@ static __thread ngx_uint_t  ngx_rtmp_dub_task_batch;
 #endif
 
 #if (NGX_LINUX && defined __GLIBC__)
+#include <malloc.h>
+
+/* seconds between two trims of a thread's memory */
+#define NGX_RTMP_DUB_TRIM_EVERY  5
+
 static __thread time_t      ngx_rtmp_dub_task_trimmed;
 #endif
 
