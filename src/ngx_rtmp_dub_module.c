@@ -138,8 +138,10 @@ static ngx_int_t ngx_rtmp_dub_disconnect(ngx_rtmp_session_t *s,
     ngx_rtmp_header_t *h, ngx_chain_t *in);
 
 
-/* nginx-rtmp's core module (the "rtmp" block) and nginx's thread pools:
- * no header declares them */
+/*
+ * nginx-rtmp's core module (the "rtmp" block) and nginx's thread pools:
+ * no header declares them
+ */
 extern ngx_module_t  ngx_rtmp_module;
 extern ngx_module_t  ngx_thread_pool_module;
 
