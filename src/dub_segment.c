@@ -17,6 +17,14 @@
 #define DUB_SEGMENT_BLOCK       (256 * 1024)
 #define DUB_BLOCK_HEADER        ((sizeof(dub_block_t) + 15) & ~(size_t) 15)
 
+/*
+ * Blocks of the usual size given back are kept, up to this many, for
+ * the next ones needed: a stream's input fills blocks at the rate its
+ * output gives them back, and a block kept is one the system need not
+ * map, fault in page by page, and unmap again
+ */
+#define DUB_BLOCK_CACHE         16
+
 
 static int dub_segmenter_is_jump(dub_segmenter_t *sg, int64_t ts);
 static int dub_segmenter_is_cut(dub_segmenter_t *sg, unsigned track,
@@ -30,7 +38,12 @@ static dub_tag_t *dub_segment_put(dub_segment_t *seg, unsigned track,
     unsigned flags, int64_t ts, const uint8_t *data, size_t len);
 static uint8_t *dub_segment_room(dub_segment_t *seg, size_t len);
 static dub_block_t *dub_block_map(size_t len);
+static void dub_block_unmap(dub_block_t *bl);
 static int64_t dub_segment_last_end(dub_segment_t *seg);
+
+
+static dub_block_t  *dub_block_cache;
+static unsigned      dub_block_ncached;
 
 
 void
@@ -145,7 +158,7 @@ dub_segment_release(dub_segment_t *seg, uint32_t pos)
 
         seg->blocks = bl->next;
         seg->mapped -= bl->size;
-        munmap(bl, bl->size);
+        dub_block_unmap(bl);
     }
 }
 
@@ -161,7 +174,7 @@ dub_segment_free(dub_segment_t *seg)
 
     for (bl = seg->blocks; bl; bl = next) {
         next = bl->next;
-        munmap(bl, bl->size);
+        dub_block_unmap(bl);
     }
 
     free(seg->tags);
@@ -405,6 +418,17 @@ dub_block_map(size_t len)
 
     size = DUB_SEGMENT_BLOCK;
 
+    if (len <= size - DUB_BLOCK_HEADER && dub_block_cache) {
+        bl = dub_block_cache;
+        dub_block_cache = bl->next;
+        dub_block_ncached--;
+
+        bl->next = NULL;
+        bl->used = DUB_BLOCK_HEADER;
+
+        return bl;
+    }
+
     if (len > size - DUB_BLOCK_HEADER) {
         page = sysconf(_SC_PAGESIZE);
         if (page <= 0) {
@@ -426,4 +450,25 @@ dub_block_map(size_t len)
     bl->used = DUB_BLOCK_HEADER;
 
     return bl;
+}
+
+
+static void
+dub_block_unmap(dub_block_t *bl)
+{
+    if (bl->size == DUB_SEGMENT_BLOCK && dub_block_ncached < DUB_BLOCK_CACHE) {
+        bl->next = dub_block_cache;
+        dub_block_cache = bl;
+        dub_block_ncached++;
+        return;
+    }
+
+    munmap(bl, bl->size);
+}
+
+
+size_t
+dub_segment_cached(void)
+{
+    return (size_t) dub_block_ncached * DUB_SEGMENT_BLOCK;
 }

@@ -38,8 +38,8 @@ typedef struct dub_block_s    dub_block_t;
  * Payloads live in blocks of a fixed size mapped from the system, filled
  * in turn and never moved: a segment grows without copying, a tag's
  * payload stays where it was put, and a freed segment's memory goes back
- * to the system at once.  A tag larger than a block gets a block of its
- * own.
+ * to the system (or to the next segment, dub_segment_cached()) at once.
+ * A tag larger than a block gets a block of its own.
  */
 struct dub_block_s {
     dub_block_t    *next;
@@ -125,6 +125,12 @@ int64_t dub_segment_duration(dub_segment_t *seg);
 void dub_segment_release(dub_segment_t *seg, uint32_t pos);
 
 void dub_segment_free(dub_segment_t *seg);
+
+/*
+ * Bytes of blocks given back and kept for reuse (a few MiB at most).
+ * Blocks are mapped and given back by one thread only: the caller's.
+ */
+size_t dub_segment_cached(void);
 
 
 #endif /* _DUB_SEGMENT_H_INCLUDED_ */

@@ -15,6 +15,7 @@
 #include <openssl/x509.h>
 
 #include "ngx_rtmp_dub_bridge.h"
+#include "ngx_rtmp_dub_task.h"
 #include "ngx_rtmp_live_module.h"
 
 
@@ -2121,6 +2122,8 @@ ngx_rtmp_dub_init_process(ngx_cycle_t *cycle)
     if (urls.nelts == 0) {
         return NGX_OK;
     }
+
+    ngx_rtmp_dub_task_init(cycle);
 
     return ngx_rtmp_dub_sio_init(cycle, &urls);
 }

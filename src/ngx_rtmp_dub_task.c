@@ -25,15 +25,44 @@ static __thread ngx_uint_t  ngx_rtmp_dub_task_batch;
 #if (NGX_LINUX && defined __GLIBC__)
 #include <malloc.h>
 
-/* seconds between two trims of a thread's memory */
-#define NGX_RTMP_DUB_TRIM_EVERY  5
+/*
+ * glibc's allocator for the tasks' buffers (MiB of PCM, an AAC encoder
+ * at each segment): below this size from the threads' arenas, used again
+ * from task to task, instead of mapped for each and faulted in page by
+ * page (about 35 us a page in a virtual machine: a fifth of the tasks'
+ * CPU); the arenas' tops go back to the system past the trim threshold
+ */
+#define NGX_RTMP_DUB_MMAP_THRESHOLD  (16 * 1024 * 1024)
+#define NGX_RTMP_DUB_TRIM_THRESHOLD  (32 * 1024 * 1024)
 
-static __thread time_t      ngx_rtmp_dub_task_trimmed;
+/* seconds between two trims of the threads' arenas */
+#define NGX_RTMP_DUB_TRIM_EVERY      60
+
+static time_t               ngx_rtmp_dub_task_trimmed;
 #endif
 
 
 static void ngx_rtmp_dub_task_work(void *data, ngx_log_t *log);
 static void ngx_rtmp_dub_task_event(ngx_event_t *ev);
+
+
+void
+ngx_rtmp_dub_task_init(ngx_cycle_t *cycle)
+{
+#if (NGX_LINUX && defined __GLIBC__)
+
+    if (mallopt(M_MMAP_THRESHOLD, NGX_RTMP_DUB_MMAP_THRESHOLD) != 1
+        || mallopt(M_TRIM_THRESHOLD, NGX_RTMP_DUB_TRIM_THRESHOLD) != 1)
+    {
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "dub: glibc refused the allocator's thresholds, "
+                      "thread tasks may fault their buffers in each time");
+    }
+
+    ngx_rtmp_dub_task_trimmed = ngx_time();
+
+#endif
+}
 
 
 ngx_int_t
@@ -143,11 +172,11 @@ ngx_rtmp_dub_task_work(void *data, ngx_log_t *log)
 #if (NGX_LINUX && defined __GLIBC__)
 
     /*
-     * The audio work's buffers (seconds of PCM) are freed by now; glibc
-     * keeps freed memory in the thread's arena for later, scattered, and
-     * each thread's arena grows to several times what a task needs.  It
-     * goes back to the system every few seconds (each time would cost
-     * the page faults of touching it again at every task).
+     * The audio work's buffers are freed by now and kept in the thread's
+     * arena for the next task; what the arenas hold, scattered, goes back
+     * to the system once a minute (each time would cost the page faults
+     * of touching it again at every task).  The time is read unlocked: at
+     * worst two threads trim at once.
      */
 
     if (ngx_time() - ngx_rtmp_dub_task_trimmed >= NGX_RTMP_DUB_TRIM_EVERY) {

@@ -37,6 +37,9 @@ struct ngx_rtmp_dub_task_s {
 };
 
 
+/* the worker's allocator, for the tasks' buffers; at worker start */
+void ngx_rtmp_dub_task_init(ngx_cycle_t *cycle);
+
 /*
  * Posts "task" (allocated by the caller with ngx_calloc(), a struct that
  * starts with ngx_rtmp_dub_task_t) to the pool; "work" runs in a thread,

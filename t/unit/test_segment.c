@@ -451,6 +451,88 @@ test_blocks(void)
 }
 
 
+/*
+ * Blocks given back are kept for the next segments, a bounded number of
+ * them: segments freed by the dozen leave 16 blocks kept, and a new
+ * segment takes its block from them
+ */
+
+static void
+test_block_cache(void)
+{
+    size_t           i, j, cached, taken;
+    uint8_t          buf[1000];
+    dub_tag_t       *tag;
+    dub_segment_t   *closed, *opened, *segs[32];
+    dub_segmenter_t  sg;
+
+    dub_segmenter_init(&sg, 1000, 2000);
+
+    for (i = 0; i < 32; i++) {
+        segs[i] = NULL;
+    }
+
+    memset(buf, 0x5a, sizeof(buf));
+
+    /* 20 segments of 1 s, each 300 KB of payloads in two blocks */
+
+    for (i = 0; i < 20 * 30; i++) {
+        tag = dub_segmenter_add(&sg, DUB_TRACK_VIDEO,
+                                i % 30 == 0 ? DUB_TAG_KEY : 0,
+                                (int64_t) i * 34, buf, sizeof(buf),
+                                &closed, &opened);
+        if (tag == NULL) {
+            ok(0, "add %zu", i);
+            return;
+        }
+
+        if (closed && closed->index < 32) {
+            segs[closed->index] = closed;
+        }
+
+        for (j = 0; j < 9; j++) {
+            tag = dub_segmenter_add(&sg, DUB_TRACK_AUDIO, 0,
+                                    (int64_t) i * 34 + (int64_t) j,
+                                    buf, sizeof(buf), &closed, &opened);
+            if (tag == NULL) {
+                ok(0, "add audio %zu", i);
+                return;
+            }
+
+            if (closed && closed->index < 32) {
+                segs[closed->index] = closed;
+            }
+        }
+    }
+
+    for (i = 0; i < 32; i++) {
+        dub_segment_free(segs[i]);
+        segs[i] = NULL;
+    }
+
+    ok(dub_segment_cached() == 16 * 256 * 1024,
+       "kept %zu bytes after 19 segments of 2 blocks freed: 16 blocks",
+       dub_segment_cached());
+
+    /* the next segment takes its block from those kept */
+
+    cached = dub_segment_cached();
+
+    tag = dub_segmenter_add(&sg, DUB_TRACK_VIDEO, DUB_TAG_KEY, 20 * 30 * 34,
+                            buf, sizeof(buf), &closed, &opened);
+
+    taken = cached - dub_segment_cached();
+
+    ok(tag != NULL && opened != NULL && tag->data[0] == 0x5a
+       && tag->data[999] == 0x5a && taken == 256 * 1024,
+       "a new segment's block is one kept (%zu bytes taken)", taken);
+
+    dub_segment_free(closed);
+
+    dub_segment_free(dub_segmenter_finish(&sg));
+}
+
+
 int
 main(void)
 {
@@ -461,6 +543,7 @@ main(void)
     test_wrap();
     test_discontinuity();
     test_blocks();
+    test_block_cache();
 
     return tap_done();
 }
