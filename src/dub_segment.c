@@ -56,6 +56,14 @@ dub_segmenter_init(dub_segmenter_t *sg, int64_t segment_ms, int64_t max_ms)
 }
 
 
+void
+dub_segmenter_stagger(dub_segmenter_t *sg, int64_t first_ms)
+{
+    sg->conf.first = first_ms > 0 && first_ms < sg->conf.segment
+                     ? first_ms : 0;
+}
+
+
 dub_tag_t *
 dub_segmenter_add(dub_segmenter_t *sg, unsigned track, unsigned flags,
     int64_t ts, const uint8_t *data, size_t len, dub_segment_t **closed,
@@ -277,7 +285,8 @@ dub_segmenter_count(dub_segmenter_t *sg, dub_segment_t *seg, unsigned track,
         seg->start = ts;
         seg->end = ts;
         seg->key_start = (track == DUB_TRACK_VIDEO && (flags & DUB_TAG_KEY));
-        sg->target = ts + sg->conf.segment;
+        sg->target = ts + (seg->index == 0 && sg->conf.first
+                           ? sg->conf.first : sg->conf.segment);
     }
 
     if (track == DUB_TRACK_AUDIO) {

@@ -81,6 +81,7 @@ struct dub_segment_s {
 typedef struct {
     int64_t         segment;        /* target duration, ms */
     int64_t         max;            /* cut anyway after this long, ms */
+    int64_t         first;          /* the first segment's, ms; 0: segment */
 } dub_segmenter_conf_t;
 
 
@@ -113,6 +114,12 @@ dub_tag_t *dub_segmenter_add(dub_segmenter_t *sg, unsigned track,
 
 /* Closes the open segment as the last of the stream; NULL if none. */
 dub_segment_t *dub_segmenter_finish(dub_segmenter_t *sg);
+
+/*
+ * The first segment's target duration, shorter than the others: streams
+ * that start together then close their segments at different times.
+ */
+void dub_segmenter_stagger(dub_segmenter_t *sg, int64_t first_ms);
 
 /* Media duration of a closed segment, ms. */
 int64_t dub_segment_duration(dub_segment_t *seg);

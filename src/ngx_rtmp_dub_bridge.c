@@ -153,6 +153,7 @@ static ngx_rtmp_dub_bridge_t *
 ngx_rtmp_dub_bridge_create(ngx_rtmp_session_t *s,
     ngx_rtmp_dub_app_conf_t *dacf, u_char *name, size_t len)
 {
+    int64_t                 first;
     ngx_rtmp_dub_bridge_t  *b;
 
     b = ngx_calloc(sizeof(ngx_rtmp_dub_bridge_t), s->connection->log);
@@ -196,6 +197,22 @@ ngx_rtmp_dub_bridge_create(ngx_rtmp_session_t *s,
 
     dub_timeline_init(&b->timeline, dacf->delay);
     dub_segmenter_init(&b->segmenter, dacf->segment, 2 * dacf->segment);
+
+    /*
+     * Streams that start together (an encoder farm, a restart) would
+     * close their segments together and send the STS and the thread pool
+     * their work in bursts: the second and third of every three streams
+     * cut their first segment a third and two thirds short, then every
+     * segment is whole.
+     */
+
+    first = (int64_t) dacf->segment
+            - (int64_t) ((ngx_rtmp_dub_nbridges - 1) % NGX_RTMP_DUB_STAGGER)
+              * (int64_t) dacf->segment / NGX_RTMP_DUB_STAGGER;
+
+    if (dacf->stagger && first >= NGX_RTMP_DUB_STAGGER_MIN) {
+        dub_segmenter_stagger(&b->segmenter, first);
+    }
 
     ngx_queue_init(&b->tasks);
 

@@ -31,8 +31,15 @@
 /* the shortest partial last segment worth sending to the STS */
 #define NGX_RTMP_DUB_MIN_PARTIAL    1000
 
+/*
+ * first segments cut short in turn, by thirds, none shorter than the
+ * minimum (ms)
+ */
+#define NGX_RTMP_DUB_STAGGER        3
+#define NGX_RTMP_DUB_STAGGER_MIN    2000
+
 /* the output timer sends what is due within this many ms, at once */
-#define NGX_RTMP_DUB_BATCH_MS       5
+#define NGX_RTMP_DUB_BATCH_MS       20
 
 
 /* a segment in one language: its fragment, or why it has none */

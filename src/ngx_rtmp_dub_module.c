@@ -197,6 +197,13 @@ static ngx_command_t  ngx_rtmp_dub_commands[] = {
       offsetof(ngx_rtmp_dub_app_conf_t, segment),
       NULL },
 
+    { ngx_string("dub_segment_stagger"),
+      NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_RTMP_APP_CONF_OFFSET,
+      offsetof(ngx_rtmp_dub_app_conf_t, stagger),
+      NULL },
+
     { ngx_string("dub_delay"),
       NGX_RTMP_MAIN_CONF|NGX_RTMP_SRV_CONF|NGX_RTMP_APP_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -420,6 +427,7 @@ ngx_rtmp_dub_create_app_conf(ngx_conf_t *cf)
 
     dacf->enable = NGX_CONF_UNSET;
     dacf->segment = NGX_CONF_UNSET_MSEC;
+    dacf->stagger = NGX_CONF_UNSET;
     dacf->delay = NGX_CONF_UNSET_MSEC;
     dacf->max_buffer = NGX_CONF_UNSET_SIZE;
 
@@ -462,6 +470,7 @@ ngx_rtmp_dub_merge_app_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     ngx_conf_merge_msec_value(conf->segment, prev->segment, 6000);
+    ngx_conf_merge_value(conf->stagger, prev->stagger, 1);
     conf->sts.segment = conf->segment;
     ngx_conf_merge_msec_value(conf->sts.timeout, prev->sts.timeout, 8000);
     ngx_conf_merge_msec_value(conf->delay, prev->delay,

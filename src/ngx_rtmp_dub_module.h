@@ -54,6 +54,7 @@ typedef struct {
     ngx_flag_t                  enable;
     ngx_str_t                   output_app;
     ngx_msec_t                  segment;
+    ngx_flag_t                  stagger;
     ngx_msec_t                  delay;
     size_t                      max_buffer;
     ngx_log_t                  *log;        /* "dub_error_log" */

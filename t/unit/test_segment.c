@@ -211,6 +211,45 @@ test_long_gop(void)
 }
 
 
+/*
+ * A staggered stream: its first segment is cut at the first keyframe
+ * after the shorter target, every later one after the whole segment; a
+ * first target as long as the segment or longer is no stagger
+ */
+
+static void
+test_stagger(void)
+{
+    sink_t           k;
+    dub_segmenter_t  sg;
+
+    memset(&k, 0, sizeof(k));
+    dub_segmenter_init(&sg, 6000, 12000);
+    dub_segmenter_stagger(&sg, 4000);
+
+    feed_av(&k, &sg, 500, 20000, 2000, 1, 1);
+    dub_segmenter_finish(&sg);
+
+    is(k.nsegs, 4, "staggered by 2 s: 4 segments in 20 s");
+    is(dub_segment_duration(k.segs[0]), 4000, "the first cut at 4 s");
+    is(dub_segment_duration(k.segs[1]), 6000, "the second whole");
+    is(dub_segment_duration(k.segs[2]), 6000, "the third whole");
+    check_partition(&k, "stagger");
+    sink_free(&k);
+
+    memset(&k, 0, sizeof(k));
+    dub_segmenter_init(&sg, 6000, 12000);
+    dub_segmenter_stagger(&sg, 6000);
+
+    feed_av(&k, &sg, 500, 20000, 2000, 1, 1);
+    dub_segmenter_finish(&sg);
+
+    is(dub_segment_duration(k.segs[0]), 6000,
+       "a first target of a whole segment: no stagger");
+    sink_free(&k);
+}
+
+
 static void
 test_one_track(void)
 {
@@ -538,6 +577,7 @@ main(void)
 {
     test_av();
     test_long_gop();
+    test_stagger();
     test_one_track();
     test_partial_and_headers();
     test_wrap();
