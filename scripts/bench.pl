@@ -15,6 +15,15 @@
 #                                     ... (or the counts given) until one
 #                                     falls back, then halves the step
 #   scripts/bench.pl --no-pile ...    without the ffmpeg pile
+#   scripts/bench.pl --priority P ...  nginx's share of the CPU against
+#                                     the publishers, players and STS on
+#                                     the same machine: the nice value of
+#                                     its session's group (the kernel
+#                                     shares the CPU between sessions
+#                                     first, /proc/PID/autogroup), as an
+#                                     operator gives a service its weight
+#                                     (systemd's CPUWeight=); default -10,
+#                                     0 for an equal share
 #   scripts/bench.pl --local [N ...]  the speech STS on its local stages
 #                                     (sts/speech/) instead of the echo STS
 #                                     (its CPU counted too, and the word
@@ -49,7 +58,7 @@ use JSON::PP;
 use POSIX ();
 use Time::HiRes qw(time sleep);
 
-my ($local, $max, $pile, @langs) = (0, 0, 1, 1);
+my ($local, $max, $pile, $prio, @langs) = (0, 0, 1, -10, 1);
 while (@ARGV && $ARGV[0] =~ /^--/) {
     my $o = shift;
     if ($o eq '--local') {
@@ -58,10 +67,13 @@ while (@ARGV && $ARGV[0] =~ /^--/) {
         $max = 1;
     } elsif ($o eq '--no-pile') {
         $pile = 0;
+    } elsif ($o eq '--priority' && @ARGV && $ARGV[0] =~ /^-?\d+$/) {
+        $prio = shift;
     } elsif ($o eq '--langs' && @ARGV) {
         @langs = split /,/, shift;
     } else {
-        die "usage: $0 [--local] [--max] [--no-pile] [--langs L[,L]] [N ...]\n";
+        die "usage: $0 [--local] [--max] [--no-pile] [--priority P] "
+          . "[--langs L[,L]] [N ...]\n";
     }
 }
 my @counts = @ARGV ? @ARGV : $max ? (8, 16, 24, 32, 40, 48) : (1, 4, 8);
@@ -146,6 +158,14 @@ if (!$local && !$max && -x $coder_tool) {
     @coders = `$cmd`;
 }
 
+# nginx's session's share of the CPU: its autogroup's nice value
+sub prioritise {
+    my ($pid) = @_;
+    return unless $prio && open my $ag, '>', "/proc/$pid/autogroup";
+    print $ag $prio;
+    close $ag;
+}
+
 # nginx dubbing "n" streams into "l" languages: a row
 sub dub_run {
     my ($n, $l) = @_;
@@ -159,6 +179,7 @@ sub dub_run {
     $t->run;
 
     my ($worker) = $t->workers;
+    prioritise($worker);
     my (undef, $idle) = DubTest::proc_usage($worker);
     my ($sts_cpu0) = DubTest::proc_usage($sts->pid);
 
@@ -254,6 +275,7 @@ EOF
     $p->run;
 
     my ($worker) = $p->workers;
+    prioritise($worker);
     my (undef, $idle) = DubTest::proc_usage($worker);
     my $app = $what eq 'pile' ? 'dubbed' : 'live';
 
@@ -384,6 +406,11 @@ for my $r (@rows) {
 printf "\nThe fixture: %.0f s at %.2f Mbit/s; a stream holds about %.1f MiB "
     . "(14 s delay + a 6 s segment).\n", $duration, $rate * 8 / 1e6,
     $held / 1048576;
+printf "nginx's session at nice %d against the publishers', players' and "
+    . "STS's (%s).\n", $prio,
+    -e '/proc/sys/kernel/sched_autogroup_enabled'
+        && `cat /proc/sys/kernel/sched_autogroup_enabled` =~ /1/
+    ? 'sessions share the CPU first' : 'no session groups: not applied';
 print "\n", map { "- $_\n" } @summary if @summary;
 
 if (@coders) {

@@ -18,6 +18,11 @@
 #if (NGX_LINUX)
 #include <sched.h>
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+
+/* the pool threads' nice levels above the worker's */
+#define NGX_RTMP_DUB_TASK_NICE   10
 
 static __thread ngx_uint_t  ngx_rtmp_dub_task_batch;
 #endif
@@ -136,12 +141,16 @@ ngx_rtmp_dub_task_work(void *data, ngx_log_t *log)
     ngx_rtmp_dub_task_t  *t = data;
 
 #if (NGX_LINUX)
+    int                   nice;
+    pid_t                 tid;
     struct sched_param    sp;
 
     /*
-     * The audio work is CPU-bound and can wait a little: marked as batch
-     * work, the thread gives way to the event loop whenever it wakes,
-     * so the work of many streams does not make nginx late to answer.
+     * The audio work is CPU-bound and can wait a little: batch work, 10
+     * nice levels below the worker (about a tenth of its weight), the
+     * thread gives way to the event loop as soon as it wakes, so the
+     * work of many streams does not make nginx late to answer.  Linux
+     * sets both per thread.
      */
 
     if (!ngx_rtmp_dub_task_batch) {
@@ -152,6 +161,20 @@ ngx_rtmp_dub_task_work(void *data, ngx_log_t *log)
         if (pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp) != 0) {
             ngx_log_debug0(NGX_LOG_DEBUG_CORE, log, 0,
                            "dub: SCHED_BATCH refused");
+        }
+
+        tid = (pid_t) syscall(SYS_gettid);
+
+        errno = 0;
+        nice = getpriority(PRIO_PROCESS, (id_t) tid);
+
+        if (errno == 0
+            && setpriority(PRIO_PROCESS, (id_t) tid,
+                           ngx_min(nice + NGX_RTMP_DUB_TASK_NICE, 19))
+               != 0)
+        {
+            ngx_log_debug0(NGX_LOG_DEBUG_CORE, log, ngx_errno,
+                           "dub: setpriority() of a pool thread failed");
         }
     }
 #endif

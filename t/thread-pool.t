@@ -52,15 +52,15 @@ sub threads_of {
 }
 
 # the scheduling policy of each thread of a process (/proc: 0 normal,
-# 3 batch)
+# 3 batch), or its nice value
 sub policies {
-    my ($pid) = @_;
+    my ($pid, $field) = @_;
     my %p;
     opendir my $d, "/proc/$pid/task" or return;
     for my $tid (grep { /^\d+$/ } readdir $d) {
         open my $f, '<', "/proc/$pid/task/$tid/stat" or next;
         my @f = split / /, <$f> =~ s/^.*\) //r;
-        $p{$tid} = $f[38];
+        $p{$tid} = $f[$field // 38];
     }
     return %p;
 }
@@ -83,6 +83,36 @@ $t->wait_for(sub { %pol = policies($worker); grep { $_ == 3 } values %pol },
 ok((grep { $_ == 3 } values %pol), 'a thread that did audio work is SCHED_BATCH')
     or diag(explain \%pol);
 is($pol{$worker}, 0, 'the event loop keeps the normal policy');
+
+# 10 nice levels below the worker (at most 19), the event loop's own
+# unchanged: the one this test runs at
+my $base = getpriority(0, 0);
+my $low = $base + 10 > 19 ? 19 : $base + 10;
+my %nice = policies($worker, 16);
+my @batch = grep { $pol{$_} == 3 } keys %pol;
+is($nice{$worker}, $base, "the event loop at nice $base");
+ok(@batch && !grep({ $nice{$_} != $low } @batch),
+   "the threads that did audio work at nice $low")
+    or diag(explain \%nice);
+$t->stop_ok;
+
+# with worker_priority (which sets the nice value, not adds to it), the
+# pool threads stay 10 below the worker
+
+$t = DubTest->new(main => 'worker_priority -4;', rtmp => rtmp('', '%%STS%%'));
+$sts = $t->sts('--port', 0, '--mode', 'echo');
+$t->set(STS => $sts->url);
+$t->run;
+($worker) = $t->workers;
+$t->publish('short', 'live/s');
+$t->wait_for(sub { %pol = policies($worker); grep { $_ == 3 } values %pol },
+             60);
+%nice = policies($worker, 16);
+@batch = grep { $pol{$_} == 3 } keys %pol;
+is($nice{$worker}, -4, 'worker_priority -4: the event loop at -4');
+ok(@batch && !grep({ $nice{$_} != 6 } @batch),
+   'worker_priority -4: the audio threads at 6')
+    or diag(explain \%nice);
 $t->stop_ok;
 
 # declared by the configuration: used as written
