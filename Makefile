@@ -34,6 +34,9 @@ LIBS     = $(shell pkg-config --libs libavcodec libavformat libavutil \
 UNIT_CFLAGS := -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
                -Wall -Wextra -Werror -Isrc -It/unit
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Isrc
+FUZZ_OBJ_CFLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined -Isrc
+UNIT_OBJS := $(patsubst src/%.c,$(B)/unit/obj/%.o,$(PURE))
+FUZZ_OBJS := $(patsubst src/%.c,$(B)/fuzz/obj/%.o,$(PURE))
 
 .PHONY: all setup setup-run setup-test setup-deb unit fuzz tools fixtures \
         asan sts deb test check run bench soak clean
@@ -56,15 +59,27 @@ setup-deb:
 $(SO): $(SRCS) scripts/build.sh | setup
 	@scripts/build.sh
 
-$(B)/unit/%: t/unit/%.c $(PURE) $(wildcard src/dub_*.h) t/unit/tap.h | setup
+# the module's plain C, compiled once for all the unit tests, once for
+# the fuzzers
+$(B)/unit/obj/%.o: src/%.c $(wildcard src/dub_*.h) | setup
+	@mkdir -p $(B)/unit/obj
+	gcc $(UNIT_CFLAGS) -c -o $@ $<
+
+$(B)/fuzz/obj/%.o: src/%.c $(wildcard src/dub_*.h) | setup-test
+	@mkdir -p $(B)/fuzz/obj
+	clang $(FUZZ_OBJ_CFLAGS) -c -o $@ $<
+
+.SECONDARY: $(UNIT_OBJS) $(FUZZ_OBJS)
+
+$(B)/unit/%: t/unit/%.c $(UNIT_OBJS) t/unit/tap.h | setup
 	@mkdir -p $(B)/unit
-	gcc $(UNIT_CFLAGS) -o $@ $< $(PURE) $(LIBS)
+	gcc $(UNIT_CFLAGS) -o $@ $< $(UNIT_OBJS) $(LIBS)
 
 unit: $(UNITS)
 
-$(B)/fuzz/%: t/fuzz/%.c $(PURE) $(wildcard src/dub_*.h) | setup-test
+$(B)/fuzz/%: t/fuzz/%.c $(FUZZ_OBJS) | setup-test
 	@mkdir -p $(B)/fuzz
-	clang $(FUZZ_CFLAGS) -o $@ $< $(PURE) $(LIBS)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_OBJS) $(LIBS)
 
 fuzz: $(FUZZ)
 

@@ -18,6 +18,7 @@ my $t = DubTest->new(rtmp => <<'EOF');
             dub on;
             dub_output_app dubbed;
             dub_segment 6s;
+            dub_segment_stagger off;
             dub_delay 8s;
         }
 
