@@ -45,6 +45,7 @@ my $t = DubTest->new(rtmp_main => 'dub_metrics_zone dub 1m;',
             dub_output_app dubbed;
             dub_sts_timeout 80s;
             dub_delay 90s;
+            dub_segment_stagger off;
             dub_sts_url %%STS%%;
         }
 
