@@ -427,7 +427,15 @@ dub_block_map(size_t len)
 
     size = DUB_SEGMENT_BLOCK;
 
-    if (len <= size - DUB_BLOCK_HEADER && dub_block_cache) {
+    if (len > size - DUB_BLOCK_HEADER) {
+        page = sysconf(_SC_PAGESIZE);
+        if (page <= 0) {
+            page = 4096;
+        }
+
+        size = (DUB_BLOCK_HEADER + len + page - 1) & ~((size_t) page - 1);
+
+    } else if (dub_block_cache) {
         bl = dub_block_cache;
         dub_block_cache = bl->next;
         dub_block_ncached--;
@@ -436,15 +444,6 @@ dub_block_map(size_t len)
         bl->used = DUB_BLOCK_HEADER;
 
         return bl;
-    }
-
-    if (len > size - DUB_BLOCK_HEADER) {
-        page = sysconf(_SC_PAGESIZE);
-        if (page <= 0) {
-            page = 4096;
-        }
-
-        size = (DUB_BLOCK_HEADER + len + page - 1) & ~((size_t) page - 1);
     }
 
     m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,

@@ -43,7 +43,7 @@ static __thread ngx_uint_t  ngx_rtmp_dub_task_batch;
 /* seconds between two trims of the threads' arenas */
 #define NGX_RTMP_DUB_TRIM_EVERY      60
 
-static time_t               ngx_rtmp_dub_task_trimmed;
+static ngx_atomic_t         ngx_rtmp_dub_task_trimmed;
 #endif
 
 
@@ -64,7 +64,7 @@ ngx_rtmp_dub_task_init(ngx_cycle_t *cycle)
                       "thread tasks may fault their buffers in each time");
     }
 
-    ngx_rtmp_dub_task_trimmed = ngx_time();
+    ngx_rtmp_dub_task_trimmed = (ngx_atomic_uint_t) ngx_time();
 
 #endif
 }
@@ -144,6 +144,12 @@ ngx_rtmp_dub_task_work(void *data, ngx_log_t *log)
     int                   nice;
     pid_t                 tid;
     struct sched_param    sp;
+#endif
+#if (NGX_LINUX && defined __GLIBC__)
+    ngx_atomic_uint_t     trimmed, now;
+#endif
+
+#if (NGX_LINUX)
 
     /*
      * The audio work is CPU-bound and can wait a little: batch work, 10
@@ -165,10 +171,10 @@ ngx_rtmp_dub_task_work(void *data, ngx_log_t *log)
 
         tid = (pid_t) syscall(SYS_gettid);
 
-        errno = 0;
+        ngx_set_errno(0);
         nice = getpriority(PRIO_PROCESS, (id_t) tid);
 
-        if (errno == 0
+        if (ngx_errno == 0
             && setpriority(PRIO_PROCESS, (id_t) tid,
                            ngx_min(nice + NGX_RTMP_DUB_TASK_NICE, 19))
                != 0)
@@ -198,12 +204,16 @@ ngx_rtmp_dub_task_work(void *data, ngx_log_t *log)
      * The audio work's buffers are freed by now and kept in the thread's
      * arena for the next task; what the arenas hold, scattered, goes back
      * to the system once a minute (each time would cost the page faults
-     * of touching it again at every task).  The time is read unlocked: at
-     * worst two threads trim at once.
+     * of touching it again at every task), by the one thread that marks
+     * the time first.
      */
 
-    if (ngx_time() - ngx_rtmp_dub_task_trimmed >= NGX_RTMP_DUB_TRIM_EVERY) {
-        ngx_rtmp_dub_task_trimmed = ngx_time();
+    trimmed = ngx_rtmp_dub_task_trimmed;
+    now = (ngx_atomic_uint_t) ngx_time();
+
+    if (now - trimmed >= NGX_RTMP_DUB_TRIM_EVERY
+        && ngx_atomic_cmp_set(&ngx_rtmp_dub_task_trimmed, trimmed, now))
+    {
         (void) malloc_trim(0);
     }
 
