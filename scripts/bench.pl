@@ -24,6 +24,12 @@
 #                                     operator gives a service its weight
 #                                     (systemd's CPUWeight=); default -10,
 #                                     0 for an equal share
+#   scripts/bench.pl --log LEVEL ...  the module's log level (dub_error_log):
+#                                     default info, what an operator runs;
+#                                     at debug the worker also writes
+#                                     nginx-rtmp's line per packet of
+#                                     every stream, which costs the event
+#                                     loop a third more CPU
 #   scripts/bench.pl --local [N ...]  the speech STS on its local stages
 #                                     (sts/speech/) instead of the echo STS
 #                                     (its CPU counted too, and the word
@@ -58,7 +64,7 @@ use JSON::PP;
 use POSIX ();
 use Time::HiRes qw(time sleep);
 
-my ($local, $max, $pile, $prio, @langs) = (0, 0, 1, -10, 1);
+my ($local, $max, $pile, $prio, $level, @langs) = (0, 0, 1, -10, 'info', 1);
 while (@ARGV && $ARGV[0] =~ /^--/) {
     my $o = shift;
     if ($o eq '--local') {
@@ -69,11 +75,15 @@ while (@ARGV && $ARGV[0] =~ /^--/) {
         $pile = 0;
     } elsif ($o eq '--priority' && @ARGV && $ARGV[0] =~ /^-?\d+$/) {
         $prio = shift;
+    } elsif ($o eq '--log' && @ARGV
+             && $ARGV[0] =~ /^(debug|info|notice|warn|error|crit)$/)
+    {
+        $level = shift;
     } elsif ($o eq '--langs' && @ARGV) {
         @langs = split /,/, shift;
     } else {
         die "usage: $0 [--local] [--max] [--no-pile] [--priority P] "
-          . "[--langs L[,L]] [N ...]\n";
+          . "[--log LEVEL] [--langs L[,L]] [N ...]\n";
     }
 }
 my @counts = @ARGV ? @ARGV : $max ? (8, 16, 24, 32, 40, 48) : (1, 4, 8);
@@ -170,7 +180,8 @@ sub prioritise {
 sub dub_run {
     my ($n, $l) = @_;
 
-    my $t = DubTest->new(rtmp_main => 'dub_metrics_zone dub 1m;',
+    my $t = DubTest->new(dub_log_level => $level,
+        rtmp_main => 'dub_metrics_zone dub 1m;',
         http => 'location /metrics { dub_metrics; }',
         rtmp => rtmp_conf($l));
 
@@ -330,6 +341,10 @@ sub all_dubbed {
     return $r->{fallbacks} == 0 && $r->{dubbed} >= $r->{n} * 9;
 }
 
+# the bar for nginx-dub's CPU (worker and thread pool), cpu-s per
+# stream-minute
+my $cpu_target = 1.5;
+
 my @rows;
 my @summary;
 
@@ -380,7 +395,9 @@ if ($max) {
         my $d = $dub[0];
         my $target = 1.3 * $held / 1048576 + 2;
         push @summary, sprintf("N = %d: nginx-dub %.2f cpu-s per "
-            . "stream-minute, %.1f x the relay's (%.2f)", $n, per_min($d),
+            . "stream-minute (target %.1f: %s), %.1f x the relay's (%.2f)",
+            $n, per_min($d), $cpu_target,
+            per_min($d) <= $cpu_target ? 'met' : 'NOT met',
             per_min($d) / (per_min($relay) || 1e-9), per_min($relay))
             . ($pile_row ? sprintf(", %.2f of the ffmpeg pile's (%.2f)",
                                    per_min($d) / per_min($pile_row),
@@ -406,6 +423,7 @@ for my $r (@rows) {
 printf "\nThe fixture: %.0f s at %.2f Mbit/s; a stream holds about %.1f MiB "
     . "(14 s delay + a 6 s segment).\n", $duration, $rate * 8 / 1e6,
     $held / 1048576;
+print "nginx-dub's log at $level (dub_error_log).\n";
 printf "nginx's session at nice %d against the publishers', players' and "
     . "STS's (%s).\n", $prio,
     -e '/proc/sys/kernel/sched_autogroup_enabled'

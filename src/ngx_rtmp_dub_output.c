@@ -17,6 +17,8 @@
 #include "ngx_rtmp_streams.h"
 
 
+static ngx_log_t *ngx_rtmp_dub_output_log(ngx_pool_t *pool,
+    ngx_log_t *from);
 static ngx_connection_t *ngx_rtmp_dub_output_connection(
     ngx_rtmp_dub_lang_t *l);
 static ngx_rtmp_session_t *ngx_rtmp_dub_output_session(
@@ -82,6 +84,42 @@ failed:
 
 /* a connection that goes nowhere, with a pool and a log of its own */
 
+/*
+ * the output session's log: the stream's, without debug lines from
+ * nginx-rtmp.  It relays every packet of the output through this session
+ * and writes several debug lines for each (about 400 a second for a
+ * stream): they would drown the module's own debug lines and cost the
+ * event loop a third more CPU.  Its lines from info to emerg stay.
+ */
+
+static ngx_log_t *
+ngx_rtmp_dub_output_log(ngx_pool_t *pool, ngx_log_t *from)
+{
+    ngx_log_t   *log, *head, **next;
+
+    head = NULL;
+    next = &head;
+
+    for ( /* void */ ; from; from = from->next) {
+        log = ngx_palloc(pool, sizeof(ngx_log_t));
+        if (log == NULL) {
+            return NULL;
+        }
+
+        *log = *from;
+
+        if (log->log_level > NGX_LOG_DEBUG) {
+            log->log_level = NGX_LOG_DEBUG;
+        }
+
+        *next = log;
+        next = &log->next;
+    }
+
+    return head;
+}
+
+
 static ngx_connection_t *
 ngx_rtmp_dub_output_connection(ngx_rtmp_dub_lang_t *l)
 {
@@ -114,14 +152,12 @@ ngx_rtmp_dub_output_connection(ngx_rtmp_dub_lang_t *l)
         return NULL;
     }
 
-    log = ngx_palloc(pool, sizeof(ngx_log_t));
+    log = ngx_rtmp_dub_output_log(pool, &b->log);
     if (log == NULL) {
         ngx_close_connection(c);
         ngx_destroy_pool(pool);
         return NULL;
     }
-
-    *log = b->log;
 
     c->pool = pool;
     c->log = log;

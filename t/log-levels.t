@@ -4,7 +4,8 @@
 # segment after segment, writes a handful of lines at info (its start and
 # end, its STS session ready and ended), none per segment; the same
 # stream with "dub_error_log ... debug" writes each segment's and
-# fragment's life there, and only there.  A run of segments with their
+# fragment's life there, and only there (not nginx-rtmp's lines for each
+# packet of the output).  A run of segments with their
 # original audio is two lines: where it starts and why, where it ends.
 
 use strict;
@@ -102,6 +103,13 @@ my $out = () = $traced
 is("$cut $sent $out", '18 18 18', 'debug: each segment cut, sent and out');
 is(scalar $t->log_lines(qr/"traced\/d" (segment|fragment) /), 0,
    'and none of it in the main error log');
+
+# nginx-rtmp relays the output through a session of the module's, and
+# writes debug lines for every packet it relays (several hundred a second):
+# not in the module's debug log
+my $relayed = () = $traced
+    =~ /\[debug\].*(live: (audio|video) packet|RTMP (prep|recv) (audio|video))/g;
+is($relayed, 0, "debug: no line of nginx-rtmp's for each packet relayed");
 
 # a run of fallbacks: two lines
 
