@@ -82,14 +82,12 @@ failed:
 }
 
 
-/* a connection that goes nowhere, with a pool and a log of its own */
-
 /*
  * the output session's log: the stream's, without debug lines from
  * nginx-rtmp.  It relays every packet of the output through this session
  * and writes several debug lines for each (about 400 a second for a
  * stream): they would drown the module's own debug lines and cost the
- * event loop a third more CPU.  Its lines from info to emerg stay.
+ * event loop a sixth more CPU.  Its lines from info to emerg stay.
  */
 
 static ngx_log_t *
@@ -119,6 +117,8 @@ ngx_rtmp_dub_output_log(ngx_pool_t *pool, ngx_log_t *from)
     return head;
 }
 
+
+/* a connection that goes nowhere, with a pool and a log of its own */
 
 static ngx_connection_t *
 ngx_rtmp_dub_output_connection(ngx_rtmp_dub_lang_t *l)
