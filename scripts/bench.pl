@@ -25,11 +25,8 @@
 #                                     (systemd's CPUWeight=); default -10,
 #                                     0 for an equal share
 #   scripts/bench.pl --log LEVEL ...  the module's log level (dub_error_log):
-#                                     default info, what an operator runs;
-#                                     at debug the worker also writes
-#                                     nginx-rtmp's line per packet of
-#                                     every stream, which costs the event
-#                                     loop a third more CPU
+#                                     default info, what an operator runs
+#                                     (debug writes each segment's life)
 #   scripts/bench.pl --local [N ...]  the speech STS on its local stages
 #                                     (sts/speech/) instead of the echo STS
 #                                     (its CPU counted too, and the word

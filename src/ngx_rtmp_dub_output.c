@@ -87,7 +87,7 @@ failed:
  * nginx-rtmp.  It relays every packet of the output through this session
  * and writes several debug lines for each (about 400 a second for a
  * stream): they would drown the module's own debug lines and cost the
- * event loop a sixth more CPU.  Its lines from info to emerg stay.
+ * worker a third more CPU.  Its lines from info to emerg stay.
  */
 
 static ngx_log_t *
