@@ -60,8 +60,9 @@ ngx_rtmp_dub_task_init(ngx_cycle_t *cycle)
         || mallopt(M_TRIM_THRESHOLD, NGX_RTMP_DUB_TRIM_THRESHOLD) != 1)
     {
         ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
-                      "dub: glibc refused the allocator's thresholds, "
-                      "thread tasks may fault their buffers in each time");
+                      "dub: the allocator kept its own mmap and trim "
+                      "thresholds (mallopt refused), thread tasks may "
+                      "fault their buffers in each time");
     }
 
     ngx_rtmp_dub_task_trimmed = (ngx_atomic_uint_t) ngx_time();
