@@ -97,6 +97,8 @@ static ngx_int_t ngx_http_dub_metrics_streams(ngx_rtmp_dub_mshm_t *shm,
     dub_buf_t *b, time_t now);
 static void ngx_http_dub_metrics_series(ngx_rtmp_dub_mshm_t *shm,
     dub_buf_t *b, time_t now, ngx_http_dub_series_t *m);
+static void ngx_http_dub_metrics_endpoints(ngx_rtmp_dub_mshm_t *shm,
+    dub_buf_t *b, time_t now);
 static ngx_int_t ngx_http_dub_metrics_init_process(ngx_cycle_t *cycle);
 static void ngx_http_dub_metrics_lag(ngx_event_t *ev);
 static char *ngx_http_dub_metrics_check(ngx_cycle_t *cycle, void *conf);
@@ -926,6 +928,8 @@ ngx_http_dub_metrics_streams(ngx_rtmp_dub_mshm_t *shm, dub_buf_t *b,
         ngx_http_dub_metrics_series(shm, b, now, m);
     }
 
+    ngx_http_dub_metrics_endpoints(shm, b, now);
+
     (void) dub_prom_family(b, "nginx_dub_sts_rtt_seconds", "histogram",
                            "From fragment:data sent to fragment:processed "
                            "received.");
@@ -949,6 +953,46 @@ ngx_http_dub_metrics_streams(ngx_rtmp_dub_mshm_t *shm, dub_buf_t *b,
     }
 
     return b->failed ? NGX_ERROR : NGX_OK;
+}
+
+
+/*
+ * The STS endpoint of each active stream's session, labelled: 1 while the
+ * session is ready there, 0 while it connects; "sum by (endpoint)" counts
+ * each endpoint's ready sessions.  A stream without a session has none.
+ */
+
+static void
+ngx_http_dub_metrics_endpoints(ngx_rtmp_dub_mshm_t *shm, dub_buf_t *b,
+    time_t now)
+{
+    u_char                 url[NGX_RTMP_DUB_ENDPOINT_LEN];
+    const char            *l[8];
+    ngx_rtmp_dub_mslot_t  *s;
+
+    (void) dub_prom_family(b, "nginx_dub_sts_endpoint", "gauge",
+                           "The STS endpoint of the stream's session: 1 "
+                           "while ready there, 0 while connecting.");
+
+    l[0] = "stream";
+    l[2] = "lang";
+    l[4] = "endpoint";
+    l[5] = (char *) url;
+    l[6] = NULL;
+
+    ngx_http_dub_each(shm, now, s) {
+        if (s->state != NGX_RTMP_DUB_SLOT_ACTIVE
+            || ngx_rtmp_dub_metrics_endpoint_get(s, url, sizeof(url)) == 0)
+        {
+            continue;
+        }
+
+        l[1] = (char *) s->stream;
+        l[3] = (char *) s->lang;
+
+        (void) dub_prom_sample_u64(b, "nginx_dub_sts_endpoint", l,
+                                   s->connected != 0);
+    }
 }
 
 

@@ -8,6 +8,7 @@
 #include <ngx_core.h>
 
 #include "ngx_rtmp_dub_module.h"
+#include "dub_name.h"
 
 
 static ngx_int_t ngx_rtmp_dub_metrics_param(ngx_conf_t *cf,
@@ -355,6 +356,7 @@ ngx_rtmp_dub_metrics_close(ngx_rtmp_dub_mslot_t *slot)
     slot->inflight = 0;
     slot->connected = 0;
     slot->publishing = 0;
+    ngx_rtmp_dub_metrics_endpoint(slot, NULL);
     slot->ended_at = ngx_time();
     slot->state = NGX_RTMP_DUB_SLOT_ENDED;
 }
@@ -401,6 +403,92 @@ ngx_rtmp_dub_metrics_shown(ngx_rtmp_dub_mslot_t *slot, time_t retain,
     default:
         return 0;
     }
+}
+
+
+/*
+ * The endpoint's URL as a label value: percent-encoded where it is not
+ * printable UTF-8 (dub_name.h), cut to the slot's room at a character's
+ * start.  Only the slot's worker writes it; readers in other workers take
+ * a copy between two reads of the same even count.
+ */
+
+void
+ngx_rtmp_dub_metrics_endpoint(ngx_rtmp_dub_mslot_t *slot, ngx_str_t *url)
+{
+    size_t  n;
+    char    enc[dub_name_encoded_max(NGX_RTMP_DUB_ENDPOINT_LEN)];
+
+    if (slot == NULL) {
+        return;
+    }
+
+    n = 0;
+
+    if (url) {
+        n = dub_name_encode(enc, url->data,
+                            ngx_min(url->len, NGX_RTMP_DUB_ENDPOINT_LEN));
+
+        if (n >= NGX_RTMP_DUB_ENDPOINT_LEN) {
+            n = NGX_RTMP_DUB_ENDPOINT_LEN - 1;
+
+            /* not within a UTF-8 character, nor within a %XX */
+
+            while (n > 0 && ((u_char) enc[n] & 0xc0) == 0x80) {
+                n--;
+            }
+
+            if (n >= 1 && enc[n - 1] == '%') {
+                n -= 1;
+
+            } else if (n >= 2 && enc[n - 2] == '%') {
+                n -= 2;
+            }
+        }
+    }
+
+    (void) ngx_atomic_fetch_add(&slot->endpoint_seq, 1);
+    ngx_memory_barrier();
+
+    ngx_memcpy(slot->endpoint, enc, n);
+    slot->endpoint[n] = '\0';
+
+    ngx_memory_barrier();
+    (void) ngx_atomic_fetch_add(&slot->endpoint_seq, 1);
+}
+
+
+size_t
+ngx_rtmp_dub_metrics_endpoint_get(ngx_rtmp_dub_mslot_t *slot, u_char *dst,
+    size_t size)
+{
+    size_t             n;
+    ngx_uint_t         tries;
+    ngx_atomic_uint_t  seq;
+
+    for (tries = 0; tries < 8; tries++) {
+        seq = slot->endpoint_seq;
+        ngx_memory_barrier();
+
+        if (seq & 1) {
+            continue;
+        }
+
+        n = ngx_strnlen(slot->endpoint, ngx_min(size, sizeof(slot->endpoint))
+                                        - 1);
+        ngx_memcpy(dst, slot->endpoint, n);
+        dst[n] = '\0';
+
+        ngx_memory_barrier();
+
+        if (slot->endpoint_seq == seq) {
+            return n;
+        }
+    }
+
+    /* being written all along: none this time */
+
+    return 0;
 }
 
 

@@ -39,6 +39,7 @@
 #define NGX_RTMP_DUB_KEY_LEN        1032
 #define NGX_RTMP_DUB_LANG_LEN       32
 #define NGX_RTMP_DUB_APP_LEN        256     /* nginx-rtmp's limit */
+#define NGX_RTMP_DUB_ENDPOINT_LEN   128     /* longer URLs are cut */
 
 
 typedef struct {
@@ -73,6 +74,14 @@ typedef struct {
     ngx_atomic_t                backpressure[DUB_BP_N];
     ngx_atomic_t                reconnects;
     ngx_atomic_t                connected;
+
+    /*
+     * the STS endpoint its session uses ("" none), as a label carries it;
+     * its worker's event loop writes it, with the count odd meanwhile
+     */
+    ngx_atomic_t                endpoint_seq;
+    u_char                      endpoint[NGX_RTMP_DUB_ENDPOINT_LEN];
+
     ngx_atomic_t                output_delay_ms;
     ngx_atomic_t                late_answers;
     ngx_atomic_t                duplicate_answers;
@@ -126,6 +135,13 @@ void ngx_rtmp_dub_metrics_unpublish(ngx_rtmp_dub_mslot_t *slot);
 /* is the slot shown: active, or ended less than "retain" ago */
 ngx_uint_t ngx_rtmp_dub_metrics_shown(ngx_rtmp_dub_mslot_t *slot,
     time_t retain, time_t now);
+
+/* the STS endpoint the stream's session uses now; NULL: none */
+void ngx_rtmp_dub_metrics_endpoint(ngx_rtmp_dub_mslot_t *slot,
+    ngx_str_t *url);
+/* a copy of it into "dst" (NUL-terminated), its length; 0: none */
+size_t ngx_rtmp_dub_metrics_endpoint_get(ngx_rtmp_dub_mslot_t *slot,
+    u_char *dst, size_t size);
 
 void ngx_rtmp_dub_metrics_rtt(ngx_rtmp_dub_mslot_t *slot, ngx_msec_t rtt);
 void ngx_rtmp_dub_metrics_lag(ngx_rtmp_dub_mshm_t *shm, uint64_t us);

@@ -285,6 +285,8 @@ ngx_rtmp_dub_sts_use(ngx_rtmp_dub_sts_t *sts, ngx_rtmp_dub_sts_url_t *u)
 
     sts->url = u;
     sts->url_failed = 0;
+
+    ngx_rtmp_dub_metrics_endpoint(sts->ms, u ? &u->url : NULL);
 }
 
 

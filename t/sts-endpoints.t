@@ -8,7 +8,8 @@
 # is what was in flight on the dead endpoint, nothing else.  Each echo STS
 # answers its own tone, so the output tells which one dubbed a segment.
 # Later streams pick by load again, the endpoint back included; nginx -t
-# takes the new forms and refuses the same endpoint twice.
+# takes the new forms and refuses the same endpoint twice.  /metrics
+# shows each stream's endpoint (nginx_dub_sts_endpoint) as it moves.
 
 use strict;
 use warnings;
@@ -18,7 +19,9 @@ use DubTest;
 use Test::More;
 use Time::HiRes qw(time);
 
-my $t = DubTest->new(rtmp => <<'EOF');
+my $t = DubTest->new(rtmp_main => 'dub_metrics_zone dub 1m;',
+    http => 'location /metrics { dub_metrics; }',
+    rtmp => <<'EOF');
         application live {
             live on;
             dub on;
@@ -84,6 +87,25 @@ my $inits = sub {
 is("@{ $inits->($sts_a) }", "@on_a", 'A has its two streams');
 is("@{ $inits->($sts_b) }", "@on_b", 'B has its two streams');
 
+# /metrics: each stream's endpoint, "URL=value" (1 ready, 0 connecting)
+my $endpoints = sub {
+    my ($m, $body) = $t->metrics;
+    my %e;
+    for (keys %$m) {
+        $e{$1} = "$2=$m->{$_}" if /^nginx_dub_sts_endpoint\{stream="live\/(\w+)",(?#
+            )lang="[^"]*",endpoint="([^"]*)"\}$/;
+    }
+    my ($ok, $out) = $t->promtool_check($body);
+    $e{promtool} = $out unless $ok;
+    return \%e;
+};
+my $e;
+ok($t->wait_for(sub { $e = $endpoints->();
+                      !grep { ($e->{$_} // '') ne "$url{$on{$_}}=1" } @names
+                      and keys %$e == @names }, 10),
+   'metrics: each stream on its endpoint, ready')
+    or diag(explain $e);
+
 # A dies with fragments in flight: its streams' third fragments sent
 
 ok($t->wait_for(sub {
@@ -101,6 +123,11 @@ ok($t->wait_for(sub {
 my $took = time - $killed;
 ok($took < 13, sprintf('within %.1f s of the kill (schedule 1 s + 2 s)',
                        $took));
+ok($t->wait_for(sub { $e = $endpoints->();
+                      !grep { ($e->{$_} // '') ne "$url{B}=1" } @names
+                      and keys %$e == @names }, 10),
+   'metrics: every stream on B now, ready')
+    or diag(explain $e);
 
 # each tries A once more, or goes to B at once if another session's
 # attempt at A failed already
