@@ -184,10 +184,19 @@ dub_status_lang(dub_buf_t *b, const dub_status_slot_t *s)
         dub_buf_printf(b, "null");
     }
 
-    dub_buf_printf(b, ",\"sts_connected\":%s,\"breaker\":\"%s\","
+    dub_buf_printf(b, ",\"sts_connected\":%s,\"sts_endpoint\":",
+                   s->connected ? "true" : "false");
+
+    if (s->endpoint) {
+        dub_status_text(b, s->endpoint, strlen(s->endpoint), 0);
+
+    } else {
+        dub_buf_printf(b, "null");
+    }
+
+    dub_buf_printf(b, ",\"breaker\":\"%s\","
                    "\"in_flight\":%" PRIu64 ",\"segments\":%" PRIu64 ","
                    "\"dubbed\":%" PRIu64 ",\"fallbacks\":%" PRIu64 "}",
-                   s->connected ? "true" : "false",
                    dub_status_breakers[s->breaker <= DUB_BREAKER_OPEN
                                        ? s->breaker : DUB_BREAKER_CLOSED],
                    s->in_flight, s->segments, s->dubbed, s->fallbacks);

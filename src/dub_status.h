@@ -45,6 +45,7 @@ typedef struct {
 
     uint64_t        last;           /* DUB_STATUS_* */
     int             connected;
+    const char     *endpoint;       /* the STS URL of its session, NULL */
     uint64_t        breaker;        /* DUB_BREAKER_* */
     uint64_t        in_flight;
 

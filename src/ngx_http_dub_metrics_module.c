@@ -585,15 +585,16 @@ static void
 ngx_http_dub_status_copy(ngx_http_request_t *r, ngx_rtmp_dub_mslot_t *s,
     dub_status_slot_t *d)
 {
-    size_t       len[3];
-    u_char      *p;
+    size_t       len[4];
+    u_char      *p, url[NGX_RTMP_DUB_ENDPOINT_LEN];
     ngx_uint_t   i;
 
     len[0] = ngx_strnlen(s->stream, sizeof(s->stream) - 1);
     len[1] = ngx_strnlen(s->lang, sizeof(s->lang) - 1);
     len[2] = ngx_strnlen(s->output, sizeof(s->output) - 1);
+    len[3] = ngx_rtmp_dub_metrics_endpoint_get(s, url, sizeof(url));
 
-    p = ngx_pnalloc(r->pool, len[0] + len[1] + len[2] + 3);
+    p = ngx_pnalloc(r->pool, len[0] + len[1] + len[2] + len[3] + 4);
     if (p == NULL) {
         d->stream = NULL;
         return;
@@ -609,7 +610,17 @@ ngx_http_dub_status_copy(ngx_http_request_t *r, ngx_rtmp_dub_mslot_t *s,
 
     d->output = (char *) p;
     p = ngx_cpymem(p, s->output, len[2]);
-    *p = '\0';
+    *p++ = '\0';
+
+    /* the session's endpoint, while the stream is there and has one */
+
+    d->endpoint = NULL;
+
+    if (len[3] && s->state == NGX_RTMP_DUB_SLOT_ACTIVE) {
+        d->endpoint = (char *) p;
+        p = ngx_cpymem(p, url, len[3]);
+        *p = '\0';
+    }
 
     d->app_len = ngx_min((size_t) s->app_len, len[0]);
 

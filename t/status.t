@@ -2,10 +2,11 @@
 
 # dub_status: the JSON of every stream and its languages, from the shared
 # zone, whichever of two workers answers.  The fields follow a stream
-# dubbed into two languages: dubbing, an STS outage (original audio,
-# sts_unavailable, not connected) and its recovery (dubbing again), then
-# the publisher gone (publishing false, still listed while retained).  A
-# hostile stream name stays valid JSON.
+# dubbed into two languages: dubbing (with its session's endpoint), an
+# STS outage (original audio, sts_unavailable, not connected) and its
+# recovery (dubbing again), then the publisher gone (publishing false,
+# still listed while retained, no endpoint).  A hostile stream name stays
+# valid JSON.
 
 use strict;
 use warnings;
@@ -163,6 +164,7 @@ for my $lang (qw(es fr)) {
        && $x->{sts_connected} && $x->{breaker} eq 'closed'
        && $x->{dubbed} >= 2 && $x->{segments} >= $x->{dubbed},
        "$lang dubbing, connected, breaker closed: " . show($x));
+    is($x && $x->{sts_endpoint}, $sts->url, "$lang: sts_endpoint, its URL");
 }
 my %dubbed = map { $_ => $l->{$_}{dubbed} } qw(es fr);
 
@@ -242,6 +244,8 @@ ok($t->wait_log(qr/dub: "live\/demo.*" done: /, 30), 'the stream ended');
 $s = stream($doc, 'live', 'demo');
 ok($s && !$s->{publishing} && @{ $s->{languages} } == 2,
    'an ended stream is still listed while retained, not publishing');
+ok($s && !grep({ defined $_->{sts_endpoint} } @{ $s->{languages} }),
+   'its languages without an STS endpoint now');
 
 # the counters are those of /metrics
 

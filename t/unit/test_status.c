@@ -146,6 +146,7 @@ main(void)
     s[2].since = 1767225590;
     s[2].last = DUB_STATUS_DUBBED;
     s[2].connected = 1;
+    s[2].endpoint = "ws://sts.example:8000/sts";
     s[2].in_flight = 1;
     s[2].segments = 12;
     s[2].dubbed = 11;
@@ -158,20 +159,33 @@ main(void)
         "{\"app\":\"live\",\"name\":\"a\",\"publishing\":false,"
         "\"since\":null,\"delay_s\":1.25,\"segment_s\":0.5,\"languages\":["
         "{\"lang\":\"es\",\"output\":\"dubbed\",\"state\":\"starting\","
-        "\"reason\":null,\"sts_connected\":false,\"breaker\":\"closed\","
+        "\"reason\":null,\"sts_connected\":false,\"sts_endpoint\":null,"
+        "\"breaker\":\"closed\","
         "\"in_flight\":0,\"segments\":0,\"dubbed\":0,\"fallbacks\":0}]},\n"
         "{\"app\":\"live\",\"name\":\"demo\",\"publishing\":true,"
         "\"since\":\"2026-01-01T00:00:00Z\",\"delay_s\":14.0,"
         "\"segment_s\":6.0,\"languages\":["
         "{\"lang\":\"es\",\"output\":\"dubbed_es\",\"state\":\"dubbing\","
-        "\"reason\":null,\"sts_connected\":true,\"breaker\":\"closed\","
+        "\"reason\":null,\"sts_connected\":true,"
+        "\"sts_endpoint\":\"ws://sts.example:8000/sts\",\"breaker\":\"closed\","
         "\"in_flight\":1,\"segments\":12,\"dubbed\":11,\"fallbacks\":1},"
         "{\"lang\":\"fr\",\"output\":\"dubbed_fr\",\"state\":\"original\","
         "\"reason\":\"sts_unavailable\",\"sts_connected\":false,"
+        "\"sts_endpoint\":null,"
         "\"breaker\":\"open\",\"in_flight\":0,\"segments\":13,"
         "\"dubbed\":10,\"fallbacks\":2}]}]}\n"),
        "streams sorted, languages grouped under their stream, publishing "
        "if any language is, since the latest start");
+    b.len = 0;
+
+    /* an endpoint's quote and backslash escaped */
+
+    s[0] = slot("live/x", 4, "es", "dubbed");
+    s[0].endpoint = "ws://h/a\"b\\c";
+    dub_status_json(&b, "v", s, 1);
+    ok(strstr((char *) b.data,
+              "\"sts_endpoint\":\"ws://h/a\\\"b\\\\c\",") != NULL,
+       "the endpoint, escaped as JSON wants");
     b.len = 0;
 
     /* every reason has its name; what is not one is no reason */
