@@ -612,11 +612,11 @@ ngx_http_dub_status_copy(ngx_http_request_t *r, ngx_rtmp_dub_mslot_t *s,
     p = ngx_cpymem(p, s->output, len[2]);
     *p++ = '\0';
 
-    /* the session's endpoint, while the stream is there and has one */
+    /* the session's endpoint; its session clears it when it ends */
 
     d->endpoint = NULL;
 
-    if (len[3] && s->state == NGX_RTMP_DUB_SLOT_ACTIVE) {
+    if (len[3]) {
         d->endpoint = (char *) p;
         p = ngx_cpymem(p, url, len[3]);
         *p = '\0';
@@ -968,9 +968,10 @@ ngx_http_dub_metrics_streams(ngx_rtmp_dub_mshm_t *shm, dub_buf_t *b,
 
 
 /*
- * The STS endpoint of each active stream's session, labelled: 1 while the
+ * The STS endpoint of each stream's session, labelled: 1 while the
  * session is ready there, 0 while it connects; "sum by (endpoint)" counts
- * each endpoint's ready sessions.  A stream without a session has none.
+ * each endpoint's ready sessions.  A stream without a session (ended, or
+ * with no STS) has none: the session clears it as it goes.
  */
 
 static void
@@ -992,9 +993,7 @@ ngx_http_dub_metrics_endpoints(ngx_rtmp_dub_mshm_t *shm, dub_buf_t *b,
     l[6] = NULL;
 
     ngx_http_dub_each(shm, now, s) {
-        if (s->state != NGX_RTMP_DUB_SLOT_ACTIVE
-            || ngx_rtmp_dub_metrics_endpoint_get(s, url, sizeof(url)) == 0)
-        {
+        if (ngx_rtmp_dub_metrics_endpoint_get(s, url, sizeof(url)) == 0) {
             continue;
         }
 

@@ -356,7 +356,6 @@ ngx_rtmp_dub_metrics_close(ngx_rtmp_dub_mslot_t *slot)
     slot->inflight = 0;
     slot->connected = 0;
     slot->publishing = 0;
-    ngx_rtmp_dub_metrics_endpoint(slot, NULL);
     slot->ended_at = ngx_time();
     slot->state = NGX_RTMP_DUB_SLOT_ENDED;
 }
